@@ -1,0 +1,108 @@
+//! The one error type of the HTTP edge: every failure becomes `{"status": "error", "code", "message"}`
+//! with the right status, mapped here and nowhere else.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::supabase::DirectoryError;
+
+/// A request-level failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not what the endpoint takes.
+    #[error("{message}")]
+    BadRequest {
+        /// snake_case code.
+        code: &'static str,
+        /// What to fix.
+        message: String,
+    },
+    /// Well-formed JSON with a missing or invalid field.
+    #[error("{message}")]
+    Unprocessable {
+        /// snake_case code.
+        code: &'static str,
+        /// What to fix.
+        message: String,
+    },
+    /// The body exceeds the limit.
+    #[error("The request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// Missing or wrong credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Credentials valid but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Unknown route.
+    #[error("No such endpoint: {0}")]
+    NotFound(String),
+    /// Known route, wrong method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The employee or terminals could not be read.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    /// A bug: logged in full, answered without details.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 422 for a missing or invalid field.
+    pub fn field(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unprocessable {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::Directory(e) => match e {
+                DirectoryError::NotFound(_) => (StatusCode::NOT_FOUND, "angajat_not_found"),
+                DirectoryError::NotConfigured => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "supabase_not_configured")
+                }
+                DirectoryError::Unreachable(_) | DirectoryError::Timeout(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "supabase_unavailable")
+                }
+                DirectoryError::Unauthorized { .. } => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "supabase_auth_failed")
+                }
+                DirectoryError::Postgrest { .. } | DirectoryError::InvalidData(_) => {
+                    (StatusCode::BAD_GATEWAY, "supabase_error")
+                }
+            },
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            Self::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "Internal error; the details are in the service logs".to_string()
+            }
+            Self::Directory(e) => {
+                tracing::warn!(error = %e, "directory read failed");
+                e.to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = Json(json!({"status": "error", "code": code, "message": message}));
+        (status, body).into_response()
+    }
+}

@@ -1,0 +1,121 @@
+//! The HTTP edge: routes, request validation, the response contract, error mapping, auth, CORS,
+//! request ids and tracing.
+
+mod auth;
+mod body;
+mod debug;
+mod error;
+mod health;
+mod response;
+mod sync;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, Request, Uri, header};
+use axum::routing::{get, post};
+use tower_http::cors::CorsLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Settings;
+use crate::orchestration::Orchestrator;
+use crate::supabase::{Directory, DirectoryError};
+
+pub use error::ApiError;
+pub use response::{PerDevice, SyncResponse};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where employees and terminals come from (`None`: Supabase not configured).
+    pub directory: Option<Arc<dyn Directory>>,
+    /// The terminal flows.
+    pub orchestrator: Arc<Orchestrator>,
+    /// The settings in force.
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    fn directory(&self) -> Result<&Arc<dyn Directory>, ApiError> {
+        self.directory
+            .as_ref()
+            .ok_or(ApiError::Directory(DirectoryError::NotConfigured))
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route(
+            "/api/hikvision/update-angajat-photo",
+            post(sync::update_angajat_photo),
+        )
+        .route(
+            "/api/hikvision/sync-angajat-photo-only",
+            post(sync::sync_angajat_photo_only),
+        )
+        .route("/api/hikvision/sync-angajat", post(sync::sync_angajat))
+        .route(
+            "/api/test-isapi/update-face-image",
+            post(debug::update_face_image),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_api_key,
+        ));
+    let cors = cors_layer(&state.settings.cors_origins);
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .merge(api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-api-key"),
+        ])
+        .expose_headers([REQUEST_ID])
+        .max_age(Duration::from_secs(600))
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(uri.path().chars().take(200).collect())
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "{method} is not allowed on {}; the sync endpoints take POST with a JSON body",
+        uri.path().chars().take(200).collect::<String>()
+    ))
+}

@@ -1,0 +1,63 @@
+//! The sync endpoints: update-angajat-photo (the mission), sync-angajat-photo-only and sync-angajat.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+
+use super::AppState;
+use super::body::JsonObject;
+use super::error::ApiError;
+use super::response::SyncResponse;
+use crate::orchestration::{Flow, FlowOptions};
+
+/// `POST /api/hikvision/update-angajat-photo`: FDModify on every active terminal, FaceDataRecord
+/// where that fails.
+pub async fn update_angajat_photo(
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> Result<Json<SyncResponse>, ApiError> {
+    run(state, body, Flow::UpdatePhoto).await
+}
+
+/// `POST /api/hikvision/sync-angajat-photo-only`: FaceDataRecord only (the existing flow).
+pub async fn sync_angajat_photo_only(
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> Result<Json<SyncResponse>, ApiError> {
+    run(state, body, Flow::PhotoOnly).await
+}
+
+/// `POST /api/hikvision/sync-angajat`: the person record, then the face.
+pub async fn sync_angajat(
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> Result<Json<SyncResponse>, ApiError> {
+    run(state, body, Flow::FullSync).await
+}
+
+async fn run(
+    state: AppState,
+    body: JsonObject,
+    flow: Flow,
+) -> Result<Json<SyncResponse>, ApiError> {
+    let started = Instant::now();
+    let angajat_id = body.uuid("angajat_id")?;
+    let flags = FlowOptions {
+        create_missing_person: body.flag("create_missing_person")?,
+    };
+    let directory = state.directory()?;
+    let angajat = directory.get_angajat_with_biometrie(angajat_id).await?;
+    let devices = directory.get_active_devices().await?;
+    let orchestrator = state.orchestrator.clone();
+    // Its own task, so a client that hangs up does not cut terminal calls off half-way.
+    let reports =
+        tokio::spawn(async move { orchestrator.sync(angajat, devices, flow, flags, None).await })
+            .await
+            .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))?;
+    Ok(Json(SyncResponse::new(
+        angajat_id.to_string(),
+        reports,
+        started.elapsed().as_millis() as u64,
+    )))
+}

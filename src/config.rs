@@ -1,0 +1,438 @@
+//! Settings, read once at start-up from the environment (and `.env`), validated all at once so a
+//! bad configuration stops the service with one message listing every problem.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::isapi::{FaceUrlPolicy, FaceUrlScheme};
+
+/// Every setting the service reads, with a one-line meaning (the source of `.env.example`).
+pub const SETTINGS: &[(&str, &str)] = &[
+    ("BIND_ADDR", "where the HTTP service listens"),
+    (
+        "SUPABASE_URL",
+        "project URL, e.g. https://<ref>.supabase.co",
+    ),
+    (
+        "SUPABASE_REST_URL",
+        "PostgREST base URL override (default {SUPABASE_URL}/rest/v1)",
+    ),
+    ("SUPABASE_SERVICE_ROLE_KEY", "service key (secret)"),
+    ("SUPABASE_STORAGE_BUCKET", "bucket of relative photo paths"),
+    ("FACE_URL_SCHEME", "keep | https | http"),
+    ("HIKVISION_USERNAME", "terminal login for rows without one"),
+    (
+        "HIKVISION_PASSWORD",
+        "terminal password for rows without one",
+    ),
+    (
+        "RATE_LIMIT_DELAY_MS",
+        "pause between two requests to one terminal",
+    ),
+    ("DEVICE_CONCURRENCY", "terminals worked on at once"),
+    ("DEVICE_TIMEOUT_MS", "total timeout of one terminal request"),
+    ("REQUEST_DEADLINE_MS", "the most one API request may take"),
+    ("API_KEY", "static key accepted in x-api-key"),
+    ("CORS_ORIGINS", "comma-separated origins of the React app"),
+    ("LOG_FORMAT", "text | json"),
+    ("ANGAJATI_TABLE", "employees table"),
+    ("BIOMETRIE_TABLE", "biometric records table"),
+    ("DEVICES_TABLE", "terminals table"),
+    ("RUST_LOG", "log filter"),
+];
+
+/// Connection to the Supabase project's PostgREST.
+#[derive(Debug, Clone)]
+pub struct SupabaseSettings {
+    /// Project URL.
+    pub url: Option<Url>,
+    /// PostgREST base URL.
+    pub rest_url: Url,
+    /// Service role key.
+    pub service_key: SecretString,
+}
+
+/// Table names (settings, defaulting to the owner's schema).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    /// Employees.
+    pub angajati: String,
+    /// Biometric records.
+    pub biometrie: String,
+    /// Terminals.
+    pub devices: String,
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Self {
+            angajati: "angajati".into(),
+            biometrie: "biometrie".into(),
+            devices: "hikvision_devices".into(),
+        }
+    }
+}
+
+/// How the fan-out to terminals is paced and bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Pause between two requests to the same terminal.
+    pub rate_limit_delay: Duration,
+    /// Terminals worked on at once.
+    pub device_concurrency: usize,
+    /// Total timeout of one terminal request.
+    pub device_timeout: Duration,
+    /// The most one API request may take.
+    pub request_deadline: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            rate_limit_delay: Duration::from_millis(500),
+            device_concurrency: 16,
+            device_timeout: Duration::from_millis(10_000),
+            request_deadline: Duration::from_millis(30_000),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Terminal credentials for device rows that have none.
+#[derive(Debug, Clone)]
+pub struct DeviceDefaults {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: Option<SecretString>,
+}
+
+/// All settings of the service.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address.
+    pub bind_addr: SocketAddr,
+    /// Supabase connection, when configured.
+    pub supabase: Option<SupabaseSettings>,
+    /// Photo-URL rules.
+    pub face_url: FaceUrlPolicy,
+    /// Default terminal credentials.
+    pub device_defaults: DeviceDefaults,
+    /// Pacing and bounds.
+    pub sync: SyncOptions,
+    /// Static API key for `x-api-key`.
+    pub api_key: Option<SecretString>,
+    /// Allowed CORS origins.
+    pub cors_origins: Vec<String>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Table names.
+    pub tables: Tables,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            supabase: None,
+            face_url: FaceUrlPolicy::default(),
+            device_defaults: DeviceDefaults {
+                username: "admin".into(),
+                password: None,
+            },
+            sync: SyncOptions::default(),
+            api_key: None,
+            cors_origins: Vec::new(),
+            log_format: LogFormat::Text,
+            tables: Tables::default(),
+        }
+    }
+}
+
+/// Every problem found in the configuration, one per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Settings {
+    /// Reads `.env` (if present) into the environment, then the settings from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is reported.
+        if let Err(e) = dotenvy::dotenv()
+            && !e.not_found()
+        {
+            return Err(ConfigError(vec![format!(".env: {e}")]));
+        }
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let get = |key: &str| {
+            // Every setting read must be declared in SETTINGS (and so in .env.example).
+            debug_assert!(
+                SETTINGS.iter().any(|(k, _)| *k == key),
+                "setting {key} is not declared in SETTINGS"
+            );
+            lookup(key)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mut s = Settings::default();
+
+        if let Some(v) = get("BIND_ADDR") {
+            match v.parse() {
+                Ok(a) => s.bind_addr = a,
+                Err(_) => problems.push(format!(
+                    "BIND_ADDR='{v}' is not an address like 0.0.0.0:8080"
+                )),
+            }
+        }
+
+        let supabase_url = get("SUPABASE_URL").and_then(|v| match parse_http_url(&v) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                problems.push(format!("SUPABASE_URL: {e}"));
+                None
+            }
+        });
+        let rest_url = get("SUPABASE_REST_URL").and_then(|v| match parse_http_url(&v) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                problems.push(format!("SUPABASE_REST_URL: {e}"));
+                None
+            }
+        });
+        let key = get("SUPABASE_SERVICE_ROLE_KEY").map(SecretString::from);
+        let rest_url = rest_url.or_else(|| {
+            supabase_url
+                .as_ref()
+                .and_then(|u| join_dir(u, "rest/v1").ok())
+        });
+        match (rest_url, key) {
+            (Some(rest_url), Some(service_key)) => {
+                s.supabase = Some(SupabaseSettings {
+                    url: supabase_url.clone(),
+                    rest_url,
+                    service_key,
+                });
+            }
+            (Some(_), None) => problems.push(
+                "SUPABASE_SERVICE_ROLE_KEY is missing: set it to the project's service role key (Supabase dashboard > Project Settings > API)".into(),
+            ),
+            (None, Some(_)) => problems.push(
+                "SUPABASE_URL is missing: set it to the project URL, e.g. https://<ref>.supabase.co".into(),
+            ),
+            (None, None) => {}
+        }
+
+        s.face_url.supabase_url = supabase_url;
+        if let Some(bucket) = get("SUPABASE_STORAGE_BUCKET") {
+            s.face_url.bucket = bucket;
+        }
+        if let Some(v) = get("FACE_URL_SCHEME") {
+            match v.parse::<FaceUrlScheme>() {
+                Ok(scheme) => s.face_url.scheme = scheme,
+                Err(e) => problems.push(format!("FACE_URL_SCHEME: {e}")),
+            }
+        }
+        if let Some(u) = get("HIKVISION_USERNAME") {
+            s.device_defaults.username = u;
+        }
+        s.device_defaults.password = get("HIKVISION_PASSWORD").map(SecretString::from);
+
+        let mut millis = |key: &str, default: Duration, min: u64, max: u64| -> Duration {
+            match get(key).map(|v| (v.parse::<u64>(), v)) {
+                None => default,
+                Some((Ok(n), _)) if (min..=max).contains(&n) => Duration::from_millis(n),
+                Some((_, v)) => {
+                    problems.push(format!(
+                        "{key}='{v}' must be a whole number of milliseconds between {min} and {max}"
+                    ));
+                    default
+                }
+            }
+        };
+        s.sync.rate_limit_delay = millis("RATE_LIMIT_DELAY_MS", s.sync.rate_limit_delay, 0, 60_000);
+        s.sync.device_timeout = millis("DEVICE_TIMEOUT_MS", s.sync.device_timeout, 100, 300_000);
+        s.sync.request_deadline =
+            millis("REQUEST_DEADLINE_MS", s.sync.request_deadline, 100, 600_000);
+        if let Some(v) = get("DEVICE_CONCURRENCY") {
+            match v.parse::<usize>() {
+                Ok(n) if (1..=4096).contains(&n) => s.sync.device_concurrency = n,
+                _ => problems.push(format!(
+                    "DEVICE_CONCURRENCY='{v}' must be a whole number between 1 and 4096"
+                )),
+            }
+        }
+
+        s.api_key = get("API_KEY").map(SecretString::from);
+        if let Some(v) = get("CORS_ORIGINS") {
+            for origin in v.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+                match parse_http_url(origin) {
+                    Ok(u) if u.path() == "/" && u.query().is_none() => {
+                        s.cors_origins.push(u.origin().ascii_serialization())
+                    }
+                    _ => problems.push(format!(
+                        "CORS_ORIGINS: '{origin}' is not an origin like https://app.example.com"
+                    )),
+                }
+            }
+        }
+        match get("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase) {
+            None => {}
+            Some(f) if f == "text" => s.log_format = LogFormat::Text,
+            Some(f) if f == "json" => s.log_format = LogFormat::Json,
+            Some(f) => problems.push(format!("LOG_FORMAT='{f}' must be text or json")),
+        }
+        for (key, slot) in [
+            ("ANGAJATI_TABLE", &mut s.tables.angajati),
+            ("BIOMETRIE_TABLE", &mut s.tables.biometrie),
+            ("DEVICES_TABLE", &mut s.tables.devices),
+        ] {
+            if let Some(v) = get(key) {
+                if v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    *slot = v;
+                } else {
+                    problems.push(format!(
+                        "{key}='{v}' must be a plain table name (letters, digits, _)"
+                    ));
+                }
+            }
+        }
+
+        if problems.is_empty() {
+            Ok(s)
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+}
+
+fn parse_http_url(v: &str) -> Result<Url, String> {
+    match Url::parse(v) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        Ok(_) => Err(format!("'{v}' must be an http(s) URL")),
+        Err(e) => Err(format!("'{v}' is not a URL ({e})")),
+    }
+}
+
+/// `base` + `dir/`, keeping any path prefix of `base`.
+pub fn join_dir(base: &Url, dir: &str) -> Result<Url, url::ParseError> {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        let p = format!("{}/", base.path());
+        base.set_path(&p);
+    }
+    base.join(&format!("{}/", dir.trim_matches('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_architecture_table() {
+        let s = load(&[]).expect("defaults load");
+        assert_eq!(s.bind_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.sync, SyncOptions::default());
+        assert_eq!(s.face_url.bucket, "photos");
+        assert_eq!(s.face_url.scheme, FaceUrlScheme::Https);
+        assert_eq!(s.device_defaults.username, "admin");
+        assert!(s.supabase.is_none());
+    }
+
+    #[test]
+    fn rest_url_defaults_to_the_project_rest_path() {
+        let s = load(&[
+            ("SUPABASE_URL", "https://abc.supabase.co"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "k"),
+        ])
+        .expect("loads");
+        let sb = s.supabase.expect("configured");
+        assert_eq!(sb.rest_url.as_str(), "https://abc.supabase.co/rest/v1/");
+        assert_eq!(sb.service_key.expose_secret(), "k");
+    }
+
+    #[test]
+    fn every_problem_is_listed_in_one_error() {
+        let err = load(&[
+            ("BIND_ADDR", "nope"),
+            ("SUPABASE_URL", "https://abc.supabase.co"),
+            ("DEVICE_CONCURRENCY", "0"),
+            ("RATE_LIMIT_DELAY_MS", "-5"),
+            ("FACE_URL_SCHEME", "ftp"),
+            ("CORS_ORIGINS", "https://ok.example.com, not a url"),
+        ])
+        .expect_err("invalid");
+        assert_eq!(err.0.len(), 6, "{err}");
+        let text = err.to_string();
+        for key in [
+            "BIND_ADDR",
+            "SUPABASE_SERVICE_ROLE_KEY",
+            "DEVICE_CONCURRENCY",
+            "RATE_LIMIT_DELAY_MS",
+            "FACE_URL_SCHEME",
+            "CORS_ORIGINS",
+        ] {
+            assert!(text.contains(key), "{key} missing from: {text}");
+        }
+    }
+
+    #[test]
+    fn env_example_lists_every_setting() {
+        let example = include_str!("../.env.example");
+        for (key, _) in SETTINGS {
+            assert!(
+                example.lines().any(|l| l.starts_with(&format!("{key}="))),
+                "{key} is missing from .env.example"
+            );
+        }
+    }
+
+    #[test]
+    fn env_example_itself_is_a_valid_configuration() {
+        let example = include_str!("../.env.example");
+        let map: HashMap<String, String> = example
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        // The example has no service key: exactly that one problem is reported.
+        let err = Settings::from_lookup(|k| map.get(k).cloned()).expect_err("key missing");
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert!(err.0[0].contains("SUPABASE_SERVICE_ROLE_KEY"));
+    }
+
+    #[test]
+    fn errors_never_echo_the_service_key() {
+        let err = load(&[("SUPABASE_SERVICE_ROLE_KEY", "super-secret-key")]).expect_err("no url");
+        assert!(!err.to_string().contains("super-secret-key"));
+    }
+}

@@ -1,0 +1,239 @@
+//! The embedded demo: the real service on local data, three simulated terminals in-process (one on
+//! old firmware without FDModify), and the employees' photos served by the demo itself at Supabase
+//! Storage paths, so the terminals really download them. No Supabase account, no hardware.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Path as UrlPath;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use secrecy::SecretString;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use url::Url;
+use uuid::Uuid;
+
+use crate::api::router;
+use crate::config::Settings;
+use crate::isapi::{FaceUrlScheme, build_person};
+use crate::models::{Angajat, Biometrie, Device};
+use crate::simulator::{self, Faults, SimulatedTerminal, TerminalConfig};
+use crate::startup::{self, StartupError};
+use crate::supabase::StaticDirectory;
+
+/// The demo data file, relative to the working directory.
+pub const DEMO_DATA: &str = "config/demo.json";
+
+/// Why the demo could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The data file could not be read.
+    #[error("cannot read the demo data {path}: {reason}")]
+    Data {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Start-up failed.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// A simulated terminal could not start.
+    #[error("cannot start a simulated terminal: {0}")]
+    Terminal(std::io::Error),
+}
+
+#[derive(Debug, Deserialize)]
+struct DemoData {
+    angajati: Vec<DemoAngajat>,
+    terminals: Vec<DemoTerminal>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DemoAngajat {
+    id: Uuid,
+    nume: String,
+    prenume: String,
+    biometrie: Option<DemoBiometrie>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DemoBiometrie {
+    employee_no: Option<String>,
+    foto_fata_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DemoTerminal {
+    name: String,
+    model: String,
+    firmware: String,
+    #[serde(default)]
+    faults: Faults,
+}
+
+/// A running demo.
+pub struct Demo {
+    /// Where the service listens.
+    pub addr: SocketAddr,
+    /// The simulated terminals, in the data file's order.
+    pub terminals: Vec<(String, SimulatedTerminal)>,
+    /// The employees.
+    pub angajati: Vec<Angajat>,
+    server: tokio::task::JoinHandle<Result<(), StartupError>>,
+}
+
+impl Demo {
+    /// Runs until the service stops (Ctrl-C).
+    pub async fn wait(self) -> Result<(), DemoError> {
+        match self.server.await {
+            Ok(result) => result.map_err(DemoError::from),
+            Err(e) => Err(DemoError::Data {
+                path: "server".into(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// A ready-to-paste curl for the first employee with a photo.
+    pub fn example_curl(&self) -> String {
+        let id = self
+            .angajati
+            .iter()
+            .find(|a| a.photo().is_some() && a.employee_no().is_some())
+            .map(|a| a.id.to_string())
+            .unwrap_or_default();
+        format!(
+            "curl -s -X POST http://{}/api/hikvision/update-angajat-photo -H 'content-type: application/json' -d '{{\"angajat_id\": \"{id}\"}}'",
+            self.addr
+        )
+    }
+}
+
+/// The picture the demo serves for a storage path: a small JPEG-shaped blob unique to the path.
+/// (The simulator checks the JPEG signature and the size limit, as terminals do before modelling.)
+pub fn demo_picture(path: &str) -> Vec<u8> {
+    let mut bytes = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
+    ];
+    bytes.extend(path.bytes().cycle().take(4096));
+    bytes.extend([0xFF, 0xD9]);
+    bytes
+}
+
+/// Starts the demo: terminals, data, service on `bind`.
+pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError> {
+    let data_err = |reason: String| DemoError::Data {
+        path: data_path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(data_path).map_err(|e| data_err(e.to_string()))?;
+    let data: DemoData = serde_json::from_str(&text).map_err(|e| data_err(e.to_string()))?;
+
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|source| StartupError::Io {
+            addr: bind.to_string(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartupError::Io {
+        addr: bind.to_string(),
+        source,
+    })?;
+    let loopback = SocketAddr::from(([127, 0, 0, 1], addr.port()));
+    let base = Url::parse(&format!("http://{loopback}/")).map_err(|e| data_err(e.to_string()))?;
+
+    let angajati: Vec<Angajat> = data
+        .angajati
+        .into_iter()
+        .map(|a| Angajat {
+            id: a.id,
+            nume: a.nume,
+            prenume: a.prenume,
+            biometrie: a.biometrie.map(|b| Biometrie {
+                employee_no: b.employee_no,
+                foto_fata_url: b.foto_fata_url,
+            }),
+        })
+        .collect();
+
+    let mut terminals = Vec::new();
+    let mut devices = Vec::new();
+    for (i, spec) in data.terminals.into_iter().enumerate() {
+        let config = TerminalConfig {
+            name: spec.name.clone(),
+            model: spec.model,
+            firmware: spec.firmware,
+            faults: spec.faults.clone(),
+            ..TerminalConfig::default()
+        };
+        let password = config.password.clone();
+        let terminal = simulator::spawn(
+            config,
+            "127.0.0.1:0"
+                .parse()
+                .map_err(|_| data_err("bad address".into()))?,
+        )
+        .await
+        .map_err(DemoError::Terminal)?;
+        // Everyone with an employee number is enrolled; terminals with FDModify already hold an old
+        // face (so FDModify replaces it), the old-firmware one holds none (so the fallback adds it).
+        for a in &angajati {
+            if let Some(no) = a.employee_no()
+                && let Ok(person) = build_person(no, &a.display_name())
+            {
+                terminal.add_person(person);
+                if !spec.faults.fdmodify_unsupported {
+                    terminal.set_face(no, demo_picture(&format!("old/{no}")));
+                }
+            }
+        }
+        devices.push(Ok(Device {
+            id: format!("demo-{}", i + 1),
+            name: spec.name.clone(),
+            ip: terminal.addr().ip().to_string(),
+            port: terminal.addr().port(),
+            username: "admin".into(),
+            password: SecretString::from(password),
+        }));
+        terminals.push((spec.name, terminal));
+    }
+
+    let mut settings = Settings::from_env().map_err(StartupError::from)?;
+    settings.bind_addr = addr;
+    settings.supabase = None;
+    settings.face_url.supabase_url = Some(base);
+    settings.face_url.scheme = FaceUrlScheme::Keep;
+    let directory = StaticDirectory {
+        angajati: angajati.clone(),
+        devices,
+    };
+    let state = startup::build_state(settings, Some(Arc::new(directory)))?;
+    let app = router(state)
+        .merge(Router::new().route("/storage/v1/object/public/photos/{*path}", get(serve_photo)));
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .await
+            .map_err(|source| StartupError::Io {
+                addr: addr.to_string(),
+                source,
+            })
+    });
+    Ok(Demo {
+        addr,
+        terminals,
+        angajati,
+        server,
+    })
+}
+
+async fn serve_photo(UrlPath(path): UrlPath<String>) -> impl IntoResponse {
+    if path.contains("..") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    ([(header::CONTENT_TYPE, "image/jpeg")], demo_picture(&path)).into_response()
+}

@@ -1,0 +1,248 @@
+//! The per-terminal flows of the plan, and the status each outcome gets.
+//!
+//! - PUT FDModify succeeded -> `success` (method FDModify).
+//! - PUT failed, POST FaceDataRecord succeeded -> `success`, `fallback: true`, the message says why
+//!   the PUT failed. If the POST says the person already has a face (old firmware without FDModify),
+//!   FDSetUp (add-or-replace, in the 2020 guide) replaces it.
+//! - Every attempt failed -> `partial`, with each terminal error in plain words.
+//! - A wrong password or an unreachable terminal is not called a second time: a second login would
+//!   cost another failed attempt towards the terminal's lockout, and an offline terminal would only
+//!   double the wait.
+
+use crate::isapi::{FaceCall, FacePicture, IsapiClient, IsapiError, Terminal, build_person};
+use crate::models::{Angajat, SyncResult, SyncStatus, SyncStep};
+
+use super::pacing::Pacer;
+
+/// Everything needed to talk to one terminal during one request.
+pub struct DeviceSession<'a> {
+    /// The shared client.
+    pub client: &'a IsapiClient,
+    /// The terminal.
+    pub terminal: Terminal,
+    /// The per-terminal pacer.
+    pub pacer: &'a Pacer,
+}
+
+/// What the person/face flows need from the employee, already checked.
+pub struct FaceJob<'a> {
+    /// The employee.
+    pub angajat: &'a Angajat,
+    /// Their employee number (non-empty).
+    pub employee_no: &'a str,
+    /// The picture to send.
+    pub picture: FacePicture,
+    /// Enrol the person first when the terminal does not know them.
+    pub create_missing_person: bool,
+}
+
+impl DeviceSession<'_> {
+    async fn face(&self, call: FaceCall, job: &FaceJob<'_>) -> Result<(), IsapiError> {
+        self.pacer.wait_turn(&self.terminal.address()).await;
+        self.client
+            .face(call, &self.terminal, job.employee_no, &job.picture)
+            .await
+            .map(drop)
+    }
+
+    /// Adds the person; "already exists" counts as done.
+    async fn enrol_person(&self, job: &FaceJob<'_>) -> Result<(), IsapiError> {
+        let person = build_person(job.employee_no, &job.angajat.display_name())?;
+        self.pacer.wait_turn(&self.terminal.address()).await;
+        match self.client.add_person(&self.terminal, &person).await {
+            Err(IsapiError::Rejected(r)) if r.person_exists() => Ok(()),
+            other => other,
+        }
+    }
+
+    /// The plan's `update_photo_to_device`: FDModify, then FaceDataRecord, then FDSetUp when the
+    /// face already exists.
+    pub async fn update_photo(&self, job: &FaceJob<'_>) -> SyncResult {
+        let put_err = match self.face(FaceCall::Modify, job).await {
+            Ok(()) => {
+                return success(FaceCall::Modify, false, "Face image updated successfully");
+            }
+            Err(e) => e,
+        };
+        if stops_here(&put_err) {
+            return failed(
+                &put_err,
+                FaceCall::Modify,
+                false,
+                &format!("FDModify failed: {put_err}"),
+            );
+        }
+        let because = format!("FDModify failed: {put_err}");
+        self.add_face_with_fallbacks(job, &because).await
+    }
+
+    /// The plan's `sync_photo_only_to_device`: FaceDataRecord only.
+    pub async fn add_photo_only(&self, job: &FaceJob<'_>) -> SyncResult {
+        match self.face(FaceCall::Record, job).await {
+            Ok(()) => success(FaceCall::Record, false, "Face image added successfully"),
+            Err(e) => {
+                let advice = if person_missing(&e) {
+                    missing_person_advice(job.employee_no)
+                } else {
+                    String::new()
+                };
+                failed(
+                    &e,
+                    FaceCall::Record,
+                    false,
+                    &format!("FaceDataRecord failed: {e}{advice}"),
+                )
+            }
+        }
+    }
+
+    /// The full sync: the person record, then the face by the update flow.
+    pub async fn sync_person_and_photo(
+        &self,
+        angajat: &Angajat,
+        employee_no: &str,
+        job: Option<&FaceJob<'_>>,
+    ) -> SyncResult {
+        let person = match build_person(employee_no, &angajat.display_name()) {
+            Ok(p) => p,
+            Err(e) => return failed_step(&e, SyncStep::Person, None, false, &e.to_string()),
+        };
+        self.pacer.wait_turn(&self.terminal.address()).await;
+        match self.client.add_person(&self.terminal, &person).await {
+            Ok(()) => {}
+            Err(IsapiError::Rejected(r)) if r.person_exists() => {}
+            Err(e) => {
+                return failed_step(
+                    &e,
+                    SyncStep::Person,
+                    None,
+                    false,
+                    &format!("Adding the person failed: {e}"),
+                );
+            }
+        }
+        match job {
+            Some(job) => self.update_photo(job).await,
+            None => SyncResult::new(
+                SyncStatus::Success,
+                SyncStep::Person,
+                "Person enrolled; no face photo to send (biometrie.foto_fata_url is empty)",
+            ),
+        }
+    }
+
+    async fn add_face_with_fallbacks(&self, job: &FaceJob<'_>, because: &str) -> SyncResult {
+        let mut post = self.face(FaceCall::Record, job).await;
+        if job.create_missing_person && post.as_ref().is_err_and(person_missing) {
+            if let Err(e) = self.enrol_person(job).await {
+                return failed_step(
+                    &e,
+                    SyncStep::Person,
+                    Some(FaceCall::Record),
+                    true,
+                    &format!("{because}; enrolling the missing person failed: {e}"),
+                );
+            }
+            post = self.face(FaceCall::Record, job).await;
+        }
+        let post_err = match post {
+            Ok(()) => {
+                return success(
+                    FaceCall::Record,
+                    true,
+                    &format!("Face image added with FaceDataRecord ({because})"),
+                );
+            }
+            Err(e) => e,
+        };
+        let face_exists = post_err
+            .rejection()
+            .is_some_and(|r| r.sub_status_code == "deviceUserAlreadyExistFace");
+        if !face_exists {
+            let advice = if person_missing(&post_err) {
+                missing_person_advice(job.employee_no)
+            } else {
+                String::new()
+            };
+            return failed(
+                &post_err,
+                FaceCall::Record,
+                true,
+                &format!("{because}; FaceDataRecord failed: {post_err}{advice}"),
+            );
+        }
+        match self.face(FaceCall::SetUp, job).await {
+            Ok(()) => success(
+                FaceCall::SetUp,
+                true,
+                &format!(
+                    "Face image replaced with FDSetUp ({because}; FaceDataRecord: the person already had a face)"
+                ),
+            ),
+            Err(e) => failed(
+                &e,
+                FaceCall::SetUp,
+                true,
+                &format!("{because}; FaceDataRecord failed: {post_err}; FDSetUp failed: {e}"),
+            ),
+        }
+    }
+}
+
+/// Errors after which calling the same terminal again cannot help (or can hurt).
+fn stops_here(e: &IsapiError) -> bool {
+    e.is_auth_failure()
+        || matches!(
+            e,
+            IsapiError::Timeout { .. }
+                | IsapiError::Unreachable { .. }
+                | IsapiError::FaceUrl(_)
+                | IsapiError::InvalidRequest(_)
+        )
+}
+
+fn person_missing(e: &IsapiError) -> bool {
+    e.rejection().is_some_and(|r| r.person_missing())
+}
+
+fn missing_person_advice(employee_no: &str) -> String {
+    format!(
+        ". The person (employee_no {employee_no}) is not enrolled on this terminal: enrol them with POST /api/hikvision/sync-angajat, or resend this request with \"create_missing_person\": true"
+    )
+}
+
+fn success(call: FaceCall, fallback: bool, message: &str) -> SyncResult {
+    SyncResult {
+        method: Some(call.name()),
+        fallback,
+        ..SyncResult::new(SyncStatus::Success, SyncStep::Photo, message)
+    }
+}
+
+fn failed(e: &IsapiError, call: FaceCall, fallback: bool, message: &str) -> SyncResult {
+    failed_step(e, SyncStep::Photo, Some(call), fallback, message)
+}
+
+fn failed_step(
+    e: &IsapiError,
+    step: SyncStep,
+    call: Option<FaceCall>,
+    fallback: bool,
+    message: &str,
+) -> SyncResult {
+    let code = match e.rejection() {
+        Some(r) => r.sub_status_code.clone(),
+        None => e.kind().to_string(),
+    };
+    let suffix = if e.is_auth_failure() {
+        "; the terminal was not called again, to avoid locking the account"
+    } else {
+        ""
+    };
+    SyncResult {
+        method: call.map(FaceCall::name),
+        fallback,
+        error_code: Some(code),
+        ..SyncResult::new(SyncStatus::Partial, step, format!("{message}{suffix}"))
+    }
+}

@@ -1,0 +1,306 @@
+//! The plan's flows across every active terminal: one task per terminal, bounded concurrency,
+//! per-terminal pacing, and one deadline for the whole request. Decides every status.
+
+mod flows;
+mod pacing;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::config::SyncOptions;
+use crate::isapi::{FacePicture, FaceUrlPolicy, IsapiClient, Terminal, check_employee_no};
+use crate::models::{Angajat, Device, DeviceEntry, SyncResult, SyncStatus, SyncStep};
+
+pub use flows::{DeviceSession, FaceJob};
+pub use pacing::Pacer;
+
+/// Which of the plan's flows to run on each terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// `update-angajat-photo`: FDModify, falling back to FaceDataRecord.
+    UpdatePhoto,
+    /// `sync-angajat-photo-only`: FaceDataRecord only.
+    PhotoOnly,
+    /// `sync-angajat`: the person record, then the face.
+    FullSync,
+}
+
+/// Options a caller may set per request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FlowOptions {
+    /// Enrol the person when a terminal does not know them (off: enrolling grants door access).
+    pub create_missing_person: bool,
+}
+
+/// One terminal's outcome, with the device fields the response shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceReport {
+    /// Device row id.
+    pub device_id: String,
+    /// Device address as stored.
+    pub device_ip: String,
+    /// Device name.
+    pub device_name: String,
+    /// The outcome.
+    pub result: SyncResult,
+    /// Time spent on this terminal, queueing excluded.
+    pub elapsed_ms: u64,
+}
+
+/// What every terminal gets in one request, decided once from the employee's data.
+enum Plan {
+    Skip(SyncResult),
+    Send {
+        employee_no: String,
+        picture: Option<FacePicture>,
+    },
+}
+
+/// Runs flows on terminals. Share one per process (it holds the pacing state).
+#[derive(Debug)]
+pub struct Orchestrator {
+    client: IsapiClient,
+    face_urls: FaceUrlPolicy,
+    options: SyncOptions,
+    pacer: Pacer,
+}
+
+impl Orchestrator {
+    /// An orchestrator using `client` for every terminal.
+    pub fn new(client: IsapiClient, face_urls: FaceUrlPolicy, options: SyncOptions) -> Self {
+        Self {
+            client,
+            pacer: Pacer::new(options.rate_limit_delay),
+            face_urls,
+            options,
+        }
+    }
+
+    /// The pacing and bounds in force.
+    pub fn options(&self) -> SyncOptions {
+        self.options
+    }
+
+    /// Runs `flow` for `angajat` on every device, concurrently, and returns one report per device
+    /// in the devices' order, within the request deadline. Each finished report is also sent to
+    /// `progress` as `(index, report)` when given.
+    pub async fn sync(
+        self: &Arc<Self>,
+        angajat: Angajat,
+        devices: Vec<DeviceEntry>,
+        flow: Flow,
+        flags: FlowOptions,
+        progress: Option<mpsc::UnboundedSender<(usize, DeviceReport)>>,
+    ) -> Vec<DeviceReport> {
+        let deadline = tokio::time::Instant::now() + self.options.request_deadline;
+        let plan = Arc::new(self.plan(&angajat, flow));
+        let angajat = Arc::new(angajat);
+        let permits = Arc::new(Semaphore::new(self.options.device_concurrency.max(1)));
+        let identities: Vec<(String, String, String)> = devices.iter().map(identity).collect();
+
+        let handles: Vec<_> = devices
+            .into_iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                let this = Arc::clone(self);
+                let (plan, angajat, permits) = (plan.clone(), angajat.clone(), permits.clone());
+                let progress = progress.clone();
+                tokio::spawn(async move {
+                    // Closed only if the semaphore is dropped, which cannot happen while we hold it.
+                    let _permit = permits.acquire_owned().await.ok()?;
+                    if tokio::time::Instant::now() >= deadline {
+                        return None;
+                    }
+                    let report = this.run_device(entry, &plan, &angajat, flow, flags).await;
+                    if let Some(tx) = progress {
+                        let _ = tx.send((index, report.clone()));
+                    }
+                    Some(report)
+                })
+            })
+            .collect();
+
+        let mut reports = Vec::with_capacity(handles.len());
+        for (handle, (id, ip, name)) in handles.into_iter().zip(identities) {
+            let outcome = tokio::time::timeout_at(deadline, handle).await;
+            let result = match outcome {
+                Ok(Ok(Some(report))) => {
+                    reports.push(report);
+                    continue;
+                }
+                Ok(Ok(None)) | Err(_) => deadline_result(self.options.request_deadline.as_millis()),
+                Ok(Err(join_error)) => {
+                    tracing::error!(device_id = %id, error = %join_error, "device task failed");
+                    SyncResult::new(
+                        SyncStatus::Fatal,
+                        SyncStep::Photo,
+                        "Internal error while working on this terminal; see the service logs",
+                    )
+                }
+            };
+            reports.push(DeviceReport {
+                device_id: id,
+                device_ip: ip,
+                device_name: name,
+                result,
+                elapsed_ms: 0,
+            });
+        }
+        reports
+    }
+
+    fn plan(&self, angajat: &Angajat, flow: Flow) -> Plan {
+        let skip = |message: String, code: &str| {
+            let mut r = SyncResult::new(SyncStatus::Skipped, SyncStep::Photo, message);
+            r.error_code = Some(code.into());
+            Plan::Skip(r)
+        };
+        let Some(employee_no) = angajat.employee_no() else {
+            let why = if angajat.biometrie.is_none() {
+                "this angajat has no biometrie record, so no employee_no"
+            } else {
+                "employee_no is missing in this angajat's biometrie record"
+            };
+            return skip(
+                format!("Skipped: {why}; set biometrie.employee_no first"),
+                "missing_employee_no",
+            );
+        };
+        if let Err(e) = check_employee_no(employee_no) {
+            return skip(format!("Skipped: {e}"), "invalid_employee_no");
+        }
+        let picture = match angajat.photo() {
+            None if flow == Flow::FullSync => None,
+            None => {
+                return skip(
+                    "Skipped: foto_fata_url is missing in this angajat's biometrie record; upload a photo first".into(),
+                    "missing_foto_fata_url",
+                );
+            }
+            Some(raw) => match self.face_urls.resolve(raw) {
+                Ok(url) => Some(FacePicture::Url(url)),
+                Err(e) => return skip(format!("Skipped: {e}"), "invalid_photo_url"),
+            },
+        };
+        Plan::Send {
+            employee_no: employee_no.to_string(),
+            picture,
+        }
+    }
+
+    async fn run_device(
+        &self,
+        entry: DeviceEntry,
+        plan: &Plan,
+        angajat: &Angajat,
+        flow: Flow,
+        flags: FlowOptions,
+    ) -> DeviceReport {
+        let started = Instant::now();
+        let (device_id, device_ip, device_name) = identity(&entry);
+        let result = match (entry, plan) {
+            (Err(invalid), _) => SyncResult::new(
+                SyncStatus::Fatal,
+                SyncStep::Device,
+                format!("Invalid device record: {}", invalid.reason),
+            ),
+            (Ok(_), Plan::Skip(result)) => result.clone(),
+            (
+                Ok(device),
+                Plan::Send {
+                    employee_no,
+                    picture,
+                },
+            ) => {
+                self.run_flow(&device, angajat, employee_no, picture.as_ref(), flow, flags)
+                    .await
+            }
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(
+            device_id = %device_id, device_ip = %device_ip, status = ?result.status,
+            method = result.method.unwrap_or("-"), fallback = result.fallback, elapsed_ms,
+            "terminal done"
+        );
+        DeviceReport {
+            device_id,
+            device_ip,
+            device_name,
+            result,
+            elapsed_ms,
+        }
+    }
+
+    async fn run_flow(
+        &self,
+        device: &Device,
+        angajat: &Angajat,
+        employee_no: &str,
+        picture: Option<&FacePicture>,
+        flow: Flow,
+        flags: FlowOptions,
+    ) -> SyncResult {
+        let terminal = match Terminal::new(
+            &device.ip,
+            device.port,
+            &device.username,
+            device.password.clone(),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                return SyncResult::new(
+                    SyncStatus::Fatal,
+                    SyncStep::Device,
+                    format!("Invalid device record: {e}"),
+                );
+            }
+        };
+        let session = DeviceSession {
+            client: &self.client,
+            terminal,
+            pacer: &self.pacer,
+        };
+        let job = picture.map(|picture| FaceJob {
+            angajat,
+            employee_no,
+            picture: picture.clone(),
+            create_missing_person: flags.create_missing_person,
+        });
+        match (flow, &job) {
+            (Flow::FullSync, _) => {
+                session
+                    .sync_person_and_photo(angajat, employee_no, job.as_ref())
+                    .await
+            }
+            (Flow::UpdatePhoto, Some(job)) => session.update_photo(job).await,
+            (Flow::PhotoOnly, Some(job)) => session.add_photo_only(job).await,
+            // `plan` never sends a photo flow without a picture; report rather than panic.
+            (_, None) => SyncResult::new(
+                SyncStatus::Fatal,
+                SyncStep::Photo,
+                "Internal error: no picture to send",
+            ),
+        }
+    }
+}
+
+fn identity(entry: &DeviceEntry) -> (String, String, String) {
+    match entry {
+        Ok(d) => (d.id.clone(), d.ip.clone(), d.name.clone()),
+        Err(i) => (i.id.clone(), i.ip.clone(), i.name.clone()),
+    }
+}
+
+fn deadline_result(deadline_ms: u128) -> SyncResult {
+    let mut r = SyncResult::new(
+        SyncStatus::Partial,
+        SyncStep::Photo,
+        format!(
+            "No result within the request deadline of {deadline_ms} ms: the terminal is slow or offline, or was still waiting its turn (DEVICE_CONCURRENCY). A call already under way finishes in the background; retry this terminal if needed"
+        ),
+    );
+    r.error_code = Some("deadline_exceeded".into());
+    r
+}

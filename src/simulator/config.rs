@@ -1,0 +1,103 @@
+//! What a simulated terminal is: its identity, credentials, limits and fault knobs.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Fault knobs of one simulated terminal. All are off by default.
+///
+/// They are read on every request, so changing them at runtime (through
+/// [`SimulatedTerminal::set_faults`](super::SimulatedTerminal::set_faults) or `PUT /_sim/faults`)
+/// takes effect on the next request. They apply to `/ISAPI/*` only; the `/_sim/*` control
+/// endpoints are never faulted. In JSON, omitted knobs are off and unknown ones are refused
+/// (so a typo cannot silently leave a fault off).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Delay added before every ISAPI reply, 401 challenges included.
+    pub latency_ms: u64,
+    /// Accept the request and never answer it (the client has to time out). When the knob is
+    /// turned off or the terminal stops, held requests get their connection cut.
+    pub hang: bool,
+    /// Close the TCP connection (RST) without any reply.
+    pub reset: bool,
+    /// Answer every ISAPI request with HTTP 500 and an HTML error page, before any auth.
+    pub http_500: bool,
+    /// Old firmware: every `ResponseStatus` reply is XML instead of JSON.
+    pub xml_only: bool,
+    /// Old firmware: `FDModify` answers `notSupport`, like an unknown URL.
+    pub fdmodify_unsupported: bool,
+    /// Every write call answers `deviceBusy` (statusCode 2, HTTP 200).
+    pub device_busy: bool,
+    /// Every `faceURL` download fails with `urlDownloadFail` without being tried.
+    pub face_download_fail: bool,
+}
+
+/// Identity, credentials and limits of one simulated terminal.
+#[derive(Clone)]
+pub struct TerminalConfig {
+    /// The one account the terminal accepts.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// Device model; also the Digest realm, as on real HikVision firmware.
+    pub model: String,
+    /// User-given device name (`deviceName` in deviceInfo).
+    pub name: String,
+    /// Serial number (`serialNumber` in deviceInfo).
+    pub serial: String,
+    /// Firmware version (`firmwareVersion` in deviceInfo).
+    pub firmware: String,
+    /// Fault knobs at start-up.
+    pub faults: Faults,
+    /// Consecutive failed logins that lock the account; 0 disables the lockout.
+    pub lockout_after: u32,
+    /// How long a lockout lasts, in seconds.
+    pub lockout_secs: u64,
+    /// How long a Digest nonce stays valid; older ones get `stale="TRUE"`.
+    pub nonce_ttl: Duration,
+    /// Connect plus total timeout of one `faceURL` download.
+    pub download_timeout: Duration,
+}
+
+impl TerminalConfig {
+    /// The demo password of [`TerminalConfig::default`].
+    pub const DEMO_PASSWORD: &'static str = "Sim-Pass-123";
+}
+
+impl Default for TerminalConfig {
+    fn default() -> Self {
+        Self {
+            username: "admin".into(),
+            password: Self::DEMO_PASSWORD.into(),
+            model: "DS-K1T341AM".into(),
+            name: "Simulated Terminal".into(),
+            serial: "DS-K1T341AM20240101V032030ENSIM000001".into(),
+            firmware: "V3.2.30".into(),
+            faults: Faults::default(),
+            lockout_after: 5,
+            lockout_secs: 1800,
+            nonce_ttl: Duration::from_secs(30),
+            download_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl fmt::Debug for TerminalConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TerminalConfig")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("model", &self.model)
+            .field("name", &self.name)
+            .field("serial", &self.serial)
+            .field("firmware", &self.firmware)
+            .field("faults", &self.faults)
+            .field("lockout_after", &self.lockout_after)
+            .field("lockout_secs", &self.lockout_secs)
+            .field("nonce_ttl", &self.nonce_ttl)
+            .field("download_timeout", &self.download_timeout)
+            .finish()
+    }
+}

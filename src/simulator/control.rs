@@ -1,0 +1,73 @@
+//! `/_sim/*`: the control endpoints of a simulated terminal. No Digest auth and no faults:
+//! they must keep working while the terminal plays dead.
+//!
+//! - `GET /_sim/faults`, `PUT /_sim/faults` (JSON [`Faults`]; omitted knobs are off)
+//! - `GET /_sim/state` ([`StateSnapshot`](super::StateSnapshot))
+//! - `GET /_sim/requests` (the request log)
+//! - `POST /_sim/reset-lock` (lifts the lockout and forgets failed logins)
+//! - `GET /_sim/faces/{fpid}` (the stored picture; FDSearch's `faceURL` points here)
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, routing::get, routing::post};
+use serde_json::json;
+
+use super::config::Faults;
+use super::picture::content_type;
+use super::terminal::Terminal;
+
+/// The control routes.
+pub(crate) fn routes() -> Router<Arc<Terminal>> {
+    Router::new()
+        .route("/_sim/faults", get(get_faults).put(put_faults))
+        .route("/_sim/state", get(state))
+        .route("/_sim/requests", get(requests))
+        .route("/_sim/reset-lock", post(reset_lock))
+        .route("/_sim/faces/{fpid}", get(face))
+}
+
+async fn get_faults(State(t): State<Arc<Terminal>>) -> Json<Faults> {
+    Json(t.faults())
+}
+
+async fn put_faults(
+    State(t): State<Arc<Terminal>>,
+    faults: Result<Json<Faults>, JsonRejection>,
+) -> Response {
+    match faults {
+        Ok(Json(faults)) => {
+            t.set_faults(faults.clone());
+            Json(faults).into_response()
+        }
+        Err(rejection) => (
+            rejection.status(),
+            Json(json!({ "status": "error", "message": rejection.body_text() })),
+        )
+            .into_response(),
+    }
+}
+
+async fn state(State(t): State<Arc<Terminal>>) -> Response {
+    Json(t.snapshot()).into_response()
+}
+
+async fn requests(State(t): State<Arc<Terminal>>) -> Response {
+    Json(t.store().request_log()).into_response()
+}
+
+async fn reset_lock(State(t): State<Arc<Terminal>>) -> Response {
+    t.store().login.reset();
+    Json(t.snapshot()).into_response()
+}
+
+async fn face(State(t): State<Arc<Terminal>>, Path(fpid): Path<String>) -> Response {
+    let bytes = t.store().faces.get(&fpid).map(|face| face.bytes.clone());
+    match bytes {
+        Some(bytes) => ([(header::CONTENT_TYPE, content_type(&bytes))], bytes).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}

@@ -1,0 +1,32 @@
+//! Where employees and terminals come from: Supabase over PostgREST, or an in-memory directory for
+//! the embedded demo. Both implement [`Directory`].
+
+mod error;
+mod postgrest;
+mod rows;
+mod static_dir;
+
+use futures::future::BoxFuture;
+use uuid::Uuid;
+
+use crate::models::{Angajat, DeviceEntry};
+
+pub use error::DirectoryError;
+pub use postgrest::PostgrestDirectory;
+pub use rows::DeviceRowDefaults;
+pub use static_dir::StaticDirectory;
+
+/// The two reads every sync needs.
+pub trait Directory: Send + Sync {
+    /// The employee with their biometric record; `NotFound` when no such id.
+    fn get_angajat_with_biometrie(
+        &self,
+        id: Uuid,
+    ) -> BoxFuture<'_, Result<Angajat, DirectoryError>>;
+
+    /// Every active terminal, in a stable order; unusable rows come back as `Err` entries.
+    fn get_active_devices(&self) -> BoxFuture<'_, Result<Vec<DeviceEntry>, DirectoryError>>;
+
+    /// Cheap reachability check for `/ready`.
+    fn ping(&self) -> BoxFuture<'_, Result<(), DirectoryError>>;
+}

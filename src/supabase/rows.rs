@@ -1,0 +1,184 @@
+//! PostgREST rows as they come off the wire, decoded leniently into domain models.
+//!
+//! Rows are read as JSON values so one odd row (a port stored as text, a numeric id, an embedded
+//! biometrie as object, array or null) is either understood or reported, never a failed request.
+
+use secrecy::SecretString;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::DirectoryError;
+use crate::models::{Angajat, Biometrie, Device, DeviceEntry, InvalidDevice};
+
+/// Credentials for device rows that have none.
+#[derive(Debug, Clone)]
+pub struct DeviceRowDefaults {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: Option<SecretString>,
+}
+
+/// Decodes an `angajati` row with its embedded `biometrie` (object, one-element array, or null).
+pub fn angajat_from_row(row: &Value, biometrie_key: &str) -> Result<Angajat, DirectoryError> {
+    let map = row
+        .as_object()
+        .ok_or_else(|| DirectoryError::InvalidData("the angajat row is not an object".into()))?;
+    let id = text(map, "id")
+        .and_then(|s| Uuid::parse_str(&s).ok())
+        .ok_or_else(|| DirectoryError::InvalidData("the angajat row has no uuid id".into()))?;
+    let biometrie = match map.get(biometrie_key) {
+        Some(Value::Object(b)) => Some(biometrie_from(b)),
+        Some(Value::Array(items)) => items.iter().find_map(Value::as_object).map(biometrie_from),
+        _ => None,
+    };
+    Ok(Angajat {
+        id,
+        nume: text(map, "nume").unwrap_or_default(),
+        prenume: text(map, "prenume").unwrap_or_default(),
+        biometrie,
+    })
+}
+
+fn biometrie_from(b: &Map<String, Value>) -> Biometrie {
+    Biometrie {
+        employee_no: text(b, "employee_no"),
+        foto_fata_url: text(b, "foto_fata_url"),
+    }
+}
+
+/// Decodes a `hikvision_devices` row, applying default credentials; bad rows become `Err`.
+pub fn device_from_row(row: &Value, defaults: &DeviceRowDefaults) -> DeviceEntry {
+    let empty = Map::new();
+    let map = row.as_object().unwrap_or(&empty);
+    let id = text(map, "id").unwrap_or_default();
+    let name = text(map, "name").unwrap_or_default();
+    let ip = text(map, "ip").unwrap_or_default();
+    let invalid = |reason: String| InvalidDevice {
+        id: id.clone(),
+        name: name.clone(),
+        ip: ip.clone(),
+        reason,
+    };
+    if !row.is_object() {
+        return Err(invalid("the device row is not an object".into()));
+    }
+    if ip.trim().is_empty() {
+        return Err(invalid("the device has no ip address".into()));
+    }
+    let port = match map.get("port") {
+        None | Some(Value::Null) => Some(80),
+        Some(v) => text_of(v).and_then(|p| p.trim().parse::<u16>().ok()),
+    };
+    let Some(port) = port.filter(|p| *p > 0) else {
+        return Err(invalid(format!(
+            "the device port {} is not a port number (1-65535)",
+            map.get("port").map(Value::to_string).unwrap_or_default()
+        )));
+    };
+    let username = text(map, "username")
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| defaults.username.clone());
+    let password = match text(map, "password").filter(|p| !p.is_empty()) {
+        Some(p) => SecretString::from(p),
+        None => match &defaults.password {
+            Some(p) => p.clone(),
+            None => {
+                return Err(invalid(
+                    "the device has no password and HIKVISION_PASSWORD is not set".into(),
+                ));
+            }
+        },
+    };
+    Ok(Device {
+        id,
+        name,
+        ip: ip.trim().to_string(),
+        port,
+        username,
+        password,
+    })
+}
+
+fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
+    map.get(key).and_then(text_of)
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+    use serde_json::json;
+
+    use super::*;
+
+    fn defaults(pw: Option<&str>) -> DeviceRowDefaults {
+        DeviceRowDefaults {
+            username: "admin".into(),
+            password: pw.map(SecretString::from),
+        }
+    }
+
+    #[test]
+    fn embedded_biometrie_as_object_array_or_null() {
+        let id = "5f0c6a43-6c1f-4a3e-9d7a-2f8e0c1b2a3d";
+        for (embedded, expected) in [
+            (
+                json!({"employee_no": "7", "foto_fata_url": "a.jpg"}),
+                Some("7"),
+            ),
+            (json!([{"employee_no": "8"}]), Some("8")),
+            (json!([]), None),
+            (Value::Null, None),
+        ] {
+            let row = json!({"id": id, "nume": "P", "prenume": "I", "biometrie": embedded});
+            let a = angajat_from_row(&row, "biometrie").expect("decodes");
+            assert_eq!(a.employee_no(), expected);
+        }
+    }
+
+    #[test]
+    fn numeric_employee_numbers_are_read_as_text() {
+        let row = json!({"id": "5f0c6a43-6c1f-4a3e-9d7a-2f8e0c1b2a3d", "biometrie": {"employee_no": 1001}});
+        assert_eq!(
+            angajat_from_row(&row, "biometrie")
+                .ok()
+                .and_then(|a| a.employee_no().map(String::from)),
+            Some("1001".into())
+        );
+    }
+
+    #[test]
+    fn device_rows_default_port_and_credentials() {
+        let d = device_from_row(
+            &json!({"id": 3, "name": "Door", "ip": "10.0.0.9", "port": null}),
+            &defaults(Some("pw")),
+        )
+        .expect("valid");
+        assert_eq!(
+            (d.id.as_str(), d.port, d.username.as_str()),
+            ("3", 80, "admin")
+        );
+        assert_eq!(d.password.expose_secret(), "pw");
+    }
+
+    #[test]
+    fn bad_device_rows_are_reported_not_dropped() {
+        let bad_port = device_from_row(
+            &json!({"id": "x", "ip": "10.0.0.9", "port": 70000, "password": "p"}),
+            &defaults(None),
+        );
+        assert!(bad_port.is_err_and(|e| e.reason.contains("port")));
+        let no_ip = device_from_row(&json!({"id": "y", "password": "p"}), &defaults(None));
+        assert!(no_ip.is_err_and(|e| e.reason.contains("ip")));
+        let no_pw = device_from_row(&json!({"id": "z", "ip": "10.0.0.1"}), &defaults(None));
+        assert!(no_pw.is_err_and(|e| e.reason.contains("HIKVISION_PASSWORD")));
+    }
+}

@@ -1,0 +1,598 @@
+//! update-angajat-photo end to end: the service on a random port, the PostgREST-compatible server on
+//! PostgreSQL, simulated terminals with real Digest auth, all over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use hikvision_sync::isapi::build_person;
+use hikvision_sync::simulator::{Faults, SimulatedTerminal};
+use serde_json::{Value, json};
+use support::*;
+
+const ENDPOINT: &str = "/api/hikvision/update-angajat-photo";
+
+fn unique_employee_no() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+fn enrol(terminal: &SimulatedTerminal, employee_no: &str, face: Option<Vec<u8>>) {
+    terminal.add_person(build_person(employee_no, "Ion Popescu").unwrap());
+    if let Some(face) = face {
+        terminal.set_face(employee_no, face);
+    }
+}
+
+struct Fixture {
+    rest: Rest,
+    photos: PhotoServer,
+    app: TestApp,
+}
+
+async fn fixture() -> Fixture {
+    let rest = Rest::from_env();
+    let photos = PhotoServer::start().await;
+    let app = TestApp::spawn(settings(&rest, &photos)).await;
+    Fixture { rest, photos, app }
+}
+
+async fn update(app: &TestApp, angajat_id: uuid::Uuid) -> Value {
+    let (status, body) = app.post(ENDPOINT, json!({"angajat_id": angajat_id})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ok");
+    body
+}
+
+#[tokio::test]
+async fn put_succeeds_and_the_terminal_holds_the_new_picture() {
+    let _devices = lock_devices().await;
+    let f = fixture().await;
+    let t = terminal(Faults::default()).await;
+    let no = unique_employee_no();
+    enrol(&t, &no, Some(jpeg(1)));
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(2));
+    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
+    f.rest
+        .set_devices(vec![device_row("Door A", &t, PASSWORD)])
+        .await;
+
+    let body = update(&f.app, id).await;
+
+    assert_eq!(
+        body["summary"],
+        json!({"success": 1, "partial": 0, "skipped": 0, "fatal": 0})
+    );
+    let d = &body["per_device"][0];
+    assert_eq!(d["status"], "success");
+    assert_eq!(d["method"], "FDModify");
+    assert_eq!(d["fallback"], false);
+    assert_eq!(d["step"], "photo");
+    assert_eq!(d["message"], "Face image updated successfully");
+    assert_eq!(d["device_ip"], t.addr().ip().to_string());
+    assert!(d["device_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(t.face(&no).expect("face stored").bytes, jpeg(2));
+}
+
+#[tokio::test]
+async fn falls_back_to_post_when_fdmodify_is_not_supported() {
+    let _devices = lock_devices().await;
+    let f = fixture().await;
+    let t = terminal(Faults {
+        fdmodify_unsupported: true,
+        ..Faults::default()
+    })
+    .await;
+    let no = unique_employee_no();
+    enrol(&t, &no, None);
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(3));
+    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
+    f.rest
+        .set_devices(vec![device_row("Old firmware", &t, PASSWORD)])
+        .await;
+
+    let body = update(&f.app, id).await;
+
+    let d = &body["per_device"][0];
+    assert_eq!(d["status"], "success", "{d}");
+    assert_eq!(d["method"], "FaceDataRecord");
+    assert_eq!(d["fallback"], true);
+    let message = d["message"].as_str().unwrap();
+    assert!(
+        message.contains("FDModify failed") && message.contains("notSupport"),
+        "{message}"
+    );
+    assert_eq!(t.face(&no).expect("face stored").bytes, jpeg(3));
+}
+
+#[tokio::test]
+async fn old_firmware_with_an_existing_face_replaces_it_with_fdsetup() {
+    let _devices = lock_devices().await;
+    let f = fixture().await;
+    let t = terminal(Faults {
+        fdmodify_unsupported: true,
+        ..Faults::default()
+    })
+    .await;
+    let no = unique_employee_no();
+    enrol(&t, &no, Some(jpeg(4)));
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(5));
+    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
+    f.rest
+        .set_devices(vec![device_row("Old firmware", &t, PASSWORD)])
+        .await;
+
+    let body = update(&f.app, id).await;
+
+    let d = &body["per_device"][0];
+    assert_eq!(d["status"], "success", "{d}");
+    assert_eq!(d["method"], "FDSetUp");
+    assert_eq!(d["fallback"], true);
+    assert_eq!(t.face(&no).expect("face stored").bytes, jpeg(5));
+}
+
+#[tokio::test]
+async fn both_fail_for_a_person_the_terminal_does_not_know_and_nobody_is_invented() {
+    let _devices = lock_devices().await;
+    let f = fixture().await;
+    let t = terminal(Faults::default()).await;
+    let no = unique_employee_no();
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(6));
+    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
+    f.rest
+        .set_devices(vec![device_row("Door A", &t, PASSWORD)])
+        .await;
+
+    let body = update(&f.app, id).await;
+
+    assert_eq!(
+        body["summary"],
+        json!({"success": 0, "partial": 1, "skipped": 0, "fatal": 0})
+    );
+    let d = &body["per_device"][0];
+    assert_eq!(d["status"], "partial");
+    let message = d["message"].as_str().unwrap();
+    assert!(
+        message.contains("FDModify failed") && message.contains("FaceDataRecord failed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("/api/hikvision/sync-angajat")
+            && message.contains("create_missing_person"),
+        "{message}"
+    );
+    assert!(
+        t.persons().iter().all(|p| p.employee_no != no),
+        "no person may be created"
+    );
+    assert!(t.face(&no).is_none());
+}
+
+#[tokio::test]
+async fn create_missing_person_enrols_first_when_asked() {
+    let _devices = lock_devices().await;
+    let f = fixture().await;
+    let t = terminal(Faults::default()).await;
+    let no = unique_employee_no();
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(7));
+    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
+    f.rest
+        .set_devices(vec![device_row("Door A", &t, PASSWORD)])
+        .await;
+
+    let (status, body) = f
+        .app
+        .post(
+            ENDPOINT,
+            json!({"angajat_id": id, "create_missing_person": true}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["per_device"][0]["status"], "success", "{body}");
+    assert!(
+        t.persons()
+            .iter()
+            .any(|p| p.employee_no == no && p.name == "Ion Popescu")
+    );
+    assert_eq!(t.face(&no).expect("face stored").bytes, jpeg(7));
+}
+
+#[tokio::test]
+async fn missing_employee_no_skips_every_terminal() {
+    let _devices = lock_devices().await;
+    let f = fixture().await;
+    let (t1, t2) = (
+        terminal(Faults::default()).await,
+        terminal(Faults::default()).await,
+    );
+    let url = f.photos.put("faces/x.jpg", jpeg(8));
+    let id = f.rest.insert_angajat(None, Some(&url)).await;
+    f.rest
+        .set_devices(vec![
+            device_row("A", &t1, PASSWORD),
+            device_row("B", &t2, PASSWORD),
+        ])
+        .await;
+
+    let body = update(&f.app, id).await;
+
+    assert_eq!(
+        body["summary"],
+        json!({"success": 0, "partial": 0, "skipped": 2, "fatal": 0})
+    );
+    for d in body["per_device"].as_array().unwrap() {
+        assert_eq!(d["status"], "skipped");
+        assert!(
+            d["message"].as_str().unwrap().contains("employee_no"),
+            "{d}"
+        );
+    }
+    assert!(
+        t1.request_log().is_empty(),
+        "a skipped terminal is not called"
+    );
+}
+
+#[tokio::test]
+async fn missing_photo_skips_every_terminal() {
+    let _devices = lock_devices().await;
+    let f = fixture().await;
+    let t = terminal(Faults::default()).await;
+    let id = f
+        .rest
+        .insert_angajat(Some(&unique_employee_no()), None)
+        .await;
+    f.rest
+        .set_devices(vec![device_row("A", &t, PASSWORD)])
+        .await;
+
+    let body = update(&f.app, id).await;
+
+    assert_eq!(body["summary"]["skipped"], 1);
+    assert!(
+        body["per_device"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("foto_fata_url")
+    );
+}
+
+#[tokio::test]
+async fn several_terminals_are_aggregated_within_the_deadline() {
+    let _devices = lock_devices().await;
+    let f = fixture().await;
+    let good = terminal(Faults::default()).await;
+    let old = terminal(Faults {
+        fdmodify_unsupported: true,
+        ..Faults::default()
+    })
+    .await;
+    let locked_out = terminal(Faults::default()).await;
+    let offline = terminal(Faults::default()).await;
+    let offline_addr = offline.addr();
+    offline.shutdown().await;
+    let no = unique_employee_no();
+    enrol(&good, &no, Some(jpeg(9)));
+    enrol(&old, &no, None);
+    enrol(&locked_out, &no, Some(jpeg(9)));
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(10));
+    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
+    f.rest
+        .set_devices(vec![
+            device_row("1 good", &good, PASSWORD),
+            device_row("2 old firmware", &old, PASSWORD),
+            device_row("3 wrong password", &locked_out, "typo"),
+            json!({"name": "4 offline", "ip": offline_addr.ip().to_string(), "port": offline_addr.port(),
+                   "username": "admin", "password": PASSWORD, "is_active": true}),
+            json!({"name": "5 inactive", "ip": "127.0.0.1", "port": 9, "password": "x", "is_active": false}),
+        ])
+        .await;
+
+    let started = Instant::now();
+    let body = update(&f.app, id).await;
+    let took = started.elapsed();
+
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert_eq!(
+        body["summary"],
+        json!({"success": 2, "partial": 2, "skipped": 0, "fatal": 0})
+    );
+    let names: Vec<&str> = body["per_device"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["device_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["1 good", "2 old firmware", "3 wrong password", "4 offline"]
+    );
+    let d = by_name(&body);
+    assert_eq!(d["1 good"]["method"], "FDModify");
+    assert_eq!(d["2 old firmware"]["method"], "FaceDataRecord");
+    let wrong = d["3 wrong password"]["message"].as_str().unwrap();
+    assert!(
+        wrong.contains("Wrong username or password") && wrong.contains("4 attempts left"),
+        "{wrong}"
+    );
+    assert_eq!(d["3 wrong password"]["error_code"], "wrong_credentials");
+    assert_eq!(
+        locked_out.failed_logins(),
+        1,
+        "one failed login per update, no POST retry"
+    );
+    let off = d["4 offline"]["message"].as_str().unwrap();
+    assert!(off.contains("Cannot reach the terminal"), "{off}");
+    assert_eq!(good.face(&no).unwrap().bytes, jpeg(10));
+    assert_eq!(old.face(&no).unwrap().bytes, jpeg(10));
+}
+
+#[tokio::test]
+async fn a_hanging_terminal_is_reported_and_the_others_are_unaffected() {
+    let _devices = lock_devices().await;
+    let rest = Rest::from_env();
+    let photos = PhotoServer::start().await;
+    let mut s = settings(&rest, &photos);
+    s.sync.device_timeout = Duration::from_millis(700);
+    let app = TestApp::spawn(s).await;
+    let good = terminal(Faults::default()).await;
+    let hung = terminal(Faults {
+        hang: true,
+        ..Faults::default()
+    })
+    .await;
+    let no = unique_employee_no();
+    enrol(&good, &no, Some(jpeg(11)));
+    let url = photos.put(&format!("faces/{no}.jpg"), jpeg(12));
+    let id = rest.insert_angajat(Some(&no), Some(&url)).await;
+    rest.set_devices(vec![
+        device_row("good", &good, PASSWORD),
+        device_row("hung", &hung, PASSWORD),
+    ])
+    .await;
+
+    let started = Instant::now();
+    let body = update(&app, id).await;
+    let took = started.elapsed();
+
+    assert!(took < Duration::from_millis(700 + 1_500), "took {took:?}");
+    let d = by_name(&body);
+    assert_eq!(d["good"]["status"], "success");
+    assert_eq!(d["hung"]["status"], "partial");
+    assert_eq!(d["hung"]["error_code"], "timeout");
+    assert!(
+        d["hung"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within 700 ms")
+    );
+}
+
+#[tokio::test]
+async fn the_request_deadline_bounds_the_whole_request() {
+    let _devices = lock_devices().await;
+    let rest = Rest::from_env();
+    let photos = PhotoServer::start().await;
+    let mut s = settings(&rest, &photos);
+    s.sync.device_timeout = Duration::from_millis(5_000);
+    s.sync.request_deadline = Duration::from_millis(600);
+    let app = TestApp::spawn(s).await;
+    let hung = terminal(Faults {
+        hang: true,
+        ..Faults::default()
+    })
+    .await;
+    let no = unique_employee_no();
+    let url = photos.put(&format!("faces/{no}.jpg"), jpeg(13));
+    let id = rest.insert_angajat(Some(&no), Some(&url)).await;
+    rest.set_devices(vec![device_row("hung", &hung, PASSWORD)])
+        .await;
+
+    let started = Instant::now();
+    let body = update(&app, id).await;
+
+    assert!(
+        started.elapsed() < Duration::from_millis(600 + 1_000),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        body["per_device"][0]["error_code"], "deadline_exceeded",
+        "{body}"
+    );
+    assert_eq!(body["summary"]["partial"], 1);
+}
+
+#[tokio::test]
+async fn a_relative_photo_path_is_resolved_to_the_storage_url() {
+    let _devices = lock_devices().await;
+    let f = fixture().await;
+    let t = terminal(Faults::default()).await;
+    let no = unique_employee_no();
+    enrol(&t, &no, Some(jpeg(14)));
+    f.photos.put(
+        &format!("storage/v1/object/public/photos/angajati/{no}.jpg"),
+        jpeg(15),
+    );
+    let id = f
+        .rest
+        .insert_angajat(Some(&no), Some(&format!("angajati/{no}.jpg")))
+        .await;
+    f.rest
+        .set_devices(vec![device_row("A", &t, PASSWORD)])
+        .await;
+
+    let body = update(&f.app, id).await;
+
+    assert_eq!(body["per_device"][0]["status"], "success", "{body}");
+    let face = t.face(&no).unwrap();
+    assert_eq!(face.bytes, jpeg(15));
+    let expected = f
+        .photos
+        .base
+        .join(&format!(
+            "storage/v1/object/public/photos/angajati/{no}.jpg"
+        ))
+        .unwrap();
+    assert!(face.source.contains(expected.as_str()), "{}", face.source);
+}
+
+#[tokio::test]
+async fn an_invalid_device_row_is_fatal_and_does_not_stop_the_others() {
+    let _devices = lock_devices().await;
+    let f = fixture().await;
+    let t = terminal(Faults::default()).await;
+    let no = unique_employee_no();
+    enrol(&t, &no, Some(jpeg(16)));
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(17));
+    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
+    f.rest
+        .set_devices(vec![
+            device_row("A", &t, PASSWORD),
+            json!({"name": "B no password", "ip": "127.0.0.1", "port": 9, "is_active": true}),
+        ])
+        .await;
+
+    let body = update(&f.app, id).await;
+
+    assert_eq!(
+        body["summary"],
+        json!({"success": 1, "partial": 0, "skipped": 0, "fatal": 1})
+    );
+    let d = by_name(&body);
+    assert!(
+        d["B no password"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("HIKVISION_PASSWORD")
+    );
+}
+
+#[tokio::test]
+async fn unknown_angajat_is_404() {
+    let f = fixture().await;
+    let (status, body) = f
+        .app
+        .post(ENDPOINT, json!({"angajat_id": uuid::Uuid::new_v4()}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["status"], "error");
+    assert_eq!(body["code"], "angajat_not_found");
+}
+
+#[tokio::test]
+async fn bad_bodies_get_structured_errors() {
+    let f = fixture().await;
+    for (body, status, code) in [
+        (
+            r#"{"angajat_id": "not-a-uuid"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_uuid",
+        ),
+        (
+            r#"{"angajat_id": 42}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_uuid",
+        ),
+        (r#"{}"#, StatusCode::UNPROCESSABLE_ENTITY, "missing_field"),
+        (
+            r#"{"angajat_id": "#,
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (r#"[1,2]"#, StatusCode::BAD_REQUEST, "invalid_json"),
+        ("", StatusCode::BAD_REQUEST, "empty_body"),
+    ] {
+        let (got, json) = f.app.post_raw(ENDPOINT, body).await;
+        assert_eq!(got, status, "{body}: {json}");
+        assert_eq!(json["status"], "error");
+        assert_eq!(json["code"], code, "{body}");
+        assert!(json["message"].as_str().is_some_and(|m| m.len() > 10));
+    }
+    let huge = format!(r#"{{"angajat_id": "{}"}}"#, "x".repeat(100_000));
+    let (got, json) = f.app.post_raw(ENDPOINT, &huge).await;
+    assert_eq!(got, StatusCode::PAYLOAD_TOO_LARGE, "{json}");
+    let response = f
+        .app
+        .http
+        .get(f.app.base.join(ENDPOINT).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    let json: Value = response.json().await.unwrap();
+    assert_eq!(json["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn curl_style_form_content_type_is_accepted() {
+    let f = fixture().await;
+    let response = f
+        .app
+        .http
+        .post(f.app.base.join(ENDPOINT).unwrap())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(r#"{{"angajat_id": "{}"}}"#, uuid::Uuid::new_v4()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        404,
+        "parsed as JSON, then not found"
+    );
+}
+
+#[tokio::test]
+async fn supabase_down_is_503() {
+    let rest = Rest::from_env();
+    let photos = PhotoServer::start().await;
+    let mut s = settings(&rest, &photos);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    if let Some(sb) = s.supabase.as_mut() {
+        sb.rest_url = url::Url::parse(&format!("http://{closed}/")).unwrap();
+    }
+    let app = TestApp::spawn(s).await;
+    let (status, body) = app
+        .post(ENDPOINT, json!({"angajat_id": uuid::Uuid::new_v4()}))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["code"], "supabase_unavailable");
+    let ready = app
+        .http
+        .get(app.base.join("/ready").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+}
+
+#[tokio::test]
+async fn a_wrong_service_key_is_503_with_a_clear_message() {
+    let rest = Rest::from_env();
+    let photos = PhotoServer::start().await;
+    let mut s = settings(&rest, &photos);
+    if let Some(sb) = s.supabase.as_mut() {
+        // A JWT signed with another secret.
+        sb.service_key = secrecy::SecretString::from(
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLXdyb25n".to_string(),
+        );
+    }
+    let app = TestApp::spawn(s).await;
+    let (status, body) = app
+        .post(ENDPOINT, json!({"angajat_id": uuid::Uuid::new_v4()}))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "supabase_auth_failed");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("SUPABASE_SERVICE_ROLE_KEY")
+    );
+}
