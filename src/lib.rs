@@ -6,6 +6,7 @@
 //! `simulator` shares only the ISAPI wire types.
 
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod isapi;

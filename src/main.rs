@@ -1,17 +1,22 @@
-//! The `hikvision-sync` command: serve the API, run the embedded demo, simulate terminals.
+//! The `hikvision-sync` command: serve the API, run the embedded demo, simulate terminals, update
+//! one employee's photo, check the terminals.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use hikvision_sync::config::Settings;
-use hikvision_sync::startup;
+use hikvision_sync::orchestration::FlowOptions;
+use hikvision_sync::simulator::{self, Faults, TerminalConfig};
+use hikvision_sync::{cli, demo, startup};
 
 #[derive(Parser)]
 #[command(
     name = "hikvision-sync",
     version,
-    about = "Keeps Supabase face photos in step with HikVision terminals"
+    about = "Keeps employees' face photos in Supabase in step with HikVision terminals"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -20,18 +25,110 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the HTTP API with the settings from the environment / .env.
+    /// Serve the HTTP API with the settings from the environment / .env (see .env.example).
     Serve,
+    /// Run the whole product locally: the API on demo data plus three simulated terminals.
+    Demo {
+        /// Where the API listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// The demo data file.
+        #[arg(long, default_value = demo::DEMO_DATA)]
+        data: PathBuf,
+    },
+    /// Run simulated HikVision terminals (Digest auth, ISAPI face and person calls).
+    Simulate {
+        /// How many terminals.
+        #[arg(long, default_value_t = 3)]
+        count: usize,
+        /// Port of the first terminal; the others follow.
+        #[arg(long, default_value_t = 8101)]
+        base_port: u16,
+        /// Address to listen on (0.0.0.0 inside a container).
+        #[arg(long, default_value = "127.0.0.1")]
+        ip: std::net::IpAddr,
+        /// The terminals' admin password.
+        #[arg(long, env = "SIMULATOR_PASSWORD", default_value = TerminalConfig::DEMO_PASSWORD, hide_env_values = true)]
+        password: String,
+        /// Simulate old firmware without FDModify.
+        #[arg(long)]
+        fdmodify_unsupported: bool,
+        /// Added latency per reply, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+    },
+    /// Update one employee's face on every active terminal, printing progress.
+    UpdatePhoto {
+        /// The angajat's UUID.
+        angajat_id: String,
+        /// Enrol the person on terminals that do not know them (grants door access).
+        #[arg(long)]
+        create_missing_person: bool,
+    },
+    /// Terminal checks.
+    Devices {
+        #[command(subcommand)]
+        command: DevicesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevicesCommand {
+    /// For every active terminal: reachable? login ok? model, firmware, FDModify support.
+    Check,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve => serve().await,
+        Command::Serve => serve().await.map(|()| true),
+        Command::Demo { bind, data } => run_demo(bind, data).await.map(|()| true),
+        Command::Simulate {
+            count,
+            base_port,
+            ip,
+            password,
+            fdmodify_unsupported,
+            latency_ms,
+        } => {
+            let config = TerminalConfig {
+                password,
+                faults: Faults {
+                    fdmodify_unsupported,
+                    latency_ms,
+                    ..Faults::default()
+                },
+                ..TerminalConfig::default()
+            };
+            simulate(count, base_port, ip, config).await.map(|()| true)
+        }
+        Command::UpdatePhoto {
+            angajat_id,
+            create_missing_person,
+        } => match settings() {
+            Ok(s) => {
+                cli::update_photo(
+                    s,
+                    &angajat_id,
+                    FlowOptions {
+                        create_missing_person,
+                    },
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        },
+        Command::Devices {
+            command: DevicesCommand::Check,
+        } => match settings() {
+            Ok(s) => cli::devices_check(s).await,
+            Err(e) => Err(e),
+        },
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(2),
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
@@ -39,9 +136,14 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve() -> Result<(), String> {
+fn settings() -> Result<Settings, String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
     startup::init_logging(settings.log_format);
+    Ok(settings)
+}
+
+async fn serve() -> Result<(), String> {
+    let settings = settings()?;
     if settings.supabase.is_none() {
         return Err("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are not set: `serve` needs a Supabase project (see .env.example), or run `hikvision-sync demo` for the embedded demo".into());
     }
@@ -54,4 +156,67 @@ async fn serve() -> Result<(), String> {
     startup::serve(listener, state)
         .await
         .map_err(|e| e.to_string())
+}
+
+async fn run_demo(bind: SocketAddr, data: PathBuf) -> Result<(), String> {
+    settings()?;
+    let demo = demo::start(&data, bind).await.map_err(|e| e.to_string())?;
+    println!("hikvision-sync demo: the API on embedded data and three simulated terminals\n");
+    println!("  API            http://{}", demo.addr);
+    println!("  health         http://{}/health", demo.addr);
+    for (name, t) in &demo.terminals {
+        println!(
+            "  terminal       {:<16} http://{}  (admin / {}{})",
+            name,
+            t.addr(),
+            t.config().password,
+            if t.faults().fdmodify_unsupported {
+                ", old firmware: no FDModify"
+            } else {
+                ""
+            }
+        );
+    }
+    println!("\n  employees:");
+    for a in &demo.angajati {
+        println!(
+            "    {}  {:<18} employee_no {:<6} photo {}",
+            a.id,
+            a.display_name(),
+            a.employee_no().unwrap_or("-"),
+            a.photo().unwrap_or("-")
+        );
+    }
+    println!(
+        "\nWARNING: the demo API has no authentication; it listens on {} only.",
+        demo.addr
+    );
+    println!("\nTry it:\n\n  {}\n\nCtrl-C to stop.", demo.example_curl());
+    demo.wait().await.map_err(|e| e.to_string())
+}
+
+async fn simulate(
+    count: usize,
+    base_port: u16,
+    ip: std::net::IpAddr,
+    config: TerminalConfig,
+) -> Result<(), String> {
+    settings()?;
+    let terminals = simulator::run_many_on(ip, count, base_port, config)
+        .await
+        .map_err(|e| format!("cannot start the terminals: {e}"))?;
+    for t in &terminals {
+        println!(
+            "simulated terminal {:<22} http://{}  user admin  (try: curl --digest -u admin:<password> http://{}/ISAPI/System/deviceInfo)",
+            t.config().name,
+            t.addr(),
+            t.addr()
+        );
+    }
+    println!("Ctrl-C to stop.");
+    let _ = tokio::signal::ctrl_c().await;
+    for t in terminals {
+        t.shutdown().await;
+    }
+    Ok(())
 }

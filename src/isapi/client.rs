@@ -97,6 +97,8 @@ pub enum FacePicture {
 
 enum Body {
     Empty,
+    /// No body, but `?format=json`.
+    Query,
     Json(Vec<u8>),
     Multipart(multipart::MultipartBody),
 }
@@ -259,6 +261,24 @@ impl IsapiClient {
         parse_xml(&reply)
     }
 
+    /// GET FDLib capabilities: whether the firmware offers FDModify (`put` in `supportFDFunction`).
+    /// `None` when the terminal does not say.
+    pub async fn supports_fdmodify(&self, t: &Terminal) -> Result<Option<bool>, IsapiError> {
+        let reply = self
+            .call(t, Method::GET, paths::FACE_CAPABILITIES, Body::Query)
+            .await?;
+        let caps: serde_json::Value = parse_json(&reply)?;
+        let functions = find_key(&caps, "supportFDFunction").map(|v| match v {
+            serde_json::Value::Object(m) => m
+                .get("@opt")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            other => other.as_str().unwrap_or_default().to_string(),
+        });
+        Ok(functions.map(|f| f.split(',').any(|x| x.trim() == "put")))
+    }
+
     /// Sends one request with Digest auth and reads the capped reply, all within the total timeout.
     async fn call(
         &self,
@@ -268,10 +288,11 @@ impl IsapiClient {
         body: Body,
     ) -> Result<RawReply, IsapiError> {
         let is_json = !matches!(body, Body::Empty);
+
         let url = t.url(path, is_json)?;
         let mut request = self.http.request(method.clone(), url);
         request = match body {
-            Body::Empty => request,
+            Body::Empty | Body::Query => request,
             Body::Json(bytes) => request
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(bytes),
@@ -356,6 +377,16 @@ impl IsapiClient {
         } else {
             IsapiError::ConnectionLost { reason }
         }
+    }
+}
+
+fn find_key<'a>(value: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    match value {
+        serde_json::Value::Object(map) => map
+            .get(key)
+            .or_else(|| map.values().find_map(|v| find_key(v, key))),
+        serde_json::Value::Array(items) => items.iter().find_map(|v| find_key(v, key)),
+        _ => None,
     }
 }
 

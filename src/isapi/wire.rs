@@ -38,6 +38,8 @@ pub mod paths {
     pub const FACE_SEARCH: &str = "/ISAPI/Intelligent/FDLib/FDSearch";
     /// GET: device model and firmware (XML).
     pub const DEVICE_INFO: &str = "/ISAPI/System/deviceInfo";
+    /// GET: face library capabilities (JSON; `supportFDFunction` lists the face calls).
+    pub const FACE_CAPABILITIES: &str = "/ISAPI/Intelligent/FDLib/capabilities";
 }
 
 /// The status reply of every ISAPI write call (JSON form).

@@ -35,12 +35,28 @@ pub(crate) fn router(terminal: Arc<Terminal>) -> Router {
         .route(paths::FACE_SETUP, put(faces::setup))
         .route(paths::FACE_SEARCH, post(faces::search))
         .route(paths::DEVICE_INFO, get(device_info))
+        .route(paths::FACE_CAPABILITIES, get(face_capabilities))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     isapi
         .merge(control::routes())
         .layer(middleware::from_fn_with_state(Arc::clone(&terminal), gate))
         .with_state(terminal)
+}
+
+/// Face-library capabilities: `put` (FDModify) is missing on old firmware.
+async fn face_capabilities(State(t): State<Arc<Terminal>>) -> Response {
+    let functions = if t.faults().fdmodify_unsupported {
+        "post,delete,get,setUp"
+    } else {
+        "post,delete,put,get,setUp"
+    };
+    axum::Json(serde_json::json!({
+        "FDRecordDataMaxNum": 3000,
+        "supportFDFunction": {"@opt": functions},
+        "faceLibType": {"@opt": "blackFD"}
+    }))
+    .into_response()
 }
 
 fn is_isapi(path: &str) -> bool {
