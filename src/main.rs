@@ -65,6 +65,12 @@ enum Command {
         #[arg(long)]
         create_missing_person: bool,
     },
+    /// Exit 0 when the service at URL answers /health (for container health checks).
+    Healthcheck {
+        /// The health URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080/health")]
+        url: String,
+    },
     /// Terminal checks.
     Devices {
         #[command(subcommand)]
@@ -119,6 +125,7 @@ async fn main() -> ExitCode {
             }
             Err(e) => Err(e),
         },
+        Command::Healthcheck { url } => healthcheck(&url).await,
         Command::Devices {
             command: DevicesCommand::Check,
         } => match settings() {
@@ -133,6 +140,18 @@ async fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn healthcheck(url: &str) -> Result<bool, String> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .map_err(|e| e.to_string())?;
+    match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => Ok(true),
+        Ok(r) => Err(format!("{url} answered HTTP {}", r.status())),
+        Err(e) => Err(format!("{url} did not answer: {e}")),
     }
 }
 

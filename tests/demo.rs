@@ -27,19 +27,40 @@ async fn demo_updates_two_terminals_directly_and_the_old_one_by_fallback() {
 
     let body = post(demo.addr, ion).await;
 
-    assert_eq!(body["summary"], json!({"success": 3, "partial": 0, "skipped": 0, "fatal": 0}));
+    assert_eq!(
+        body["summary"],
+        json!({"success": 3, "partial": 0, "skipped": 0, "fatal": 0})
+    );
     let methods: Vec<(&str, bool)> = body["per_device"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["method"].as_str().unwrap(), d["fallback"].as_bool().unwrap()))
+        .map(|d| {
+            (
+                d["method"].as_str().unwrap(),
+                d["fallback"].as_bool().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(methods, [("FDModify", false), ("FDModify", false), ("FaceDataRecord", true)]);
+    assert_eq!(
+        methods,
+        [
+            ("FDModify", false),
+            ("FDModify", false),
+            ("FaceDataRecord", true)
+        ]
+    );
     let expected = demo_picture("angajati/ion-popescu.jpg");
     for (name, terminal) in &demo.terminals {
-        let face = terminal.face("1001").unwrap_or_else(|| panic!("{name} holds no face"));
+        let face = terminal
+            .face("1001")
+            .unwrap_or_else(|| panic!("{name} holds no face"));
         assert_eq!(face.bytes, expected, "{name} holds the new picture");
-        assert!(face.source.starts_with("url:http://127.0.0.1:"), "{}", face.source);
+        assert!(
+            face.source.starts_with("url:http://127.0.0.1:"),
+            "{}",
+            face.source
+        );
     }
 }
 
@@ -52,5 +73,10 @@ async fn demo_skips_employees_without_photo_or_employee_no() {
     assert_eq!(no_photo["summary"]["skipped"], 3);
     let no_number = post(demo.addr, "6f1d3a52-7c1e-4c55-9a0e-1d2b3c4d5e04").await;
     assert_eq!(no_number["summary"]["skipped"], 3);
-    assert!(no_number["per_device"][0]["message"].as_str().unwrap().contains("employee_no"));
+    assert!(
+        no_number["per_device"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("employee_no")
+    );
 }

@@ -9,10 +9,15 @@
 //!   cost another failed attempt towards the terminal's lockout, and an offline terminal would only
 //!   double the wait.
 
+use std::future::Future;
+
+use tokio::time::Instant;
+
 use crate::isapi::{FaceCall, FacePicture, IsapiClient, IsapiError, Terminal, build_person};
 use crate::models::{Angajat, SyncResult, SyncStatus, SyncStep};
 
 use super::pacing::Pacer;
+use super::retry::RetryPolicy;
 
 /// Everything needed to talk to one terminal during one request.
 pub struct DeviceSession<'a> {
@@ -22,6 +27,10 @@ pub struct DeviceSession<'a> {
     pub terminal: Terminal,
     /// The per-terminal pacer.
     pub pacer: &'a Pacer,
+    /// When the whole request must be done.
+    pub deadline: Instant,
+    /// Which failures are retried.
+    pub retry: RetryPolicy,
 }
 
 /// What the person/face flows need from the employee, already checked.
@@ -37,19 +46,41 @@ pub struct FaceJob<'a> {
 }
 
 impl DeviceSession<'_> {
-    async fn face(&self, call: FaceCall, job: &FaceJob<'_>) -> Result<(), IsapiError> {
-        self.pacer.wait_turn(&self.terminal.address()).await;
-        self.client
-            .face(call, &self.terminal, job.employee_no, &job.picture)
+    /// One paced terminal call, retried as the policy allows.
+    async fn attempt<T, F, Fut>(&self, idempotent: bool, op: F) -> Result<T, IsapiError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, IsapiError>>,
+    {
+        let (op, pacer, address) = (&op, self.pacer, self.terminal.address());
+        let address = &address;
+        let budget = self.client.options().total_timeout;
+        self.retry
+            .run(idempotent, self.deadline, budget, move || async move {
+                pacer.wait_turn(address).await;
+                op().await
+            })
             .await
-            .map(drop)
     }
 
-    /// Adds the person; "already exists" counts as done.
-    async fn enrol_person(&self, job: &FaceJob<'_>) -> Result<(), IsapiError> {
-        let person = build_person(job.employee_no, &job.angajat.display_name())?;
-        self.pacer.wait_turn(&self.terminal.address()).await;
-        match self.client.add_person(&self.terminal, &person).await {
+    async fn face(&self, call: FaceCall, job: &FaceJob<'_>) -> Result<(), IsapiError> {
+        // FDModify and FDSetUp replace the face: repeating them changes nothing.
+        let idempotent = call != FaceCall::Record;
+        self.attempt(idempotent, || {
+            self.client
+                .face(call, &self.terminal, job.employee_no, &job.picture)
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Adds the person; "already exists" counts as done (which also makes it safe to repeat).
+    async fn add_person(&self, angajat: &Angajat, employee_no: &str) -> Result<(), IsapiError> {
+        let person = build_person(employee_no, &angajat.display_name())?;
+        let added = self
+            .attempt(true, || self.client.add_person(&self.terminal, &person))
+            .await;
+        match added {
             Err(IsapiError::Rejected(r)) if r.person_exists() => Ok(()),
             other => other,
         }
@@ -103,14 +134,8 @@ impl DeviceSession<'_> {
         employee_no: &str,
         job: Option<&FaceJob<'_>>,
     ) -> SyncResult {
-        let person = match build_person(employee_no, &angajat.display_name()) {
-            Ok(p) => p,
-            Err(e) => return failed_step(&e, SyncStep::Person, None, false, &e.to_string()),
-        };
-        self.pacer.wait_turn(&self.terminal.address()).await;
-        match self.client.add_person(&self.terminal, &person).await {
+        match self.add_person(angajat, employee_no).await {
             Ok(()) => {}
-            Err(IsapiError::Rejected(r)) if r.person_exists() => {}
             Err(e) => {
                 return failed_step(
                     &e,
@@ -134,7 +159,7 @@ impl DeviceSession<'_> {
     async fn add_face_with_fallbacks(&self, job: &FaceJob<'_>, because: &str) -> SyncResult {
         let mut post = self.face(FaceCall::Record, job).await;
         if job.create_missing_person && post.as_ref().is_err_and(person_missing) {
-            if let Err(e) = self.enrol_person(job).await {
+            if let Err(e) = self.add_person(job.angajat, job.employee_no).await {
                 return failed_step(
                     &e,
                     SyncStep::Person,

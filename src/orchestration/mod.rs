@@ -3,6 +3,7 @@
 
 mod flows;
 mod pacing;
+mod retry;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +16,7 @@ use crate::models::{Angajat, Device, DeviceEntry, SyncResult, SyncStatus, SyncSt
 
 pub use flows::{DeviceSession, FaceJob};
 pub use pacing::Pacer;
+pub use retry::RetryPolicy;
 
 /// Which of the plan's flows to run on each terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +115,9 @@ impl Orchestrator {
                     if tokio::time::Instant::now() >= deadline {
                         return None;
                     }
-                    let report = this.run_device(entry, &plan, &angajat, flow, flags).await;
+                    let report = this
+                        .run_device(entry, &plan, &angajat, flow, flags, deadline)
+                        .await;
                     if let Some(tx) = progress {
                         let _ = tx.send((index, report.clone()));
                     }
@@ -197,6 +201,7 @@ impl Orchestrator {
         angajat: &Angajat,
         flow: Flow,
         flags: FlowOptions,
+        deadline: tokio::time::Instant,
     ) -> DeviceReport {
         let started = Instant::now();
         let (device_id, device_ip, device_name) = identity(&entry);
@@ -214,8 +219,13 @@ impl Orchestrator {
                     picture,
                 },
             ) => {
-                self.run_flow(&device, angajat, employee_no, picture.as_ref(), flow, flags)
-                    .await
+                let target = FlowTarget {
+                    device: &device,
+                    angajat,
+                    employee_no,
+                    picture: picture.as_ref(),
+                };
+                self.run_flow(target, flow, flags, deadline).await
             }
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -235,13 +245,17 @@ impl Orchestrator {
 
     async fn run_flow(
         &self,
-        device: &Device,
-        angajat: &Angajat,
-        employee_no: &str,
-        picture: Option<&FacePicture>,
+        target: FlowTarget<'_>,
         flow: Flow,
         flags: FlowOptions,
+        deadline: tokio::time::Instant,
     ) -> SyncResult {
+        let FlowTarget {
+            device,
+            angajat,
+            employee_no,
+            picture,
+        } = target;
         let terminal = match Terminal::new(
             &device.ip,
             device.port,
@@ -261,6 +275,8 @@ impl Orchestrator {
             client: &self.client,
             terminal,
             pacer: &self.pacer,
+            deadline,
+            retry: RetryPolicy::default(),
         };
         let job = picture.map(|picture| FaceJob {
             angajat,
@@ -284,6 +300,14 @@ impl Orchestrator {
             ),
         }
     }
+}
+
+/// One terminal and what to send it.
+struct FlowTarget<'a> {
+    device: &'a Device,
+    angajat: &'a Angajat,
+    employee_no: &'a str,
+    picture: Option<&'a FacePicture>,
 }
 
 fn identity(entry: &DeviceEntry) -> (String, String, String) {

@@ -1,0 +1,168 @@
+//! Retries where they are safe, with jittered exponential backoff, never past the request deadline.
+//!
+//! Safe means the terminal certainly did not act (`deviceBusy`, a refused connection), or acting
+//! twice changes nothing (a timeout or broken connection on an idempotent PUT). Never retried: a
+//! wrong password (terminals lock the account after 5 failures), a rejected picture, any other
+//! refusal, and timeouts of the non-idempotent FaceDataRecord POST.
+
+use std::future::Future;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::time::Instant;
+
+use crate::isapi::IsapiError;
+
+/// How many times a call may be retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries after busy replies and refused connections.
+    pub max_retries: u32,
+    /// Retries after timeouts and broken connections (idempotent calls only).
+    pub max_timeout_retries: u32,
+    /// First backoff; doubles each retry, with full jitter on top.
+    pub base_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 2,
+            max_timeout_retries: 1,
+            base_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Runs `op` until it succeeds, fails in a way that must not be retried, runs out of retries,
+    /// or the next attempt could not finish (`attempt_budget`) before `deadline`.
+    pub async fn run<T, F, Fut>(
+        &self,
+        idempotent: bool,
+        deadline: Instant,
+        attempt_budget: Duration,
+        mut op: F,
+    ) -> Result<T, IsapiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, IsapiError>>,
+    {
+        let (mut retries, mut timeout_retries) = (0u32, 0u32);
+        loop {
+            let error = match op().await {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            let allowed = match &error {
+                IsapiError::Rejected(r) if r.busy() => retries < self.max_retries,
+                IsapiError::Unreachable { .. } => retries < self.max_retries,
+                IsapiError::Timeout { .. } | IsapiError::ConnectionLost { .. } => {
+                    idempotent && timeout_retries < self.max_timeout_retries
+                }
+                _ => false,
+            };
+            if !allowed {
+                return Err(error);
+            }
+            let step = self.base_backoff * 2u32.saturating_pow(retries + timeout_retries);
+            let jitter = rand::rng().random_range(0..=step.as_millis() as u64);
+            let backoff = step + Duration::from_millis(jitter);
+            if Instant::now() + backoff + attempt_budget > deadline {
+                return Err(error);
+            }
+            tracing::debug!(
+                error = error.kind(),
+                backoff_ms = backoff.as_millis() as u64,
+                "retrying terminal call"
+            );
+            tokio::time::sleep(backoff).await;
+            if matches!(
+                error,
+                IsapiError::Timeout { .. } | IsapiError::ConnectionLost { .. }
+            ) {
+                timeout_retries += 1;
+            } else {
+                retries += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::isapi::Rejection;
+
+    fn busy() -> IsapiError {
+        IsapiError::Rejected(Rejection {
+            http_status: 200,
+            status_code: 2,
+            status_string: "Device Busy".into(),
+            sub_status_code: "deviceBusy".into(),
+            error_code: None,
+            error_msg: None,
+        })
+    }
+
+    async fn attempts(idempotent: bool, errors: Vec<IsapiError>) -> (u32, bool) {
+        let calls = AtomicU32::new(0);
+        let errors = std::sync::Mutex::new(errors.into_iter());
+        let far = Instant::now() + Duration::from_secs(3600);
+        let result = RetryPolicy::default()
+            .run(idempotent, far, Duration::from_secs(1), || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let next = errors.lock().ok().and_then(|mut e| e.next());
+                async move { next.map_or(Ok(()), Err) }
+            })
+            .await;
+        (calls.load(Ordering::SeqCst), result.is_ok())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn busy_is_retried_until_it_clears() {
+        assert_eq!(attempts(false, vec![busy(), busy()]).await, (3, true));
+        assert_eq!(
+            attempts(false, vec![busy(), busy(), busy()]).await,
+            (3, false)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeouts_are_retried_once_and_only_for_idempotent_calls() {
+        let timeout = || IsapiError::Timeout { timeout_ms: 10 };
+        assert_eq!(attempts(true, vec![timeout()]).await, (2, true));
+        assert_eq!(attempts(true, vec![timeout(), timeout()]).await, (2, false));
+        assert_eq!(attempts(false, vec![timeout()]).await, (1, false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn auth_failures_and_rejections_are_never_retried() {
+        let wrong = IsapiError::WrongCredentials {
+            attempts_left: Some(4),
+        };
+        assert_eq!(attempts(true, vec![wrong]).await, (1, false));
+        let mut picture = busy();
+        if let IsapiError::Rejected(r) = &mut picture {
+            r.status_code = 4;
+            r.sub_status_code = "faceDetectFailed".into();
+        }
+        assert_eq!(attempts(true, vec![picture]).await, (1, false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_retry_that_could_not_finish_before_the_deadline() {
+        let near = Instant::now() + Duration::from_millis(500);
+        let calls = AtomicU32::new(0);
+        let result: Result<(), _> = RetryPolicy::default()
+            .run(true, near, Duration::from_millis(400), || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Err(busy()) }
+            })
+            .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}
