@@ -115,7 +115,11 @@ impl std::fmt::Display for Rejection {
                 }
             )?,
         }
-        if let Some(msg) = self.error_msg.as_deref().filter(|m| !m.is_empty()) {
+        if let Some(msg) = self
+            .error_msg
+            .as_deref()
+            .filter(|m| !m.is_empty() && *m != code)
+        {
             write!(f, ", {msg}")?;
         }
         write!(f, ")")
