@@ -35,7 +35,23 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("DEVICE_CONCURRENCY", "terminals worked on at once"),
     ("DEVICE_TIMEOUT_MS", "total timeout of one terminal request"),
     ("REQUEST_DEADLINE_MS", "the most one API request may take"),
+    (
+        "AUTH_FAILURE_COOLDOWN_MS",
+        "how long a terminal that refused a password is not called with it again",
+    ),
     ("API_KEY", "static key accepted in x-api-key"),
+    (
+        "SUPABASE_JWT_SECRET",
+        "legacy HS256 JWT secret for user tokens (secret)",
+    ),
+    (
+        "SUPABASE_JWT_ISSUER",
+        "expected token issuer override (default {SUPABASE_URL}/auth/v1)",
+    ),
+    (
+        "AUTH_REQUIRED_ROLE",
+        "role a user token must carry (role or app_metadata.role[s])",
+    ),
     ("CORS_ORIGINS", "comma-separated origins of the React app"),
     ("LOG_FORMAT", "text | json"),
     ("ANGAJATI_TABLE", "employees table"),
@@ -87,6 +103,8 @@ pub struct SyncOptions {
     pub device_timeout: Duration,
     /// The most one API request may take.
     pub request_deadline: Duration,
+    /// How long a terminal that refused a username/password is not called with it again.
+    pub auth_failure_cooldown: Duration,
 }
 
 impl Default for SyncOptions {
@@ -96,6 +114,7 @@ impl Default for SyncOptions {
             device_concurrency: 16,
             device_timeout: Duration::from_millis(10_000),
             request_deadline: Duration::from_millis(30_000),
+            auth_failure_cooldown: Duration::from_millis(900_000),
         }
     }
 }
@@ -119,6 +138,44 @@ pub struct DeviceDefaults {
     pub password: Option<SecretString>,
 }
 
+/// How user access tokens on `/api/*` are verified (see `api::auth`). The static `API_KEY` is
+/// [`Settings::api_key`].
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Legacy HS256 secret (`SUPABASE_JWT_SECRET`): HS256 tokens are accepted only when set.
+    pub jwt_secret: Option<SecretString>,
+    /// The project's signing keys (`{SUPABASE_URL}/auth/v1/.well-known/jwks.json`): ES256/RS256
+    /// tokens are accepted only when set.
+    pub jwks_url: Option<Url>,
+    /// The `iss` every token must carry (`{SUPABASE_URL}/auth/v1` or `SUPABASE_JWT_ISSUER`).
+    pub issuer: Option<String>,
+    /// A role the token must carry (`AUTH_REQUIRED_ROLE`), in `role`, `app_metadata.role` or
+    /// `app_metadata.roles`.
+    pub required_role: Option<String>,
+    /// Least time between two JWKS downloads triggered by an unknown `kid` (not an environment
+    /// setting; 30 s).
+    pub jwks_min_refresh: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            jwks_url: None,
+            issuer: None,
+            required_role: None,
+            jwks_min_refresh: Duration::from_secs(30),
+        }
+    }
+}
+
+impl AuthSettings {
+    /// Whether any user-token method is configured.
+    pub fn accepts_tokens(&self) -> bool {
+        self.jwt_secret.is_some() || self.jwks_url.is_some()
+    }
+}
+
 /// All settings of the service.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -134,6 +191,8 @@ pub struct Settings {
     pub sync: SyncOptions,
     /// Static API key for `x-api-key`.
     pub api_key: Option<SecretString>,
+    /// User access tokens.
+    pub auth: AuthSettings,
     /// Allowed CORS origins.
     pub cors_origins: Vec<String>,
     /// Log format.
@@ -154,6 +213,7 @@ impl Default for Settings {
             },
             sync: SyncOptions::default(),
             api_key: None,
+            auth: AuthSettings::default(),
             cors_origins: Vec::new(),
             log_format: LogFormat::Text,
             tables: Tables::default(),
@@ -270,6 +330,12 @@ impl Settings {
         s.sync.device_timeout = millis("DEVICE_TIMEOUT_MS", s.sync.device_timeout, 100, 300_000);
         s.sync.request_deadline =
             millis("REQUEST_DEADLINE_MS", s.sync.request_deadline, 100, 600_000);
+        s.sync.auth_failure_cooldown = millis(
+            "AUTH_FAILURE_COOLDOWN_MS",
+            s.sync.auth_failure_cooldown,
+            0,
+            86_400_000,
+        );
         if let Some(v) = get("DEVICE_CONCURRENCY") {
             match v.parse::<usize>() {
                 Ok(n) if (1..=4096).contains(&n) => s.sync.device_concurrency = n,
@@ -280,6 +346,12 @@ impl Settings {
         }
 
         s.api_key = get("API_KEY").map(SecretString::from);
+        read_auth(
+            &get,
+            s.face_url.supabase_url.as_ref(),
+            &mut s.auth,
+            &mut problems,
+        );
         if let Some(v) = get("CORS_ORIGINS") {
             for origin in v.split(',').map(str::trim).filter(|o| !o.is_empty()) {
                 match parse_http_url(origin) {
@@ -319,6 +391,50 @@ impl Settings {
         } else {
             Err(ConfigError(problems))
         }
+    }
+}
+
+/// The token settings: JWKS and issuer follow `SUPABASE_URL`; the HS256 secret, the issuer
+/// override and the required role are their own settings.
+fn read_auth(
+    get: &impl Fn(&str) -> Option<String>,
+    supabase_url: Option<&Url>,
+    auth: &mut AuthSettings,
+    problems: &mut Vec<String>,
+) {
+    if let Some(url) = supabase_url {
+        auth.jwks_url = join_dir(url, "auth/v1")
+            .and_then(|u| u.join(".well-known/jwks.json"))
+            .ok();
+        auth.issuer = Some(format!("{}/auth/v1", url.as_str().trim_end_matches('/')));
+    }
+    if let Some(issuer) = get("SUPABASE_JWT_ISSUER") {
+        auth.issuer = Some(issuer);
+    }
+    if let Some(secret) = get("SUPABASE_JWT_SECRET") {
+        if secret.len() < 32 {
+            problems.push(
+                "SUPABASE_JWT_SECRET is shorter than 32 characters: copy the project's JWT secret (Supabase dashboard > Project Settings > JWT Keys > Legacy JWT Secret)".into(),
+            );
+        } else if auth.issuer.is_none() {
+            problems.push(
+                "SUPABASE_JWT_SECRET is set but the token issuer is unknown: set SUPABASE_URL (the issuer is {SUPABASE_URL}/auth/v1) or SUPABASE_JWT_ISSUER".into(),
+            );
+        }
+        auth.jwt_secret = Some(SecretString::from(secret));
+    }
+    if let Some(role) = get("AUTH_REQUIRED_ROLE") {
+        if role.len() > 64 || !role.chars().all(|c| c.is_ascii_graphic()) {
+            problems.push(format!(
+                "AUTH_REQUIRED_ROLE='{}' must be one role name (at most 64 printable characters, no spaces)",
+                role.chars().take(80).collect::<String>()
+            ));
+        } else if !auth.accepts_tokens() {
+            problems.push(
+                "AUTH_REQUIRED_ROLE is set but no user tokens are accepted: set SUPABASE_URL (its JWKS) or SUPABASE_JWT_SECRET".into(),
+            );
+        }
+        auth.required_role = Some(role);
     }
 }
 
@@ -428,6 +544,74 @@ mod tests {
         let err = Settings::from_lookup(|k| map.get(k).cloned()).expect_err("key missing");
         assert_eq!(err.0.len(), 1, "{err}");
         assert!(err.0[0].contains("SUPABASE_SERVICE_ROLE_KEY"));
+    }
+
+    #[test]
+    fn token_verification_follows_the_project_url() {
+        let s = load(&[
+            ("SUPABASE_URL", "https://abc.supabase.co"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "k"),
+        ])
+        .expect("loads");
+        assert_eq!(
+            s.auth.jwks_url.as_ref().map(Url::as_str),
+            Some("https://abc.supabase.co/auth/v1/.well-known/jwks.json")
+        );
+        assert_eq!(
+            s.auth.issuer.as_deref(),
+            Some("https://abc.supabase.co/auth/v1")
+        );
+        assert!(s.auth.jwt_secret.is_none() && s.auth.required_role.is_none());
+
+        let none = load(&[]).expect("loads");
+        assert!(!none.auth.accepts_tokens() && none.api_key.is_none());
+    }
+
+    #[test]
+    fn jwt_secret_issuer_override_and_role_are_read() {
+        let secret = "legacy-jwt-secret-with-at-least-32-characters";
+        let s = load(&[
+            ("SUPABASE_JWT_SECRET", secret),
+            ("SUPABASE_JWT_ISSUER", "http://localhost:8000/auth/v1"),
+            ("AUTH_REQUIRED_ROLE", "hr_admin"),
+        ])
+        .expect("loads");
+        assert_eq!(
+            s.auth.jwt_secret.as_ref().map(|k| k.expose_secret()),
+            Some(secret)
+        );
+        assert_eq!(
+            s.auth.issuer.as_deref(),
+            Some("http://localhost:8000/auth/v1")
+        );
+        assert_eq!(s.auth.required_role.as_deref(), Some("hr_admin"));
+        assert!(s.auth.jwks_url.is_none());
+    }
+
+    #[test]
+    fn bad_auth_settings_are_explained_without_echoing_the_secret() {
+        let err = load(&[("SUPABASE_JWT_SECRET", "short-secret")]).expect_err("too short");
+        assert!(err.to_string().contains("32 characters"), "{err}");
+        assert!(!err.to_string().contains("short-secret"));
+
+        let err = load(&[(
+            "SUPABASE_JWT_SECRET",
+            "legacy-jwt-secret-with-at-least-32-characters",
+        )])
+        .expect_err("no issuer");
+        assert!(err.to_string().contains("SUPABASE_JWT_ISSUER"), "{err}");
+        assert!(!err.to_string().contains("legacy-jwt-secret"));
+
+        let err = load(&[("AUTH_REQUIRED_ROLE", "hr_admin")]).expect_err("no token method");
+        assert!(err.to_string().contains("no user tokens"), "{err}");
+        let err = load(&[
+            ("SUPABASE_URL", "https://abc.supabase.co"),
+            ("SUPABASE_SERVICE_ROLE_KEY", "k"),
+            ("AUTH_REQUIRED_ROLE", "hr admin"),
+        ])
+        .expect_err("a space");
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert!(err.0[0].contains("AUTH_REQUIRED_ROLE"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod isapi;
+pub mod metrics;
 pub mod models;
 pub mod orchestration;
 pub mod simulator;

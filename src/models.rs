@@ -99,7 +99,7 @@ pub struct InvalidDevice {
 pub type DeviceEntry = Result<Device, InvalidDevice>;
 
 /// Outcome class of one terminal's sync (lower case in JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncStatus {
     /// The terminal holds the new face.
@@ -112,8 +112,20 @@ pub enum SyncStatus {
     Fatal,
 }
 
+impl SyncStatus {
+    /// The lower-case name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Partial => "partial",
+            Self::Skipped => "skipped",
+            Self::Fatal => "fatal",
+        }
+    }
+}
+
 /// Which step of the sync a result is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncStep {
     /// The person record (UserInfo).
@@ -156,7 +168,7 @@ impl SyncResult {
 }
 
 /// Counts per status, the plan's `summary` object.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     /// Terminals that hold the new face.
     pub success: usize,

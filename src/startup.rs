@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::api::{AppState, router};
+use crate::api::{AppState, Authenticator, router};
 use crate::config::{LogFormat, Settings};
 use crate::isapi::{ClientOptions, IsapiClient, IsapiError};
+use crate::metrics::Metrics;
 use crate::orchestration::Orchestrator;
 use crate::supabase::{DeviceRowDefaults, Directory, DirectoryError, PostgrestDirectory};
 
@@ -19,9 +20,15 @@ pub enum StartupError {
     /// The terminal client could not be built.
     #[error("cannot build the terminal client: {0}")]
     Client(#[from] IsapiError),
+    /// The authenticator could not be built.
+    #[error(transparent)]
+    Auth(#[from] crate::api::AuthSetupError),
     /// The Supabase client could not be built.
     #[error("cannot build the Supabase client: {0}")]
     Directory(#[from] DirectoryError),
+    /// A programming error surfaced at start-up.
+    #[error("internal start-up error: {0}")]
+    Internal(String),
     /// Binding or serving failed.
     #[error("cannot listen on {addr}: {source}")]
     Io {
@@ -59,14 +66,21 @@ pub fn build_state(
     settings: Settings,
     directory: Option<Arc<dyn Directory>>,
 ) -> Result<AppState, StartupError> {
+    let metrics =
+        Arc::new(Metrics::new().map_err(|e| StartupError::Internal(format!("metrics: {e}")))?);
     let client = IsapiClient::new(ClientOptions::with_total_timeout(
         settings.sync.device_timeout,
-    ))?;
-    let orchestrator = Orchestrator::new(client, settings.face_url.clone(), settings.sync);
+    ))?
+    .with_metrics(Arc::clone(&metrics));
+    let orchestrator = Orchestrator::new(client, settings.face_url.clone(), settings.sync)
+        .with_metrics(Arc::clone(&metrics));
+    let auth = Authenticator::from_settings(&settings)?;
     Ok(AppState {
         directory,
         orchestrator: Arc::new(orchestrator),
         settings: Arc::new(settings),
+        auth: Arc::new(auth),
+        metrics,
     })
 }
 

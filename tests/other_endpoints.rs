@@ -59,6 +59,26 @@ async fn photo_only_posts_face_data_record_and_never_fdmodify() {
     );
     assert_eq!(fresh.face(&no).unwrap().bytes, jpeg(2));
     assert_eq!(has_face.face(&no).unwrap().bytes, jpeg(1), "untouched");
+
+    let metrics = app
+        .http
+        .get(app.base.join("/metrics").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let fresh_addr = fresh.addr().to_string();
+    assert!(
+        metrics.contains(&format!(
+            r#"hikvision_terminal_calls_total{{call="FaceDataRecord",outcome="ok",terminal="{fresh_addr}"}} 1"#
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"hikvision_sync_results_total{flow="photo_only",status="partial"} 1"#)
+    );
 }
 
 #[tokio::test]
@@ -172,5 +192,38 @@ async fn health_is_open_and_ready_checks_supabase() {
         );
         let body: serde_json::Value = r.json().await.unwrap();
         assert!(body["status"].is_string(), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_contract() {
+    let rest = Rest::from_env();
+    let photos = PhotoServer::start().await;
+    let app = TestApp::spawn(settings(&rest, &photos)).await;
+    let doc: serde_json::Value = app
+        .http
+        .get(app.base.join("/api/openapi.json").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/hikvision/update-angajat-photo",
+        "/api/hikvision/sync-angajat-photo-only",
+        "/api/hikvision/sync-angajat",
+        "/api/test-isapi/update-face-image",
+    ] {
+        assert!(doc["paths"][path]["post"].is_object(), "{path} missing");
+    }
+    let per_device = &doc["components"]["schemas"]["PerDevice"]["properties"];
+    for field in ["device_id", "device_ip", "status", "message", "step"] {
+        assert!(per_device[field].is_object(), "PerDevice.{field} missing");
+    }
+    let summary = &doc["components"]["schemas"]["Summary"]["properties"];
+    for field in ["success", "partial", "skipped", "fatal"] {
+        assert!(summary[field].is_object(), "Summary.{field} missing");
     }
 }

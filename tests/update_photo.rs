@@ -601,3 +601,42 @@ async fn a_wrong_service_key_is_503_with_a_clear_message() {
             .contains("SUPABASE_SERVICE_ROLE_KEY")
     );
 }
+
+#[tokio::test]
+async fn a_refused_password_is_not_tried_again_until_it_changes() {
+    let _devices = lock_devices().await;
+    let f = fixture().await;
+    let t = terminal(Faults::default()).await;
+    let no = unique_employee_no();
+    enrol(&t, &no, Some(jpeg(18)));
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(19));
+    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
+    f.rest.set_devices(vec![device_row("A", &t, "typo")]).await;
+
+    let first = update(&f.app, id).await;
+    assert_eq!(first["per_device"][0]["error_code"], "wrong_credentials");
+    for _ in 0..3 {
+        let again = update(&f.app, id).await;
+        assert_eq!(
+            again["per_device"][0]["error_code"], "credentials_blocked",
+            "{again}"
+        );
+        let message = again["per_device"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("4 attempt(s) left") && message.contains("devices table"),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        t.failed_logins(),
+        1,
+        "repeated clicks cost one failed login in all"
+    );
+
+    f.rest
+        .set_devices(vec![device_row("A", &t, PASSWORD)])
+        .await;
+    let fixed = update(&f.app, id).await;
+    assert_eq!(fixed["per_device"][0]["status"], "success", "{fixed}");
+    assert_eq!(t.face(&no).unwrap().bytes, jpeg(19));
+}

@@ -11,12 +11,14 @@ use uuid::Uuid;
 use super::AppState;
 use super::body::JsonObject;
 use super::error::ApiError;
-use super::response::SyncResponse;
+use super::response::{DebugRequest, SyncResponse, SyncResponses};
 use crate::models::{Angajat, Biometrie, Device};
 use crate::orchestration::{Flow, FlowOptions};
 
 /// Body: `{"device": {"ip", "port"?, "username"?, "password"?}, "employee_no", "face_url",
 /// "create_missing_person"?}`. Missing credentials fall back to the service defaults.
+#[utoipa::path(post, path = "/api/test-isapi/update-face-image", tag = "debug",
+    request_body = DebugRequest, responses(SyncResponses))]
 pub async fn update_face_image(
     State(state): State<AppState>,
     body: JsonObject,

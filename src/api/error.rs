@@ -2,7 +2,7 @@
 //! with the right status, mapped here and nowhere else.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -36,6 +36,9 @@ pub enum ApiError {
     /// Credentials valid but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// Credentials that cannot be checked right now (the token signing keys are unreachable).
+    #[error("{0}")]
+    AuthUnavailable(String),
     /// Unknown route.
     #[error("No such endpoint: {0}")]
     NotFound(String),
@@ -66,6 +69,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::AuthUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "auth_unavailable"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Directory(e) => match e {
@@ -103,6 +107,13 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let body = Json(json!({"status": "error", "code": code, "message": message}));
-        (status, body).into_response()
+        let mut response = (status, body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"hikvision-sync\""),
+            );
+        }
+        response
     }
 }

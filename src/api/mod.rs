@@ -6,6 +6,8 @@ mod body;
 mod debug;
 mod error;
 mod health;
+mod jwks;
+mod openapi;
 mod response;
 mod sync;
 
@@ -21,11 +23,16 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::orchestration::Orchestrator;
 use crate::supabase::{Directory, DirectoryError};
 
+pub use auth::{AuthSetupError, Authenticator, Caller};
 pub use error::ApiError;
-pub use response::{PerDevice, SyncResponse};
+pub use openapi::ApiDoc;
+pub use response::{
+    DebugDevice, DebugRequest, ErrorBody, PerDevice, SyncRequest, SyncResponse, SyncResponses,
+};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -38,6 +45,10 @@ pub struct AppState {
     pub orchestrator: Arc<Orchestrator>,
     /// The settings in force.
     pub settings: Arc<Settings>,
+    /// Who may call `/api/*`.
+    pub auth: Arc<Authenticator>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -66,12 +77,21 @@ pub fn router(state: AppState) -> Router {
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::require_api_key,
+            auth::require_auth,
         ));
+    if state.auth.is_open() {
+        tracing::warn!(
+            "AUTHENTICATION IS OFF: anyone who can reach this service can enrol faces on every terminal. Set API_KEY and/or SUPABASE_URL (user tokens) before exposing it"
+        );
+    } else {
+        tracing::info!(methods = %state.auth.describe(), "API authentication on");
+    }
     let cors = cors_layer(&state.settings.cors_origins);
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,14 +1,17 @@
 //! The response contract the React app depends on (the plan's field names, additive extras only).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::models::{Summary, SyncStatus, SyncStep};
 use crate::orchestration::DeviceReport;
 
 /// `{"status": "ok", "summary": {...}, "per_device": [...]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SyncResponse {
     /// Always "ok" for a request that reached the terminals.
+    #[schema(value_type = String, example = "ok")]
     pub status: &'static str,
     /// The employee synced (extra).
     pub angajat_id: String,
@@ -21,7 +24,7 @@ pub struct SyncResponse {
 }
 
 /// One terminal's entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PerDevice {
     /// Device row id.
     pub device_id: String,
@@ -37,6 +40,7 @@ pub struct PerDevice {
     pub device_name: String,
     /// ISAPI call that succeeded or was last tried (extra).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "FDModify")]
     pub method: Option<&'static str>,
     /// True when the FDModify fallback was used (extra).
     pub fallback: bool,
@@ -76,4 +80,79 @@ impl From<DeviceReport> for PerDevice {
             elapsed_ms: r.elapsed_ms,
         }
     }
+}
+
+/// Body of the sync endpoints (documentation; the handlers validate it field by field).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SyncRequest {
+    /// The angajat (employee) to sync.
+    pub angajat_id: Uuid,
+    /// Enrol the person on terminals that do not know them (grants door access). Default false.
+    #[serde(default)]
+    pub create_missing_person: Option<bool>,
+}
+
+/// The terminal in the debugging endpoint's body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DebugDevice {
+    /// IP address or host name.
+    pub ip: String,
+    /// HTTP port (default 80).
+    pub port: Option<u16>,
+    /// Login (default HIKVISION_USERNAME).
+    pub username: Option<String>,
+    /// Password (default HIKVISION_PASSWORD); never echoed or logged.
+    pub password: Option<String>,
+}
+
+/// Body of `POST /api/test-isapi/update-face-image`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DebugRequest {
+    /// The terminal.
+    pub device: DebugDevice,
+    /// The person's employeeNo (FPID).
+    pub employee_no: String,
+    /// The photo: absolute URL or storage path.
+    pub face_url: String,
+    /// Enrol the person first when missing.
+    pub create_missing_person: Option<bool>,
+}
+
+/// Every request-level error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Always "error".
+    #[schema(example = "error")]
+    pub status: String,
+    /// snake_case code, e.g. `angajat_not_found`, `invalid_uuid`, `supabase_unavailable`.
+    #[schema(example = "angajat_not_found")]
+    pub code: String,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+/// Every answer of the sync endpoints, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+pub enum SyncResponses {
+    /// Per-terminal results (also when terminals failed: see `summary` and `per_device`).
+    #[response(status = 200)]
+    Ok(SyncResponse),
+    /// Malformed JSON or an empty body.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// Missing or invalid credentials.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// Valid credentials without the required role.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No angajat with that id.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// A missing or invalid field (e.g. a non-UUID `angajat_id`).
+    #[response(status = 422)]
+    Unprocessable(ErrorBody),
+    /// Supabase is not configured, unreachable or rejects the service key.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }

@@ -8,11 +8,13 @@ use axum::extract::State;
 use super::AppState;
 use super::body::JsonObject;
 use super::error::ApiError;
-use super::response::SyncResponse;
+use super::response::{SyncRequest, SyncResponse, SyncResponses};
 use crate::orchestration::{Flow, FlowOptions};
 
 /// `POST /api/hikvision/update-angajat-photo`: FDModify on every active terminal, FaceDataRecord
 /// where that fails.
+#[utoipa::path(post, path = "/api/hikvision/update-angajat-photo", tag = "sync",
+    request_body = SyncRequest, responses(SyncResponses))]
 pub async fn update_angajat_photo(
     State(state): State<AppState>,
     body: JsonObject,
@@ -21,6 +23,8 @@ pub async fn update_angajat_photo(
 }
 
 /// `POST /api/hikvision/sync-angajat-photo-only`: FaceDataRecord only (the existing flow).
+#[utoipa::path(post, path = "/api/hikvision/sync-angajat-photo-only", tag = "sync",
+    request_body = SyncRequest, responses(SyncResponses))]
 pub async fn sync_angajat_photo_only(
     State(state): State<AppState>,
     body: JsonObject,
@@ -29,6 +33,8 @@ pub async fn sync_angajat_photo_only(
 }
 
 /// `POST /api/hikvision/sync-angajat`: the person record, then the face.
+#[utoipa::path(post, path = "/api/hikvision/sync-angajat", tag = "sync",
+    request_body = SyncRequest, responses(SyncResponses))]
 pub async fn sync_angajat(
     State(state): State<AppState>,
     body: JsonObject,

@@ -50,7 +50,7 @@ pub async fn update_photo(
             "[{done}/{total}] {:<24} {:<21} {:<8} {} ms",
             r.device_name,
             r.device_ip,
-            format!("{:?}", r.result.status).to_lowercase(),
+            r.result.status.name(),
             r.elapsed_ms
         );
     }
@@ -61,7 +61,7 @@ pub async fn update_photo(
             vec![
                 r.device_name.clone(),
                 r.device_ip.clone(),
-                format!("{:?}", r.result.status).to_lowercase(),
+                r.result.status.name().to_string(),
                 r.result.method.unwrap_or("-").to_string(),
                 r.result.message.clone(),
             ]

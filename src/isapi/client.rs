@@ -1,6 +1,7 @@
 //! The HTTP side of the terminal client: one shared reqwest client, Digest auth, timeouts, capped
 //! reply bodies, and one async fn per ISAPI operation.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -8,6 +9,8 @@ use diqwest::WithDigestAuth;
 use reqwest::{Method, header};
 use serde::Serialize;
 use url::Url;
+
+use crate::metrics::Metrics;
 
 use super::error::IsapiError;
 use super::multipart::{self, Part};
@@ -108,6 +111,7 @@ enum Body {
 pub struct IsapiClient {
     http: reqwest::Client,
     options: ClientOptions,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl IsapiClient {
@@ -121,7 +125,17 @@ impl IsapiClient {
             .no_proxy()
             .build()
             .map_err(|e| IsapiError::InvalidRequest(format!("cannot build HTTP client: {e}")))?;
-        Ok(Self { http, options })
+        Ok(Self {
+            http,
+            options,
+            metrics: None,
+        })
+    }
+
+    /// Records every call in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The options this client was built with.
@@ -313,7 +327,17 @@ impl IsapiClient {
         let result = tokio::time::timeout(self.options.total_timeout, exchange)
             .await
             .unwrap_or_else(|_| Err(self.timeout_error()));
-        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let elapsed = started.elapsed();
+        let elapsed_ms = elapsed.as_millis() as u64;
+        if let Some(m) = &self.metrics {
+            let call = path.rsplit('/').next().unwrap_or(path);
+            let outcome = match &result {
+                Ok(reply) if (200..300).contains(&reply.status) => "ok",
+                Ok(_) => "refused",
+                Err(e) => e.kind(),
+            };
+            m.observe_call(&t.address(), call, outcome, elapsed.as_secs_f64());
+        }
         match &result {
             Ok(reply) => {
                 tracing::debug!(terminal = %t.address(), %method, path, status = reply.status, elapsed_ms, "terminal replied")
@@ -368,6 +392,16 @@ impl IsapiClient {
         if e.is_timeout() {
             return self.timeout_error();
         }
+        if let Some(parse) = hyper_parse_error(e) {
+            // The peer answered, but not in HTTP (a port of another service, e.g. the SDK port
+            // 8000): a reply problem, not a broken connection, and retrying cannot help.
+            return IsapiError::UnexpectedReply {
+                http_status: 0,
+                detail: format!(
+                    "the reply is not HTTP ({parse}); check that the device's port is the terminal's web (ISAPI) port, usually 80, not the SDK port 8000"
+                ),
+            };
+        }
         let reason = root_cause(e);
         if e.is_connect() {
             IsapiError::Unreachable {
@@ -394,6 +428,18 @@ fn json<T: Serialize>(value: &T) -> Result<Body, IsapiError> {
     serde_json::to_vec(value)
         .map(Body::Json)
         .map_err(|e| IsapiError::InvalidRequest(e.to_string()))
+}
+
+/// hyper's error when the reply could not be parsed as HTTP (bad status line, headers, ...).
+fn hyper_parse_error(e: &reqwest::Error) -> Option<&hyper::Error> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            return h.is_parse().then_some(h);
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// The innermost cause in plain words (never the URL, which reqwest's own Display includes).

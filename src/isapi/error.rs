@@ -170,9 +170,9 @@ pub enum IsapiError {
         reason: String,
     },
     /// A reply that is not ISAPI: HTML error page, garbage, empty body.
-    #[error("The terminal gave an unexpected reply (HTTP {http_status}): {detail}")]
+    #[error("The terminal gave an unexpected reply{}: {detail}", http_hint(*.http_status))]
     UnexpectedReply {
-        /// HTTP status.
+        /// HTTP status; 0 when the reply was not HTTP at all.
         http_status: u16,
         /// What was wrong with it (never the full body).
         detail: String,
@@ -189,6 +189,13 @@ pub enum IsapiError {
     /// Request construction failed (bad device address and the like).
     #[error("Invalid terminal request: {0}")]
     InvalidRequest(String),
+}
+
+fn http_hint(status: u16) -> String {
+    match status {
+        0 => String::new(),
+        s => format!(" (HTTP {s})"),
+    }
 }
 
 fn attempts_hint(left: Option<u32>) -> String {

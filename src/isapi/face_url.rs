@@ -123,23 +123,54 @@ impl FaceUrlPolicy {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let relative = raw.trim_start_matches('/');
-        if relative.starts_with("storage/v1/") {
-            return base.join(relative).map_err(|e| invalid(raw, e));
-        }
-        let (path, query) = match relative.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (relative, None),
+        let outside = |reason: &str| FaceUrlError::Invalid {
+            value: truncate(raw),
+            reason: reason.into(),
         };
-        let mut url = base
-            .join("storage/v1/object/public/")
-            .map_err(|e| invalid(raw, e))?;
-        url.path_segments_mut()
-            .map_err(|()| invalid(raw, url::ParseError::RelativeUrlWithCannotBeABaseBase))?
-            .pop_if_empty()
-            .push(&self.bucket)
-            .extend(path.split('/').filter(|s| !s.is_empty()));
-        url.set_query(query);
+        // The URL parser drops tabs and newlines, so "\t.." would become ".." after our checks.
+        if raw.chars().any(char::is_control) {
+            return Err(outside("a storage path cannot contain control characters"));
+        }
+        let relative = raw.trim_start_matches('/');
+        let (url, root) = if relative.starts_with("storage/v1/") {
+            let url = base.join(relative).map_err(|e| invalid(raw, e))?;
+            (url, format!("{}storage/v1/", base.path()))
+        } else {
+            let (path, query) = match relative.split_once('?') {
+                Some((path, query)) => (path, Some(query)),
+                None => (relative, None),
+            };
+            // The URL builder drops dot segments; a path of nothing else names the bucket itself.
+            let segments: Vec<&str> = path
+                .split('/')
+                .filter(|s| !matches!(*s, "" | "." | ".."))
+                .collect();
+            if segments.is_empty() {
+                return Err(outside("the storage path names no file"));
+            }
+            let mut url = base
+                .join("storage/v1/object/public/")
+                .map_err(|e| invalid(raw, e))?;
+            url.path_segments_mut()
+                .map_err(|()| invalid(raw, url::ParseError::RelativeUrlWithCannotBeABaseBase))?
+                .pop_if_empty()
+                .push(&self.bucket)
+                .extend(segments);
+            url.set_query(query);
+            let root = format!("{}storage/v1/object/public/{}/", base.path(), self.bucket);
+            (url, root)
+        };
+        // Whatever the parser made of dot segments ("..", ".%2e", "..\\"), the result stays under
+        // the storage API (or the bucket) and names a file.
+        let names_a_file = url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .is_some_and(|last| !last.is_empty());
+        if !url.path().starts_with(&root) || !names_a_file {
+            return Err(outside(
+                "a storage path must name a file under /storage/v1/, without '..' segments",
+            ));
+        }
         Ok(url)
     }
 
@@ -282,6 +313,48 @@ mod tests {
     }
 
     #[test]
+    fn storage_paths_cannot_climb_out_of_the_storage_api() {
+        let p = policy(FaceUrlScheme::Keep);
+        for raw in [
+            "storage/v1/../../auth/v1/admin/users",
+            "/storage/v1/.%2e/.%2e/x.jpg",
+            "storage/v1/object/..\\..\\..\\x.jpg",
+            "storage/v1/",
+        ] {
+            assert!(
+                matches!(p.resolve(raw), Err(FaceUrlError::Invalid { .. })),
+                "{raw}: {}",
+                resolve(&p, raw)
+            );
+        }
+        assert_eq!(
+            resolve(&p, "storage/v1/object/public/photos/../photos/a.jpg"),
+            "http://abc.supabase.co/storage/v1/object/public/photos/a.jpg"
+        );
+    }
+
+    #[test]
+    fn a_path_of_only_dot_segments_names_no_photo() {
+        let p = policy(FaceUrlScheme::Keep);
+        for raw in [
+            "..",
+            "/",
+            "./",
+            "../..",
+            "?v=1",
+            "/./?x",
+            "../\t..",
+            "a/\n../../x",
+        ] {
+            assert!(
+                matches!(p.resolve(raw), Err(FaceUrlError::Invalid { .. })),
+                "{raw}: {}",
+                resolve(&p, raw)
+            );
+        }
+    }
+
+    #[test]
     fn relative_path_without_project_url_is_an_error() {
         let p = FaceUrlPolicy::default();
         assert_eq!(
@@ -323,5 +396,149 @@ mod tests {
         assert_eq!("HTTPS".parse(), Ok(FaceUrlScheme::Https));
         assert_eq!("keep".parse(), Ok(FaceUrlScheme::Keep));
         assert!("ftp".parse::<FaceUrlScheme>().is_err());
+    }
+}
+
+/// Property tests (proptest) of the photo-URL builder. The test suite runs 256 cases per property;
+/// the long run is `PROPTEST_CASES=100000 cargo test --release --lib fuzz_` (see the README).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn any_policy() -> impl Strategy<Value = FaceUrlPolicy> {
+        let base = proptest::option::of(prop::sample::select(
+            &[
+                "http://abc.supabase.co",
+                "https://abc.supabase.co/",
+                "http://gw.local:8000/supabase",
+                "https://10.0.0.5:8443/a/b/",
+                "http://127.0.0.1:54321",
+            ][..],
+        ));
+        let bucket = prop::sample::select(&["photos", "face-photos", "b"][..]);
+        let scheme = prop::sample::select(
+            &[
+                FaceUrlScheme::Keep,
+                FaceUrlScheme::Https,
+                FaceUrlScheme::Http,
+            ][..],
+        );
+        (base, bucket, scheme).prop_map(|(base, bucket, scheme)| FaceUrlPolicy {
+            supabase_url: base.and_then(|b| Url::parse(b).ok()),
+            bucket: bucket.into(),
+            scheme,
+        })
+    }
+
+    /// Stored values assembled from URL pieces: schemes, hosts, dot segments (plain, encoded,
+    /// backslashed), storage prefixes, queries, fragments, user info, unicode and noise.
+    fn urlish() -> impl Strategy<Value = String> {
+        const PIECES: &[&str] = &[
+            "http://",
+            "https://",
+            "HTTP://",
+            "ftp://",
+            "data:",
+            "javascript:",
+            "file:///",
+            "//",
+            "/",
+            "\\",
+            "abc.supabase.co",
+            "evil.example",
+            "10.0.0.5",
+            "[::1]",
+            ":8000",
+            ":99999",
+            "@",
+            "user:pass@",
+            "storage/v1/",
+            "storage/v1/object/public/",
+            "photos/",
+            "object/sign/",
+            "auth/v1/",
+            "..",
+            "../",
+            "./",
+            "%2e%2e/",
+            "%2E%2E%2F",
+            ".%2e/",
+            "..\\",
+            "?",
+            "?v=3",
+            "#",
+            "#frag",
+            "&",
+            "%",
+            "%00",
+            "%ZZ",
+            " ",
+            "\t",
+            "\n",
+            "a.jpg",
+            "ion popescu.jpg",
+            "ă.jpg",
+            "😀",
+            "\u{0}",
+            "\u{202e}",
+        ];
+        let piece = prop_oneof![
+            8 => prop::sample::select(PIECES).prop_map(String::from),
+            1 => "[a-z0-9]{1,60}",
+            1 => ".{0,4}",
+        ];
+        prop::collection::vec(piece, 0..24).prop_map(|p| p.concat())
+    }
+
+    fn any_raw() -> impl Strategy<Value = String> {
+        prop_oneof![3 => urlish(), 1 => ".{0,300}", 1 => "[a-z/]{200,300}"]
+    }
+
+    proptest! {
+        #[test]
+        fn fuzz_face_url_resolve(policy in any_policy(), raw in any_raw()) {
+            let Ok(url) = policy.resolve(&raw) else {
+                return Ok(());
+            };
+            prop_assert!(matches!(url.scheme(), "http" | "https"), "{url}");
+            prop_assert!(url.as_str().len() <= MAX_FACE_URL_BYTES, "{} bytes", url.as_str().len());
+            // What the terminal parses is what was checked.
+            let reparsed = Url::parse(url.as_str());
+            prop_assert_eq!(reparsed.as_ref().ok(), Some(&url), "{} does not re-parse to itself", url);
+
+            let trimmed = raw.trim();
+            if Url::parse(trimmed) == Err(url::ParseError::RelativeUrlWithoutBase) {
+                // A relative value stays on the project's host, under its storage prefix.
+                let base = policy.supabase_url.as_ref().expect("resolved without a base");
+                prop_assert_eq!(url.host_str(), base.host_str());
+                prop_assert_eq!(url.port(), base.port());
+                let root = format!("{}/storage/v1/", base.path().trim_end_matches('/'));
+                let prefix = if trimmed.trim_start_matches('/').starts_with("storage/v1/") {
+                    root
+                } else {
+                    format!("{root}object/public/{}/", policy.bucket)
+                };
+                prop_assert!(url.path().starts_with(&prefix), "{} escapes {}", url, prefix);
+                let segments = url.path_segments().map(|s| s.collect::<Vec<_>>()).unwrap_or_default();
+                for segment in segments {
+                    let lower = segment.to_ascii_lowercase();
+                    prop_assert!(!matches!(lower.as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."), "{url}");
+                }
+            } else if let Ok(parsed) = Url::parse(trimmed) {
+                // An absolute value keeps its host; only the scheme may change.
+                prop_assert_eq!(url.host_str(), parsed.host_str());
+                prop_assert_eq!(url.path(), parsed.path());
+            }
+        }
+
+        #[test]
+        fn fuzz_face_url_any_unicode(policy in any_policy(), raw in any::<String>()) {
+            if let Ok(url) = policy.resolve(&raw) {
+                prop_assert!(matches!(url.scheme(), "http" | "https"));
+                prop_assert!(url.as_str().len() <= MAX_FACE_URL_BYTES);
+            }
+        }
     }
 }

@@ -16,6 +16,9 @@ use tokio::time::Instant;
 use crate::isapi::{FaceCall, FacePicture, IsapiClient, IsapiError, Terminal, build_person};
 use crate::models::{Angajat, SyncResult, SyncStatus, SyncStep};
 
+use secrecy::{ExposeSecret, SecretString};
+
+use super::credentials::CredentialGuard;
 use super::pacing::Pacer;
 use super::retry::RetryPolicy;
 
@@ -31,6 +34,12 @@ pub struct DeviceSession<'a> {
     pub deadline: Instant,
     /// Which failures are retried.
     pub retry: RetryPolicy,
+    /// Where refused credentials are remembered.
+    pub guard: &'a CredentialGuard,
+    /// The login name (for the guard).
+    pub username: &'a str,
+    /// The password (for the guard's fingerprint only).
+    pub password: &'a SecretString,
 }
 
 /// What the person/face flows need from the employee, already checked.
@@ -55,12 +64,20 @@ impl DeviceSession<'_> {
         let (op, pacer, address) = (&op, self.pacer, self.terminal.address());
         let address = &address;
         let budget = self.client.options().total_timeout;
-        self.retry
+        let result = self
+            .retry
             .run(idempotent, self.deadline, budget, move || async move {
                 pacer.wait_turn(address).await;
                 op().await
             })
-            .await
+            .await;
+        self.guard.record(
+            address,
+            self.username,
+            self.password.expose_secret(),
+            result.as_ref().map(drop),
+        );
+        result
     }
 
     async fn face(&self, call: FaceCall, job: &FaceJob<'_>) -> Result<(), IsapiError> {

@@ -1,6 +1,7 @@
 //! The plan's flows across every active terminal: one task per terminal, bounded concurrency,
 //! per-terminal pacing, and one deadline for the whole request. Decides every status.
 
+mod credentials;
 mod flows;
 mod pacing;
 mod retry;
@@ -8,12 +9,15 @@ mod retry;
 use std::sync::Arc;
 use std::time::Instant;
 
+use secrecy::ExposeSecret;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::config::SyncOptions;
 use crate::isapi::{FacePicture, FaceUrlPolicy, IsapiClient, Terminal, check_employee_no};
+use crate::metrics::Metrics;
 use crate::models::{Angajat, Device, DeviceEntry, SyncResult, SyncStatus, SyncStep};
 
+pub use credentials::{Blocked, CredentialGuard};
 pub use flows::{DeviceSession, FaceJob};
 pub use pacing::Pacer;
 pub use retry::RetryPolicy;
@@ -27,6 +31,17 @@ pub enum Flow {
     PhotoOnly,
     /// `sync-angajat`: the person record, then the face.
     FullSync,
+}
+
+impl Flow {
+    /// snake_case name, for metrics and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UpdatePhoto => "update_photo",
+            Self::PhotoOnly => "photo_only",
+            Self::FullSync => "full_sync",
+        }
+    }
 }
 
 /// Options a caller may set per request.
@@ -67,6 +82,8 @@ pub struct Orchestrator {
     face_urls: FaceUrlPolicy,
     options: SyncOptions,
     pacer: Pacer,
+    credentials: CredentialGuard,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Orchestrator {
@@ -75,9 +92,17 @@ impl Orchestrator {
         Self {
             client,
             pacer: Pacer::new(options.rate_limit_delay),
+            credentials: CredentialGuard::new(options.auth_failure_cooldown),
             face_urls,
             options,
+            metrics: None,
         }
+    }
+
+    /// Records every terminal's result in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The pacing and bounds in force.
@@ -229,6 +254,9 @@ impl Orchestrator {
             }
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
+        if let Some(m) = &self.metrics {
+            m.observe_result(flow.name(), result.status.name());
+        }
         tracing::info!(
             device_id = %device_id, device_ip = %device_ip, status = ?result.status,
             method = result.method.unwrap_or("-"), fallback = result.fallback, elapsed_ms,
@@ -271,12 +299,28 @@ impl Orchestrator {
                 );
             }
         };
+        if let Some(blocked) = self.credentials.check(
+            &terminal.address(),
+            &device.username,
+            device.password.expose_secret(),
+        ) {
+            let mut r = SyncResult::new(
+                SyncStatus::Partial,
+                SyncStep::Device,
+                blocked.message(tokio::time::Instant::now()),
+            );
+            r.error_code = Some("credentials_blocked".into());
+            return r;
+        }
         let session = DeviceSession {
             client: &self.client,
             terminal,
             pacer: &self.pacer,
             deadline,
             retry: RetryPolicy::default(),
+            guard: &self.credentials,
+            username: &device.username,
+            password: &device.password,
         };
         let job = picture.map(|picture| FaceJob {
             angajat,

@@ -182,3 +182,115 @@ mod tests {
         assert!(no_pw.is_err_and(|e| e.reason.contains("HIKVISION_PASSWORD")));
     }
 }
+
+/// Property tests (proptest) of the row decoding. The test suite runs 256 cases per property; the
+/// long run is `PROPTEST_CASES=100000 cargo test --release --lib fuzz_` (see the README).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use secrecy::ExposeSecret;
+    use serde_json::{Map, Value};
+
+    use super::*;
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            (-2i64..70_000).prop_map(Value::from),
+            " {0,2}[0-9]{1,6} {0,2}".prop_map(Value::String),
+            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}".prop_map(Value::String),
+            ".{0,24}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec((".{0,8}", inner), 0..5)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Objects made mostly of the given column names, with any values.
+    fn row(columns: &'static [&'static str]) -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            5 => prop::sample::select(columns).prop_map(String::from),
+            1 => ".{0,10}",
+        ];
+        prop::collection::vec((key, any_json()), 0..10)
+            .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>()))
+    }
+
+    const ANGAJAT: &[&str] = &["id", "nume", "prenume", "biometrie", "employee_no"];
+    const DEVICE: &[&str] = &[
+        "id",
+        "name",
+        "ip",
+        "port",
+        "username",
+        "password",
+        "is_active",
+    ];
+
+    proptest! {
+        #[test]
+        fn fuzz_rows_angajat_never_panics(
+            value in prop_oneof![row(ANGAJAT), any_json()],
+            biometrie in prop_oneof![row(&["employee_no", "foto_fata_url", "angajat_id"]), any_json()],
+            as_array in any::<bool>(),
+        ) {
+            let mut value = value;
+            if let Value::Object(map) = &mut value {
+                let embedded = if as_array { Value::Array(vec![biometrie]) } else { biometrie };
+                map.insert("biometrie".into(), embedded);
+            }
+            match angajat_from_row(&value, "biometrie") {
+                Ok(a) => {
+                    let id = value.get("id").and_then(text_of);
+                    prop_assert_eq!(id.and_then(|s| Uuid::parse_str(&s).ok()), Some(a.id));
+                }
+                Err(e) => prop_assert!(matches!(e, DirectoryError::InvalidData(_)), "{e:?}"),
+            }
+        }
+
+        #[test]
+        fn fuzz_rows_device_never_panics_nor_leaks_the_password(
+            value in prop_oneof![4 => row(DEVICE), 1 => any_json()],
+            password in proptest::option::of("Pw[0-9a-f]{10}"),
+            default_password in proptest::option::of("Dflt[0-9a-f]{10}"),
+        ) {
+            let mut value = value;
+            if let (Value::Object(map), Some(pw)) = (&mut value, &password) {
+                map.insert("password".into(), Value::String(pw.clone()));
+            }
+            let defaults = DeviceRowDefaults {
+                username: "admin".into(),
+                password: default_password.clone().map(SecretString::from),
+            };
+            match device_from_row(&value, &defaults) {
+                Ok(d) => {
+                    prop_assert!(d.port > 0);
+                    prop_assert!(!d.ip.is_empty());
+                    prop_assert_eq!(d.ip.trim(), d.ip.as_str());
+                    prop_assert!(!d.username.trim().is_empty());
+                    let pw = d.password.expose_secret();
+                    // The row's own password, else HIKVISION_PASSWORD; never empty.
+                    let own = value.get("password").and_then(text_of).filter(|p| !p.is_empty());
+                    prop_assert_eq!(Some(pw), own.as_deref().or(default_password.as_deref()));
+                    prop_assert!(!pw.is_empty());
+                    prop_assert!(!format!("{d:?}").contains(pw), "Debug shows the password");
+                }
+                Err(e) => {
+                    prop_assert!(!e.reason.is_empty());
+                    let shown = format!("{e:?} {}", e.reason);
+                    for secret in password.iter().chain(default_password.iter()) {
+                        prop_assert!(!shown.contains(secret.as_str()), "{}", shown);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -2,6 +2,8 @@
 //! `scripts/test-stack.sh`, simulated terminals, a photo server, and the service on a random port.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod chaos;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -197,6 +199,7 @@ pub fn settings(rest: &Rest, photos: &PhotoServer) -> Settings {
             device_concurrency: 16,
             device_timeout: Duration::from_millis(2_000),
             request_deadline: Duration::from_millis(8_000),
+            ..SyncOptions::default()
         },
         ..Settings::default()
     }

@@ -1,0 +1,43 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations and the response types, served
+//! at `GET /api/openapi.json` so the React app can generate its client.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use super::response::{DebugDevice, DebugRequest, ErrorBody, PerDevice, SyncRequest, SyncResponse};
+use crate::models::{Summary, SyncStatus, SyncStep};
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hikvision-sync",
+        description = "Keeps employees' face photos in Supabase in step with HikVision terminals. \\
+            Authenticate /api/* with a Supabase user access token (Authorization: Bearer) or x-api-key."
+    ),
+    paths(
+        super::sync::update_angajat_photo,
+        super::sync::sync_angajat_photo_only,
+        super::sync::sync_angajat,
+        super::debug::update_face_image,
+        super::health::health,
+        super::health::ready,
+    ),
+    components(schemas(
+        SyncRequest,
+        SyncResponse,
+        PerDevice,
+        Summary,
+        SyncStatus,
+        SyncStep,
+        ErrorBody,
+        DebugRequest,
+        DebugDevice
+    ))
+)]
+pub struct ApiDoc;
+
+/// `GET /api/openapi.json`.
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,100 @@
+//! Prometheus metrics: per-terminal call counts by outcome, call latency histograms, and sync
+//! results per flow and status. Served as text at `GET /metrics`.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+/// The service's metrics, registered in their own registry.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    calls: IntCounterVec,
+    latency: HistogramVec,
+    results: IntCounterVec,
+}
+
+impl Metrics {
+    /// Registers the metrics; fails only on a programming error (duplicate names).
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let calls = IntCounterVec::new(
+            Opts::new(
+                "hikvision_terminal_calls_total",
+                "ISAPI calls to terminals, by terminal address, call and outcome",
+            ),
+            &["terminal", "call", "outcome"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "hikvision_terminal_call_duration_seconds",
+                "Duration of ISAPI calls, Digest handshake and reply included",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["terminal", "call"],
+        )?;
+        let results = IntCounterVec::new(
+            Opts::new(
+                "hikvision_sync_results_total",
+                "Per-terminal sync results, by flow and status",
+            ),
+            &["flow", "status"],
+        )?;
+        registry.register(Box::new(calls.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(results.clone()))?;
+        Ok(Self {
+            registry,
+            calls,
+            latency,
+            results,
+        })
+    }
+
+    /// Records one terminal call.
+    pub fn observe_call(&self, terminal: &str, call: &str, outcome: &str, seconds: f64) {
+        self.calls
+            .with_label_values(&[terminal, call, outcome])
+            .inc();
+        self.latency
+            .with_label_values(&[terminal, call])
+            .observe(seconds);
+    }
+
+    /// Records one terminal's sync result.
+    pub fn observe_result(&self, flow: &str, status: &str) {
+        self.results.with_label_values(&[flow, status]).inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for the text format.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let m = Metrics::new().expect("registers");
+        m.observe_call("10.0.0.1:80", "FDModify", "ok", 0.2);
+        m.observe_result("update_photo", "success");
+        let text = m.render();
+        assert!(text.contains(
+            r#"hikvision_terminal_calls_total{call="FDModify",outcome="ok",terminal="10.0.0.1:80"} 1"#
+        ));
+        assert!(text.contains("hikvision_terminal_call_duration_seconds_bucket"));
+        assert!(
+            text.contains(
+                r#"hikvision_sync_results_total{flow="update_photo",status="success"} 1"#
+            )
+        );
+    }
+}
