@@ -74,17 +74,13 @@ pub async fn update_face_image(
     let flags = FlowOptions {
         create_missing_person: body.flag("create_missing_person")?,
     };
-    let orchestrator = state.orchestrator.clone();
-    let reports = tokio::spawn(async move {
-        orchestrator
-            .sync(angajat, vec![Ok(device)], Flow::UpdatePhoto, flags, None)
-            .await
-    })
+    super::sync::fan_out(
+        &state,
+        angajat,
+        vec![Ok(device)],
+        Flow::UpdatePhoto,
+        flags,
+        started,
+    )
     .await
-    .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))?;
-    Ok(Json(SyncResponse::new(
-        String::new(),
-        reports,
-        started.elapsed().as_millis() as u64,
-    )))
 }

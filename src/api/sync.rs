@@ -9,7 +9,9 @@ use super::AppState;
 use super::body::JsonObject;
 use super::error::ApiError;
 use super::response::{SyncRequest, SyncResponse, SyncResponses};
+use crate::models::{Angajat, DeviceEntry};
 use crate::orchestration::{Flow, FlowOptions};
+use tracing::Instrument;
 
 /// `POST /api/hikvision/update-angajat-photo`: FDModify on every active terminal, FaceDataRecord
 /// where that fails.
@@ -55,14 +57,33 @@ async fn run(
     let directory = state.directory()?;
     let angajat = directory.get_angajat_with_biometrie(angajat_id).await?;
     let devices = directory.get_active_devices().await?;
+    fan_out(&state, angajat, devices, flow, flags, started).await
+}
+
+/// Runs `flow` on the devices in a task of its own, so a client that hangs up does not cut
+/// terminal calls off half-way, and builds the response.
+pub(super) async fn fan_out(
+    state: &AppState,
+    angajat: Angajat,
+    devices: Vec<DeviceEntry>,
+    flow: Flow,
+    flags: FlowOptions,
+    started: Instant,
+) -> Result<Json<SyncResponse>, ApiError> {
     let orchestrator = state.orchestrator.clone();
-    // Its own task, so a client that hangs up does not cut terminal calls off half-way.
-    let reports =
-        tokio::spawn(async move { orchestrator.sync(angajat, devices, flow, flags, None).await })
-            .await
-            .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))?;
+    let angajat_id = if angajat.id.is_nil() {
+        String::new()
+    } else {
+        angajat.id.to_string()
+    };
+    let reports = tokio::spawn(
+        async move { orchestrator.sync(angajat, devices, flow, flags, None).await }
+            .in_current_span(),
+    )
+    .await
+    .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))?;
     Ok(Json(SyncResponse::new(
-        angajat_id.to_string(),
+        angajat_id,
         reports,
         started.elapsed().as_millis() as u64,
     )))

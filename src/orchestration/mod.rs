@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use secrecy::ExposeSecret;
 use tokio::sync::{Semaphore, mpsc};
+use tracing::Instrument;
 
 use crate::config::SyncOptions;
 use crate::isapi::{FacePicture, FaceUrlPolicy, IsapiClient, Terminal, check_employee_no};
@@ -134,7 +135,7 @@ impl Orchestrator {
                 let this = Arc::clone(self);
                 let (plan, angajat, permits) = (plan.clone(), angajat.clone(), permits.clone());
                 let progress = progress.clone();
-                tokio::spawn(async move {
+                let task = async move {
                     // Closed only if the semaphore is dropped, which cannot happen while we hold it.
                     let _permit = permits.acquire_owned().await.ok()?;
                     if tokio::time::Instant::now() >= deadline {
@@ -147,7 +148,9 @@ impl Orchestrator {
                         let _ = tx.send((index, report.clone()));
                     }
                     Some(report)
-                })
+                };
+                // Keep the request's span (and its request id) on every terminal's log lines.
+                tokio::spawn(task.in_current_span())
             })
             .collect();
 
