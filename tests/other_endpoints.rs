@@ -10,10 +10,6 @@ use hikvision_sync::simulator::Faults;
 use serde_json::json;
 use support::*;
 
-fn unique_employee_no() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
-}
-
 #[tokio::test]
 async fn photo_only_posts_face_data_record_and_never_fdmodify() {
     let _devices = lock_devices().await;

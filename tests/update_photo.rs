@@ -7,23 +7,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use hikvision_sync::isapi::build_person;
-use hikvision_sync::simulator::{Faults, SimulatedTerminal};
+use hikvision_sync::simulator::Faults;
 use serde_json::{Value, json};
 use support::*;
 
 const ENDPOINT: &str = "/api/hikvision/update-angajat-photo";
-
-fn unique_employee_no() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
-}
-
-fn enrol(terminal: &SimulatedTerminal, employee_no: &str, face: Option<Vec<u8>>) {
-    terminal.add_person(build_person(employee_no, "Ion Popescu").unwrap());
-    if let Some(face) = face {
-        terminal.set_face(employee_no, face);
-    }
-}
 
 struct Fixture {
     rest: Rest,

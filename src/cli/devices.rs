@@ -68,12 +68,7 @@ async fn check_one(client: &IsapiClient, entry: DeviceEntry) -> (bool, Vec<Strin
         }
     };
     let address = format!("{}:{}", device.ip, device.port);
-    let terminal = match Terminal::new(
-        &device.ip,
-        device.port,
-        &device.username,
-        device.password.clone(),
-    ) {
+    let terminal = match Terminal::for_device(&device) {
         Ok(t) => t,
         Err(e) => {
             return (

@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::error::IsapiError;
+use crate::models::Device;
 
 /// One terminal's address and credentials, ready for the client.
 #[derive(Clone)]
@@ -57,6 +58,16 @@ impl Terminal {
             username: username.to_string(),
             password,
         })
+    }
+
+    /// The terminal of a device record.
+    pub fn for_device(device: &Device) -> Result<Self, IsapiError> {
+        Self::new(
+            &device.ip,
+            device.port,
+            &device.username,
+            device.password.clone(),
+        )
     }
 
     /// The URL of an ISAPI path on this terminal, with `?format=json` when `json`.

@@ -287,12 +287,7 @@ impl Orchestrator {
             employee_no,
             picture,
         } = target;
-        let terminal = match Terminal::new(
-            &device.ip,
-            device.port,
-            &device.username,
-            device.password.clone(),
-        ) {
+        let terminal = match Terminal::for_device(device) {
             Ok(t) => t,
             Err(e) => {
                 return SyncResult::new(

@@ -164,6 +164,21 @@ async fn serve_photo(State(files): State<Files>, Path(path): Path<String>) -> im
     }
 }
 
+/// A fresh employee number, so tests never see each other's persons.
+pub fn unique_employee_no() -> String {
+    Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+/// Enrols a person on a terminal directly (as if done earlier), with an optional face.
+pub fn enrol(terminal: &SimulatedTerminal, employee_no: &str, face: Option<Vec<u8>>) {
+    terminal.add_person(
+        hikvision_sync::isapi::build_person(employee_no, "Ion Popescu").expect("valid person"),
+    );
+    if let Some(face) = face {
+        terminal.set_face(employee_no, face);
+    }
+}
+
 /// The terminals' password in tests.
 pub const PASSWORD: &str = "Sim-Pass-123";
 
