@@ -18,7 +18,7 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::api::router;
-use crate::config::Settings;
+use crate::config::{AuthSettings, Settings};
 use crate::isapi::{FaceUrlScheme, build_person};
 use crate::models::{Angajat, Biometrie, Device};
 use crate::simulator::{self, Faults, SimulatedTerminal, TerminalConfig};
@@ -206,6 +206,9 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
     let mut settings = Settings::from_env().map_err(StartupError::from)?;
     settings.bind_addr = addr;
     settings.supabase = None;
+    // The demo always runs open (and says so loudly): it listens on loopback with made-up data.
+    settings.auth = AuthSettings::default();
+    settings.api_key = None;
     settings.face_url.supabase_url = Some(base);
     settings.face_url.scheme = FaceUrlScheme::Keep;
     let directory = StaticDirectory {

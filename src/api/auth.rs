@@ -323,10 +323,10 @@ impl Authenticator {
                 "The token was not issued by this project's auth server (expected issuer {})",
                 self.issuer
             ),
-            ErrorKind::MissingRequiredClaim(claim) => format!(
-                "The token has no '{}' claim: send a signed-in user's Supabase access token",
-                claim.chars().take(8).collect::<String>()
-            ),
+            // Which one jsonwebtoken reports first varies (a hash set), so name them all.
+            ErrorKind::MissingRequiredClaim(_) => {
+                "The token lacks a required claim (exp, aud, iss and sub): send a signed-in user's Supabase access token".into()
+            }
             ErrorKind::InvalidSignature
             | ErrorKind::InvalidEcdsaKey
             | ErrorKind::InvalidRsaKey(_)

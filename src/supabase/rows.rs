@@ -281,7 +281,10 @@ mod fuzz {
                     let own = value.get("password").and_then(text_of).filter(|p| !p.is_empty());
                     prop_assert_eq!(Some(pw), own.as_deref().or(default_password.as_deref()));
                     prop_assert!(!pw.is_empty());
-                    prop_assert!(!format!("{d:?}").contains(pw), "Debug shows the password");
+                    // (Only for the generated, recognisable passwords: "2" may well be the ip.)
+                    if password.is_some() || default_password.is_some() {
+                        prop_assert!(!format!("{d:?}").contains(pw), "Debug shows the password");
+                    }
                 }
                 Err(e) => {
                     prop_assert!(!e.reason.is_empty());
