@@ -267,11 +267,7 @@ fn terminal_time(kind: Kind, l: Duration, delay: Duration, timeout: Duration) ->
         }
         Kind::Hang => {
             let n = policy.max_timeout_retries;
-            paced(
-                &vec![timeout; n as usize + 1],
-                &backoffs(n, jitter),
-                delay,
-            )
+            paced(&vec![timeout; n as usize + 1], &backoffs(n, jitter), delay)
         }
     };
     Span {
@@ -744,7 +740,9 @@ async fn fanout(ctx: &mut Ctx) -> Result<(), BoxError> {
                 default
                     .as_ref()
                     .map_or("- (full run only)".into(), cell_text),
-                default.as_ref().map_or("-".into(), |o| ratio(o.median(), k1)),
+                default
+                    .as_ref()
+                    .map_or("-".into(), |o| ratio(o.median(), k1)),
                 human(model16),
                 cell_text(&all),
                 ratio(all.median(), k1),
@@ -865,8 +863,7 @@ async fn faults(ctx: &mut Ctx) -> Result<(), BoxError> {
                     .map(|(k, ms)| format!("{k:?} {ms}"))
                     .collect::<Vec<_>>()
                     .join(", "),
-                if all.problems.is_empty()
-                    && default.as_ref().is_none_or(|o| o.problems.is_empty())
+                if all.problems.is_empty() && default.as_ref().is_none_or(|o| o.problems.is_empty())
                 {
                     "ok"
                 } else {
@@ -1025,7 +1022,13 @@ async fn overhead(ctx: &Ctx) -> Result<Duration, BoxError> {
     // The simulator alone: the same FDModify the service makes, from this process.
     let direct = direct_call(&client, &terminal, &person.employee_no, &picture);
     // The service, without pacing (back-to-back requests to one terminal would be spaced by it).
-    let spec = ctx.spec(&fleet, &persons, DEFAULT_CONCURRENCY, 0, DEFAULT_DEVICE_TIMEOUT_MS);
+    let spec = ctx.spec(
+        &fleet,
+        &persons,
+        DEFAULT_CONCURRENCY,
+        0,
+        DEFAULT_DEVICE_TIMEOUT_MS,
+    );
     let service = ctx.service(&spec).await?;
     let http = ctx.http.clone();
     let health_url = format!("http://{}/health", service.addr);
@@ -1075,8 +1078,7 @@ async fn overhead(ctx: &Ctx) -> Result<Duration, BoxError> {
         health().await?;
         update().await?;
     }
-    let (mut direct_seq, mut health_seq, mut update_seq) =
-        (Vec::new(), Vec::new(), Vec::new());
+    let (mut direct_seq, mut health_seq, mut update_seq) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..n {
         direct_seq.push(direct().await?);
         health_seq.push(health().await?);
@@ -1103,14 +1105,15 @@ async fn overhead(ctx: &Ctx) -> Result<Duration, BoxError> {
     let over50 = p(&update_seq, 50.0).saturating_sub(p(&direct_seq, 50.0));
     let over99 = p(&update_seq, 99.0).saturating_sub(p(&direct_seq, 99.0));
     println!("## Service overhead: 1 terminal, L = 0, RATE_LIMIT_DELAY_MS = 0\n");
-    println!(
-        "Sequential requests, one at a time, the three kinds interleaved (milliseconds).\n"
-    );
+    println!("Sequential requests, one at a time, the three kinds interleaved (milliseconds).\n");
     println!("| what | n | p50 | p99 | mean |");
     println!("|---|---:|---:|---:|---:|");
     println!(
         "{}",
-        latency_row("GET /health through the service (HTTP hop only)", &health_seq)
+        latency_row(
+            "GET /health through the service (HTTP hop only)",
+            &health_seq
+        )
     );
     println!(
         "{}",
@@ -1301,7 +1304,8 @@ async fn check(ctx: &Ctx) -> Result<(), BoxError> {
             .devices
             .iter()
             .map(|d| {
-                bench_terminal(d.port).map(|t| direct_call(&client, &t, &person.employee_no, &picture))
+                bench_terminal(d.port)
+                    .map(|t| direct_call(&client, &t, &person.employee_no, &picture))
             })
             .collect::<Result<_, _>>()?;
         let mut walls = Vec::new();
