@@ -1,7 +1,9 @@
 //! Settings, read once at start-up from the environment (and `.env`), validated all at once so a
 //! bad configuration stops the service with one message listing every problem.
 
-use std::collections::HashMap;
+mod files;
+mod parse;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -9,7 +11,9 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::isapi::{FaceUrlPolicy, FaceUrlScheme};
+use crate::isapi::FaceUrlPolicy;
+
+pub use files::read_toml_dir;
 
 /// Every setting the service reads, with a one-line meaning (the source of `.env.example`).
 pub const SETTINGS: &[(&str, &str)] = &[
@@ -252,269 +256,6 @@ impl Settings {
             }
         }
     }
-
-    /// Reads the settings through `lookup` (the environment, or a map in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut problems = Vec::new();
-        let get = |key: &str| {
-            // Every setting read must be declared in SETTINGS (and so in .env.example).
-            debug_assert!(
-                SETTINGS.iter().any(|(k, _)| *k == key),
-                "setting {key} is not declared in SETTINGS"
-            );
-            lookup(key)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let mut s = Settings::default();
-
-        if let Some(v) = get("BIND_ADDR") {
-            match v.parse() {
-                Ok(a) => s.bind_addr = a,
-                Err(_) => problems.push(format!(
-                    "BIND_ADDR='{v}' is not an address like 0.0.0.0:8080"
-                )),
-            }
-        }
-
-        let supabase_url = get("SUPABASE_URL").and_then(|v| match parse_http_url(&v) {
-            Ok(u) => Some(u),
-            Err(e) => {
-                problems.push(format!("SUPABASE_URL: {e}"));
-                None
-            }
-        });
-        let rest_url = get("SUPABASE_REST_URL").and_then(|v| match parse_http_url(&v) {
-            Ok(u) => Some(u),
-            Err(e) => {
-                problems.push(format!("SUPABASE_REST_URL: {e}"));
-                None
-            }
-        });
-        let key = get("SUPABASE_SERVICE_ROLE_KEY").map(SecretString::from);
-        let rest_url = rest_url.or_else(|| {
-            supabase_url
-                .as_ref()
-                .and_then(|u| join_dir(u, "rest/v1").ok())
-        });
-        match (rest_url, key) {
-            (Some(rest_url), Some(service_key)) => {
-                s.supabase = Some(SupabaseSettings {
-                    url: supabase_url.clone(),
-                    rest_url,
-                    service_key,
-                });
-            }
-            (Some(_), None) => problems.push(
-                "SUPABASE_SERVICE_ROLE_KEY is missing: set it to the project's service role key (Supabase dashboard > Project Settings > API)".into(),
-            ),
-            (None, Some(_)) => problems.push(
-                "SUPABASE_URL is missing: set it to the project URL, e.g. https://<ref>.supabase.co".into(),
-            ),
-            (None, None) => {}
-        }
-
-        s.face_url.supabase_url = supabase_url;
-        if let Some(bucket) = get("SUPABASE_STORAGE_BUCKET") {
-            s.face_url.bucket = bucket;
-        }
-        if let Some(v) = get("FACE_URL_SCHEME") {
-            match v.parse::<FaceUrlScheme>() {
-                Ok(scheme) => s.face_url.scheme = scheme,
-                Err(e) => problems.push(format!("FACE_URL_SCHEME: {e}")),
-            }
-        }
-        if let Some(u) = get("HIKVISION_USERNAME") {
-            s.device_defaults.username = u;
-        }
-        s.device_defaults.password = get("HIKVISION_PASSWORD").map(SecretString::from);
-
-        let mut millis = |key: &str, default: Duration, min: u64, max: u64| -> Duration {
-            match get(key).map(|v| (v.parse::<u64>(), v)) {
-                None => default,
-                Some((Ok(n), _)) if (min..=max).contains(&n) => Duration::from_millis(n),
-                Some((_, v)) => {
-                    problems.push(format!(
-                        "{key}='{v}' must be a whole number of milliseconds between {min} and {max}"
-                    ));
-                    default
-                }
-            }
-        };
-        s.sync.rate_limit_delay = millis("RATE_LIMIT_DELAY_MS", s.sync.rate_limit_delay, 0, 60_000);
-        s.sync.device_timeout = millis("DEVICE_TIMEOUT_MS", s.sync.device_timeout, 100, 300_000);
-        s.sync.request_deadline =
-            millis("REQUEST_DEADLINE_MS", s.sync.request_deadline, 100, 600_000);
-        s.sync.auth_failure_cooldown = millis(
-            "AUTH_FAILURE_COOLDOWN_MS",
-            s.sync.auth_failure_cooldown,
-            0,
-            86_400_000,
-        );
-        if let Some(v) = get("DEVICE_CONCURRENCY") {
-            match v.parse::<usize>() {
-                Ok(n) if (1..=4096).contains(&n) => s.sync.device_concurrency = n,
-                _ => problems.push(format!(
-                    "DEVICE_CONCURRENCY='{v}' must be a whole number between 1 and 4096"
-                )),
-            }
-        }
-
-        s.api_key = get("API_KEY").map(SecretString::from);
-        read_auth(
-            &get,
-            s.face_url.supabase_url.as_ref(),
-            &mut s.auth,
-            &mut problems,
-        );
-        if let Some(v) = get("CORS_ORIGINS") {
-            for origin in v.split(',').map(str::trim).filter(|o| !o.is_empty()) {
-                match parse_http_url(origin) {
-                    Ok(u) if u.path() == "/" && u.query().is_none() => {
-                        s.cors_origins.push(u.origin().ascii_serialization())
-                    }
-                    _ => problems.push(format!(
-                        "CORS_ORIGINS: '{origin}' is not an origin like https://app.example.com"
-                    )),
-                }
-            }
-        }
-        match get("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase) {
-            None => {}
-            Some(f) if f == "text" => s.log_format = LogFormat::Text,
-            Some(f) if f == "json" => s.log_format = LogFormat::Json,
-            Some(f) => problems.push(format!("LOG_FORMAT='{f}' must be text or json")),
-        }
-        for (key, slot) in [
-            ("ANGAJATI_TABLE", &mut s.tables.angajati),
-            ("BIOMETRIE_TABLE", &mut s.tables.biometrie),
-            ("DEVICES_TABLE", &mut s.tables.devices),
-        ] {
-            if let Some(v) = get(key) {
-                if v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    *slot = v;
-                } else {
-                    problems.push(format!(
-                        "{key}='{v}' must be a plain table name (letters, digits, _)"
-                    ));
-                }
-            }
-        }
-
-        if problems.is_empty() {
-            Ok(s)
-        } else {
-            Err(ConfigError(problems))
-        }
-    }
-}
-
-/// The token settings: JWKS and issuer follow `SUPABASE_URL`; the HS256 secret, the issuer
-/// override and the required role are their own settings.
-fn read_auth(
-    get: &impl Fn(&str) -> Option<String>,
-    supabase_url: Option<&Url>,
-    auth: &mut AuthSettings,
-    problems: &mut Vec<String>,
-) {
-    if let Some(url) = supabase_url {
-        auth.jwks_url = join_dir(url, "auth/v1")
-            .and_then(|u| u.join(".well-known/jwks.json"))
-            .ok();
-        auth.issuer = Some(format!("{}/auth/v1", url.as_str().trim_end_matches('/')));
-    }
-    if let Some(issuer) = get("SUPABASE_JWT_ISSUER") {
-        auth.issuer = Some(issuer);
-    }
-    if let Some(secret) = get("SUPABASE_JWT_SECRET") {
-        if secret.len() < 32 {
-            problems.push(
-                "SUPABASE_JWT_SECRET is shorter than 32 characters: copy the project's JWT secret (Supabase dashboard > Project Settings > JWT Keys > Legacy JWT Secret)".into(),
-            );
-        } else if auth.issuer.is_none() {
-            problems.push(
-                "SUPABASE_JWT_SECRET is set but the token issuer is unknown: set SUPABASE_URL (the issuer is {SUPABASE_URL}/auth/v1) or SUPABASE_JWT_ISSUER".into(),
-            );
-        }
-        auth.jwt_secret = Some(SecretString::from(secret));
-    }
-    if let Some(role) = get("AUTH_REQUIRED_ROLE") {
-        if role.len() > 64 || !role.chars().all(|c| c.is_ascii_graphic()) {
-            problems.push(format!(
-                "AUTH_REQUIRED_ROLE='{}' must be one role name (at most 64 printable characters, no spaces)",
-                role.chars().take(80).collect::<String>()
-            ));
-        } else if !auth.accepts_tokens() {
-            problems.push(
-                "AUTH_REQUIRED_ROLE is set but no user tokens are accepted: set SUPABASE_URL (its JWKS) or SUPABASE_JWT_SECRET".into(),
-            );
-        }
-        auth.required_role = Some(role);
-    }
-}
-
-/// Reads every `*.toml` in `dir` as flat `KEY = value` settings (keys in any case); unknown keys and
-/// non-scalar values are problems. A missing directory is no settings.
-pub fn read_toml_dir(dir: &Path) -> (HashMap<String, String>, Vec<String>) {
-    let mut values = HashMap::new();
-    let mut problems = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return (values, problems);
-    };
-    let mut files: Vec<_> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    for file in files {
-        let name = file.display();
-        let table = match std::fs::read_to_string(&file)
-            .map_err(|e| e.to_string())
-            .and_then(|text| text.parse::<toml::Table>().map_err(|e| e.to_string()))
-        {
-            Ok(table) => table,
-            Err(e) => {
-                problems.push(format!("{name}: {e}"));
-                continue;
-            }
-        };
-        for (key, value) in table {
-            let upper = key.to_ascii_uppercase();
-            if !SETTINGS.iter().any(|(k, _)| *k == upper) {
-                problems.push(format!(
-                    "{name}: unknown setting '{key}' (see .env.example)"
-                ));
-                continue;
-            }
-            let text = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                toml::Value::Array(items) => items
-                    .iter()
-                    .map(|i| i.as_str().map_or_else(|| i.to_string(), String::from))
-                    .collect::<Vec<_>>()
-                    .join(","),
-                other => {
-                    problems.push(format!(
-                        "{name}: '{key}' must be a string, number or list, not {other}"
-                    ));
-                    continue;
-                }
-            };
-            values.insert(upper, text);
-        }
-    }
-    (values, problems)
-}
-
-fn parse_http_url(v: &str) -> Result<Url, String> {
-    match Url::parse(v) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
-        Ok(_) => Err(format!("'{v}' must be an http(s) URL")),
-        Err(e) => Err(format!("'{v}' is not a URL ({e})")),
-    }
 }
 
 /// `base` + `dir/`, keeping any path prefix of `base`.
@@ -534,6 +275,7 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
+    use crate::isapi::FaceUrlScheme;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = pairs
@@ -592,33 +334,8 @@ mod tests {
     }
 
     #[test]
-    fn toml_files_give_settings_and_report_unknown_keys() {
-        let dir = std::env::temp_dir().join(format!("hs-config-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::write(
-            dir.join("a.toml"),
-            "rate_limit_delay_ms = 250\nCORS_ORIGINS = [\"https://a.example\", \"https://b.example\"]\nnope = 1\n",
-        )
-        .expect("write");
-        std::fs::write(dir.join("b.toml"), "this is not toml").expect("write");
-        let (values, problems) = read_toml_dir(&dir);
-        let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(
-            values.get("RATE_LIMIT_DELAY_MS").map(String::as_str),
-            Some("250")
-        );
-        assert_eq!(
-            values.get("CORS_ORIGINS").map(String::as_str),
-            Some("https://a.example,https://b.example")
-        );
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].contains("unknown setting 'nope'"));
-        assert!(problems[1].contains("b.toml"));
-    }
-
-    #[test]
     fn env_example_lists_every_setting() {
-        let example = include_str!("../.env.example");
+        let example = include_str!("../../.env.example");
         for (key, _) in SETTINGS {
             assert!(
                 example.lines().any(|l| l.starts_with(&format!("{key}="))),
@@ -629,7 +346,7 @@ mod tests {
 
     #[test]
     fn env_example_itself_is_a_valid_configuration() {
-        let example = include_str!("../.env.example");
+        let example = include_str!("../../.env.example");
         let map: HashMap<String, String> = example
             .lines()
             .filter(|l| !l.starts_with('#'))

@@ -1,0 +1,219 @@
+//! Turning raw setting values into [`Settings`], collecting every problem instead of stopping at
+//! the first.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::{AuthSettings, ConfigError, LogFormat, SETTINGS, Settings, SupabaseSettings, join_dir};
+use crate::isapi::FaceUrlScheme;
+
+impl Settings {
+    /// Reads the settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let get = |key: &str| {
+            // Every setting read must be declared in SETTINGS (and so in .env.example).
+            debug_assert!(
+                SETTINGS.iter().any(|(k, _)| *k == key),
+                "setting {key} is not declared in SETTINGS"
+            );
+            lookup(key)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mut s = Settings::default();
+
+        if let Some(v) = get("BIND_ADDR") {
+            match v.parse() {
+                Ok(a) => s.bind_addr = a,
+                Err(_) => problems.push(format!(
+                    "BIND_ADDR='{v}' is not an address like 0.0.0.0:8080"
+                )),
+            }
+        }
+
+        let supabase_url = get("SUPABASE_URL").and_then(|v| match parse_http_url(&v) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                problems.push(format!("SUPABASE_URL: {e}"));
+                None
+            }
+        });
+        let rest_url = get("SUPABASE_REST_URL").and_then(|v| match parse_http_url(&v) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                problems.push(format!("SUPABASE_REST_URL: {e}"));
+                None
+            }
+        });
+        let key = get("SUPABASE_SERVICE_ROLE_KEY").map(SecretString::from);
+        let rest_url = rest_url.or_else(|| {
+            supabase_url
+                .as_ref()
+                .and_then(|u| join_dir(u, "rest/v1").ok())
+        });
+        match (rest_url, key) {
+            (Some(rest_url), Some(service_key)) => {
+                s.supabase = Some(SupabaseSettings {
+                    url: supabase_url.clone(),
+                    rest_url,
+                    service_key,
+                });
+            }
+            (Some(_), None) => problems.push(
+                "SUPABASE_SERVICE_ROLE_KEY is missing: set it to the project's service role key (Supabase dashboard > Project Settings > API)".into(),
+            ),
+            (None, Some(_)) => problems.push(
+                "SUPABASE_URL is missing: set it to the project URL, e.g. https://<ref>.supabase.co".into(),
+            ),
+            (None, None) => {}
+        }
+
+        s.face_url.supabase_url = supabase_url;
+        if let Some(bucket) = get("SUPABASE_STORAGE_BUCKET") {
+            s.face_url.bucket = bucket;
+        }
+        if let Some(v) = get("FACE_URL_SCHEME") {
+            match v.parse::<FaceUrlScheme>() {
+                Ok(scheme) => s.face_url.scheme = scheme,
+                Err(e) => problems.push(format!("FACE_URL_SCHEME: {e}")),
+            }
+        }
+        if let Some(u) = get("HIKVISION_USERNAME") {
+            s.device_defaults.username = u;
+        }
+        s.device_defaults.password = get("HIKVISION_PASSWORD").map(SecretString::from);
+
+        let mut millis = |key: &str, default: Duration, min: u64, max: u64| -> Duration {
+            match get(key).map(|v| (v.parse::<u64>(), v)) {
+                None => default,
+                Some((Ok(n), _)) if (min..=max).contains(&n) => Duration::from_millis(n),
+                Some((_, v)) => {
+                    problems.push(format!(
+                        "{key}='{v}' must be a whole number of milliseconds between {min} and {max}"
+                    ));
+                    default
+                }
+            }
+        };
+        s.sync.rate_limit_delay = millis("RATE_LIMIT_DELAY_MS", s.sync.rate_limit_delay, 0, 60_000);
+        s.sync.device_timeout = millis("DEVICE_TIMEOUT_MS", s.sync.device_timeout, 100, 300_000);
+        s.sync.request_deadline =
+            millis("REQUEST_DEADLINE_MS", s.sync.request_deadline, 100, 600_000);
+        s.sync.auth_failure_cooldown = millis(
+            "AUTH_FAILURE_COOLDOWN_MS",
+            s.sync.auth_failure_cooldown,
+            0,
+            86_400_000,
+        );
+        if let Some(v) = get("DEVICE_CONCURRENCY") {
+            match v.parse::<usize>() {
+                Ok(n) if (1..=4096).contains(&n) => s.sync.device_concurrency = n,
+                _ => problems.push(format!(
+                    "DEVICE_CONCURRENCY='{v}' must be a whole number between 1 and 4096"
+                )),
+            }
+        }
+
+        s.api_key = get("API_KEY").map(SecretString::from);
+        read_auth(
+            &get,
+            s.face_url.supabase_url.as_ref(),
+            &mut s.auth,
+            &mut problems,
+        );
+        if let Some(v) = get("CORS_ORIGINS") {
+            for origin in v.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+                match parse_http_url(origin) {
+                    Ok(u) if u.path() == "/" && u.query().is_none() => {
+                        s.cors_origins.push(u.origin().ascii_serialization())
+                    }
+                    _ => problems.push(format!(
+                        "CORS_ORIGINS: '{origin}' is not an origin like https://app.example.com"
+                    )),
+                }
+            }
+        }
+        match get("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase) {
+            None => {}
+            Some(f) if f == "text" => s.log_format = LogFormat::Text,
+            Some(f) if f == "json" => s.log_format = LogFormat::Json,
+            Some(f) => problems.push(format!("LOG_FORMAT='{f}' must be text or json")),
+        }
+        for (key, slot) in [
+            ("ANGAJATI_TABLE", &mut s.tables.angajati),
+            ("BIOMETRIE_TABLE", &mut s.tables.biometrie),
+            ("DEVICES_TABLE", &mut s.tables.devices),
+        ] {
+            if let Some(v) = get(key) {
+                if v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    *slot = v;
+                } else {
+                    problems.push(format!(
+                        "{key}='{v}' must be a plain table name (letters, digits, _)"
+                    ));
+                }
+            }
+        }
+
+        if problems.is_empty() {
+            Ok(s)
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+}
+
+/// The token settings: JWKS and issuer follow `SUPABASE_URL`; the HS256 secret, the issuer
+/// override and the required role are their own settings.
+fn read_auth(
+    get: &impl Fn(&str) -> Option<String>,
+    supabase_url: Option<&Url>,
+    auth: &mut AuthSettings,
+    problems: &mut Vec<String>,
+) {
+    if let Some(url) = supabase_url {
+        auth.jwks_url = join_dir(url, "auth/v1")
+            .and_then(|u| u.join(".well-known/jwks.json"))
+            .ok();
+        auth.issuer = Some(format!("{}/auth/v1", url.as_str().trim_end_matches('/')));
+    }
+    if let Some(issuer) = get("SUPABASE_JWT_ISSUER") {
+        auth.issuer = Some(issuer);
+    }
+    if let Some(secret) = get("SUPABASE_JWT_SECRET") {
+        if secret.len() < 32 {
+            problems.push(
+                "SUPABASE_JWT_SECRET is shorter than 32 characters: copy the project's JWT secret (Supabase dashboard > Project Settings > JWT Keys > Legacy JWT Secret)".into(),
+            );
+        } else if auth.issuer.is_none() {
+            problems.push(
+                "SUPABASE_JWT_SECRET is set but the token issuer is unknown: set SUPABASE_URL (the issuer is {SUPABASE_URL}/auth/v1) or SUPABASE_JWT_ISSUER".into(),
+            );
+        }
+        auth.jwt_secret = Some(SecretString::from(secret));
+    }
+    if let Some(role) = get("AUTH_REQUIRED_ROLE") {
+        if role.len() > 64 || !role.chars().all(|c| c.is_ascii_graphic()) {
+            problems.push(format!(
+                "AUTH_REQUIRED_ROLE='{}' must be one role name (at most 64 printable characters, no spaces)",
+                role.chars().take(80).collect::<String>()
+            ));
+        } else if !auth.accepts_tokens() {
+            problems.push(
+                "AUTH_REQUIRED_ROLE is set but no user tokens are accepted: set SUPABASE_URL (its JWKS) or SUPABASE_JWT_SECRET".into(),
+            );
+        }
+        auth.required_role = Some(role);
+    }
+}
+
+fn parse_http_url(v: &str) -> Result<Url, String> {
+    match Url::parse(v) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        Ok(_) => Err(format!("'{v}' must be an http(s) URL")),
+        Err(e) => Err(format!("'{v}' is not a URL ({e})")),
+    }
+}
