@@ -220,6 +220,7 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
         .merge(Router::new().route("/storage/v1/object/public/photos/{*path}", get(serve_photo)));
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
+            .with_graceful_shutdown(startup::shutdown_signal())
             .await
             .map_err(|source| StartupError::Io {
                 addr: addr.to_string(),

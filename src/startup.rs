@@ -106,7 +106,8 @@ pub async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartupErro
         })
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -389,6 +389,16 @@ impl IsapiClient {
     }
 
     fn map_http_error(&self, e: &reqwest::Error, t: &Terminal) -> IsapiError {
+        if e.is_timeout() && e.is_connect() {
+            // No TCP connection within the connect timeout: the terminal is off or unreachable.
+            return IsapiError::Unreachable {
+                address: t.address(),
+                reason: format!(
+                    "no answer to the connection attempt within {} ms",
+                    self.options.connect_timeout.as_millis()
+                ),
+            };
+        }
         if e.is_timeout() {
             return self.timeout_error();
         }

@@ -213,7 +213,14 @@ fn snippet(text: &str) -> String {
     const MAX: usize = 80;
     let clean: String = text
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        // Binary junk decodes to control and replacement characters: show them as dots.
+        .map(|c| {
+            if c.is_control() || c == char::REPLACEMENT_CHARACTER {
+                '.'
+            } else {
+                c
+            }
+        })
         .take(MAX)
         .collect();
     if text.chars().count() > MAX {
