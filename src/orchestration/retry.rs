@@ -1,9 +1,11 @@
 //! Retries where they are safe, with jittered exponential backoff, never past the request deadline.
 //!
-//! Safe means the terminal certainly did not act (`deviceBusy`, a refused connection), or acting
-//! twice changes nothing (a timeout or broken connection on an idempotent PUT). Never retried: a
-//! wrong password (terminals lock the account after 5 failures), a rejected picture, any other
-//! refusal, and timeouts of the non-idempotent FaceDataRecord POST.
+//! Safe means the terminal certainly did not act (`deviceBusy`, a refused or timed-out connection
+//! attempt), or acting twice changes nothing (a connection broken mid-exchange on an idempotent PUT).
+//! Never retried: a wrong password (terminals lock the account after 5 failures), a rejected picture,
+//! any other refusal, a broken FaceDataRecord POST, and a reply timeout: a terminal that accepted the
+//! connection and then said nothing for `DEVICE_TIMEOUT_MS` is hung, and waiting for it a second time
+//! would double the request's wall time (2 x 10 s by default, measured in BENCHMARKS.md).
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,8 +20,8 @@ use crate::isapi::IsapiError;
 pub struct RetryPolicy {
     /// Retries after busy replies and refused connections.
     pub max_retries: u32,
-    /// Retries after timeouts and broken connections (idempotent calls only).
-    pub max_timeout_retries: u32,
+    /// Retries after a connection broken mid-exchange (idempotent calls only).
+    pub max_broken_retries: u32,
     /// First backoff; doubles each retry, with full jitter on top.
     pub base_backoff: Duration,
 }
@@ -28,7 +30,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_retries: 2,
-            max_timeout_retries: 1,
+            max_broken_retries: 1,
             base_backoff: Duration::from_millis(250),
         }
     }
@@ -48,7 +50,7 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, IsapiError>>,
     {
-        let (mut retries, mut timeout_retries) = (0u32, 0u32);
+        let (mut retries, mut broken_retries) = (0u32, 0u32);
         loop {
             let error = match op().await {
                 Ok(value) => return Ok(value),
@@ -57,15 +59,15 @@ impl RetryPolicy {
             let allowed = match &error {
                 IsapiError::Rejected(r) if r.busy() => retries < self.max_retries,
                 IsapiError::Unreachable { .. } => retries < self.max_retries,
-                IsapiError::Timeout { .. } | IsapiError::ConnectionLost { .. } => {
-                    idempotent && timeout_retries < self.max_timeout_retries
+                IsapiError::ConnectionLost { .. } => {
+                    idempotent && broken_retries < self.max_broken_retries
                 }
                 _ => false,
             };
             if !allowed {
                 return Err(error);
             }
-            let step = self.base_backoff * 2u32.saturating_pow(retries + timeout_retries);
+            let step = self.base_backoff * 2u32.saturating_pow(retries + broken_retries);
             let jitter = rand::rng().random_range(0..=step.as_millis() as u64);
             let backoff = step + Duration::from_millis(jitter);
             if Instant::now() + backoff + attempt_budget > deadline {
@@ -77,11 +79,8 @@ impl RetryPolicy {
                 "retrying terminal call"
             );
             tokio::time::sleep(backoff).await;
-            if matches!(
-                error,
-                IsapiError::Timeout { .. } | IsapiError::ConnectionLost { .. }
-            ) {
-                timeout_retries += 1;
+            if matches!(error, IsapiError::ConnectionLost { .. }) {
+                broken_retries += 1;
             } else {
                 retries += 1;
             }
@@ -131,11 +130,24 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn timeouts_are_retried_once_and_only_for_idempotent_calls() {
-        let timeout = || IsapiError::Timeout { timeout_ms: 10 };
-        assert_eq!(attempts(true, vec![timeout()]).await, (2, true));
-        assert_eq!(attempts(true, vec![timeout(), timeout()]).await, (2, false));
-        assert_eq!(attempts(false, vec![timeout()]).await, (1, false));
+    async fn broken_connections_are_retried_once_and_only_for_idempotent_calls() {
+        let broken = || IsapiError::ConnectionLost {
+            reason: "reset".into(),
+        };
+        assert_eq!(attempts(true, vec![broken()]).await, (2, true));
+        assert_eq!(attempts(true, vec![broken(), broken()]).await, (2, false));
+        assert_eq!(attempts(false, vec![broken()]).await, (1, false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reply_timeouts_are_not_retried_but_connect_failures_are() {
+        let hung = IsapiError::Timeout { timeout_ms: 10 };
+        assert_eq!(attempts(true, vec![hung]).await, (1, false));
+        let refused = || IsapiError::Unreachable {
+            address: "t:80".into(),
+            reason: "connection refused".into(),
+        };
+        assert_eq!(attempts(false, vec![refused(), refused()]).await, (3, true));
     }
 
     #[tokio::test(start_paused = true)]
