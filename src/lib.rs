@@ -9,6 +9,8 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod demo;
+#[cfg(test)]
+mod fuzz_support;
 pub mod isapi;
 pub mod metrics;
 pub mod models;

@@ -14,7 +14,6 @@ mod support;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use hikvision_sync::isapi::build_person;
 use hikvision_sync::simulator::{Faults, SimulatedTerminal};
 use serde_json::{Value, json};
 use support::chaos::{Fault, FaultServer, peak_rss_kib, reset_peak_rss, rss_kib};
@@ -28,17 +27,6 @@ const MARGIN_MS: u64 = 700;
 const TEN_MB: usize = 10 * 1024 * 1024;
 /// The client's reply cap (`ClientOptions::max_reply_bytes`).
 const REPLY_CAP: u64 = 64 * 1024;
-
-fn unique_employee_no() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
-}
-
-fn enrol(terminal: &SimulatedTerminal, employee_no: &str, face: Option<Vec<u8>>) {
-    terminal.add_person(build_person(employee_no, "Ion Popescu").unwrap());
-    if let Some(face) = face {
-        terminal.set_face(employee_no, face);
-    }
-}
 
 struct Service {
     rest: Rest,
@@ -172,12 +160,7 @@ async fn every_broken_terminal_gets_its_own_result_within_the_deadline() {
     assert_eq!(health.as_u16(), 200);
     assert!(health_took < Duration::from_millis(300), "{health_took:?}");
 
-    let names: Vec<&str> = body["per_device"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["device_name"].as_str().unwrap())
-        .collect();
+    let names = device_names(&body);
     assert_eq!(names.len(), 13, "one result per terminal: {names:?}");
     assert_eq!(
         body["summary"],

@@ -287,12 +287,7 @@ async fn several_terminals_are_aggregated_within_the_deadline() {
         body["summary"],
         json!({"success": 2, "partial": 2, "skipped": 0, "fatal": 0})
     );
-    let names: Vec<&str> = body["per_device"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["device_name"].as_str().unwrap())
-        .collect();
+    let names = device_names(&body);
     assert_eq!(
         names,
         ["1 good", "2 old firmware", "3 wrong password", "4 offline"]

@@ -194,24 +194,17 @@ mod fuzz {
     use super::*;
 
     fn any_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            any::<f64>().prop_map(Value::from),
-            (-2i64..70_000).prop_map(Value::from),
-            " {0,2}[0-9]{1,6} {0,2}".prop_map(Value::String),
-            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}".prop_map(Value::String),
-            ".{0,24}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(3, 24, 5, |inner| {
+        crate::fuzz_support::json_with(
             prop_oneof![
-                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                prop::collection::vec((".{0,8}", inner), 0..5)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                (-2i64..70_000).prop_map(Value::from),
+                " {0,2}[0-9]{1,6} {0,2}".prop_map(Value::String),
+                "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+                    .prop_map(Value::String),
+                ".{0,24}".prop_map(Value::String),
             ]
-        })
+            .boxed(),
+            5,
+        )
     }
 
     /// Objects made mostly of the given column names, with any values.

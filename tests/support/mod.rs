@@ -259,6 +259,16 @@ impl TestApp {
     }
 }
 
+/// The `device_name`s of `per_device`, in the response's order.
+pub fn device_names(body: &Value) -> Vec<&str> {
+    body["per_device"]
+        .as_array()
+        .expect("per_device is a list")
+        .iter()
+        .map(|d| d["device_name"].as_str().unwrap_or_default())
+        .collect()
+}
+
 /// `per_device` entries by device name.
 pub fn by_name(body: &Value) -> HashMap<String, Value> {
     body["per_device"]
