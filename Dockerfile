@@ -3,15 +3,23 @@
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
-# Dependencies first, so source edits do not rebuild them.
+# Dependencies first, so source edits do not rebuild them: every workspace member's manifest, with
+# stub sources (and a stub for each bench the root manifest declares).
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src benches && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+COPY crates/isapi/Cargo.toml crates/isapi/
+COPY crates/simulator/Cargo.toml crates/simulator/
+RUN mkdir -p src benches crates/isapi/src crates/simulator/src \
+    && echo 'fn main() {}' > src/main.rs \
+    && touch src/lib.rs crates/isapi/src/lib.rs crates/simulator/src/lib.rs \
     && echo 'fn main() {}' > benches/fanout.rs \
     && cargo build --release --locked --bin hikvision-sync \
-    && rm -rf src benches
+    && rm -rf src benches crates/isapi/src crates/simulator/src
+COPY .env.example ./
 COPY src ./src
 COPY benches ./benches
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin hikvision-sync
+COPY crates ./crates
+RUN touch src/main.rs src/lib.rs crates/isapi/src/lib.rs crates/simulator/src/lib.rs \
+    && cargo build --release --locked --bin hikvision-sync
 
 FROM debian:bookworm-slim AS runtime
 # ca-certificates tracks the distribution's current CA bundle; pinning it would freeze stale roots.

@@ -1,12 +1,12 @@
-//! Issue 5: fan-out at the speed of the slowest terminal, measured end to end.
+//! Fan-out at the speed of the slowest terminal, measured end to end.
 //!
 //! `cargo bench --bench fanout` (about 5 minutes) or `cargo bench --bench fanout -- --quick`
 //! (under a minute). `-- --help` lists the knobs.
 //!
 //! The bench process starts K simulated terminals (real HTTP, real Digest auth, a latency of L
 //! before every reply) and a small photo server; the service runs in a child process (this
-//! binary re-executed with `--serve-child`: `Settings::from_lookup`, `startup::build_state`,
-//! `startup::serve` on `api::router`, a `StaticDirectory` with the K devices), and every figure
+//! binary re-executed with `--serve-child`: `Settings::from_lookup`, `Application::build_with`,
+//! `run_until_stopped` on `api::router`, a `MemoryDirectory` with the K devices), and every figure
 //! comes from real `POST /api/hikvision/update-angajat-photo` requests made with reqwest.
 //! It prints Markdown tables (the ones quoted in BENCHMARKS.md).
 
@@ -20,11 +20,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use hikvision_sync::isapi::{
-    ClientOptions, FaceCall, FacePicture, FaceUrlPolicy, FaceUrlScheme, IsapiClient, Terminal,
-};
+use hikvision_isapi::{ClientOptions, FaceCall, FacePicture, IsapiClient, Terminal};
+use hikvision_simulator::TerminalConfig;
 use hikvision_sync::orchestration::RetryPolicy;
-use hikvision_sync::simulator::TerminalConfig;
+use hikvision_sync::supabase::{FaceUrlPolicy, FaceUrlScheme};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use url::Url;
@@ -606,7 +605,7 @@ fn load_average() -> String {
 async fn run(args: Args) -> Result<(), BoxError> {
     let (cpu, cores) = stats::machine();
     let fd_limit = raise_open_file_limit(args.rss_k.max(500) * 4 + 256);
-    println!("# hikvision-sync fan-out benchmark (issue 5)\n");
+    println!("# hikvision-sync fan-out benchmark\n");
     println!(
         "Machine: {cores} cores ({cpu}), open-file limit {}, load average {} at the start. Mode: {}. \
          L = {} ms before every terminal reply. Service log: {}.\n",
@@ -1365,7 +1364,7 @@ async fn check(ctx: &Ctx) -> Result<(), BoxError> {
 // ---------------------------------------------------------------------------------------------
 
 fn targets(ctx: &Ctx, overhead_p99: Option<Duration>, rss: Option<RssResult>) {
-    println!("## Targets (issue 5)\n");
+    println!("## Targets\n");
     println!("| target | measured | verdict |");
     println!("|---|---|---|");
     let find = |k: usize, c: usize| {

@@ -13,17 +13,16 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use secrecy::SecretString;
 use serde::Deserialize;
-use tokio::net::TcpListener;
 use url::Url;
 use uuid::Uuid;
 
-use crate::api::router;
+use hikvision_isapi::build_person;
+use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, TerminalConfig};
+
 use crate::config::{AuthSettings, Settings};
-use crate::isapi::{FaceUrlScheme, build_person};
 use crate::models::{Angajat, Biometrie, Device};
-use crate::simulator::{self, Faults, SimulatedTerminal, TerminalConfig};
-use crate::startup::{self, StartupError};
-use crate::supabase::StaticDirectory;
+use crate::startup::{self, Application, StartupError};
+use crate::supabase::{FaceUrlScheme, MemoryDirectory};
 
 /// The demo data file, relative to the working directory.
 pub const DEMO_DATA: &str = "config/demo.json";
@@ -134,12 +133,7 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
     let text = std::fs::read_to_string(data_path).map_err(|e| data_err(e.to_string()))?;
     let data: DemoData = serde_json::from_str(&text).map_err(|e| data_err(e.to_string()))?;
 
-    let listener = TcpListener::bind(bind)
-        .await
-        .map_err(|source| StartupError::Io {
-            addr: bind.to_string(),
-            source,
-        })?;
+    let listener = startup::bind(bind).await?;
     let addr = listener.local_addr().map_err(|source| StartupError::Io {
         addr: bind.to_string(),
         source,
@@ -211,22 +205,10 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
     settings.api_key = None;
     settings.face_url.supabase_url = Some(base);
     settings.face_url.scheme = FaceUrlScheme::Keep;
-    let directory = StaticDirectory {
-        angajati: angajati.clone(),
-        devices,
-    };
-    let state = startup::build_state(settings, Some(Arc::new(directory)))?;
-    let app = router(state)
-        .merge(Router::new().route("/storage/v1/object/public/photos/{*path}", get(serve_photo)));
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(startup::shutdown_signal())
-            .await
-            .map_err(|source| StartupError::Io {
-                addr: addr.to_string(),
-                source,
-            })
-    });
+    let directory = MemoryDirectory::new(angajati.clone(), devices);
+    let photos = Router::new().route("/storage/v1/object/public/photos/{*path}", get(serve_photo));
+    let app = Application::assemble(listener, settings, Some(Arc::new(directory)), photos)?;
+    let server = tokio::spawn(app.run_until_stopped());
     Ok(Demo {
         addr,
         terminals,

@@ -2,19 +2,18 @@
 //! face-recognition terminals.
 //!
 //! Layers (the dependency arrows point one way):
-//! `api` -> `orchestration` -> (`isapi`, `supabase`) -> `models`; `config` feeds them all and the
-//! `simulator` shares only the ISAPI wire types.
+//! `api` -> `orchestration` -> (`hikvision_isapi`, `supabase`) -> `models`; `config` feeds them
+//! all; `startup` assembles the application. The terminal client (`crates/isapi`) and the
+//! terminal simulator (`crates/simulator`, used by `demo`, `simulate` and the tests) are
+//! libraries of their own.
 
 pub mod api;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "simulator")]
 pub mod demo;
-#[cfg(test)]
-mod fuzz_support;
-pub mod isapi;
 pub mod metrics;
 pub mod models;
 pub mod orchestration;
-pub mod simulator;
 pub mod startup;
 pub mod supabase;

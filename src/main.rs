@@ -7,10 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use hikvision_simulator::{self as simulator, Faults, TerminalConfig};
 use hikvision_sync::config::Settings;
 use hikvision_sync::orchestration::FlowOptions;
-use hikvision_sync::simulator::{self, Faults, TerminalConfig};
-use hikvision_sync::{cli, demo, startup};
+use hikvision_sync::startup::{self, Application};
+use hikvision_sync::{cli, demo};
 
 #[derive(Parser)]
 #[command(
@@ -166,15 +167,11 @@ async fn serve() -> Result<(), String> {
     if settings.supabase.is_none() {
         return Err("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are not set: `serve` needs a Supabase project (see .env.example), or run `hikvision-sync demo` for the embedded demo".into());
     }
-    let directory = startup::supabase_directory(&settings).map_err(|e| e.to_string())?;
-    let listener = startup::bind(settings.bind_addr)
+    let app = Application::build(settings)
         .await
         .map_err(|e| e.to_string())?;
-    let state = startup::build_state(settings, directory).map_err(|e| e.to_string())?;
-    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "hikvision-sync listening");
-    startup::serve(listener, state)
-        .await
-        .map_err(|e| e.to_string())
+    tracing::info!(addr = %app.addr(), "hikvision-sync listening");
+    app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 
 async fn run_demo(bind: SocketAddr, data: PathBuf) -> Result<(), String> {

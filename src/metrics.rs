@@ -1,6 +1,9 @@
 //! Prometheus metrics: per-terminal call counts by outcome, call latency histograms, and sync
 //! results per flow and status. Served as text at `GET /metrics`.
 
+use std::time::Duration;
+
+use hikvision_isapi::{CallObserver, CallOutcome, TerminalCall};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
@@ -74,6 +77,12 @@ impl Metrics {
         // Encoding into a Vec cannot fail for the text format.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+impl CallObserver for Metrics {
+    fn observe(&self, terminal: &str, call: TerminalCall, outcome: CallOutcome, elapsed: Duration) {
+        self.observe_call(terminal, call.name(), outcome.name(), elapsed.as_secs_f64());
     }
 }
 

@@ -1,15 +1,19 @@
-//! Building the application from settings, and serving it with graceful shutdown.
+//! Building the application from settings ([`Application`], [`Services`]), and serving it with
+//! graceful shutdown.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Router;
+use hikvision_isapi::{CallObserver, ClientOptions, IsapiClient, IsapiError};
 use tokio::net::TcpListener;
 
 use crate::api::{AppState, Authenticator, router};
 use crate::config::{LogFormat, Settings};
-use crate::isapi::{ClientOptions, IsapiClient, IsapiError};
 use crate::metrics::Metrics;
 use crate::orchestration::Orchestrator;
-use crate::supabase::{DeviceRowDefaults, Directory, DirectoryError, PostgrestDirectory};
+use crate::supabase::{Directory, DirectoryError, PostgrestDirectory};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -47,57 +51,124 @@ pub fn supabase_directory(settings: &Settings) -> Result<Option<Arc<dyn Director
     let dir = PostgrestDirectory::new(
         supabase,
         settings.tables.clone(),
-        device_defaults(settings),
+        settings.device_defaults.clone(),
         settings.sync.device_timeout,
     )?;
     Ok(Some(Arc::new(dir)))
 }
 
-/// Default credentials for device rows without their own.
-pub fn device_defaults(settings: &Settings) -> DeviceRowDefaults {
-    DeviceRowDefaults {
-        username: settings.device_defaults.username.clone(),
-        password: settings.device_defaults.password.clone(),
+/// What every entry point shares, HTTP or not: metrics, the terminal client, the orchestrator.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Prometheus metrics (terminal calls are reported here).
+    pub metrics: Arc<Metrics>,
+    /// The terminal flows.
+    pub orchestrator: Arc<Orchestrator>,
+}
+
+impl Services {
+    /// Builds the terminal client and the orchestrator from the settings.
+    pub fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let metrics =
+            Arc::new(Metrics::new().map_err(|e| StartupError::Internal(format!("metrics: {e}")))?);
+        let client = IsapiClient::new(ClientOptions::with_total_timeout(
+            settings.sync.device_timeout,
+        ))?
+        .with_observer(Arc::clone(&metrics) as Arc<dyn CallObserver>);
+        let orchestrator = Orchestrator::new(client, settings.face_url.clone(), settings.sync)
+            .with_metrics(Arc::clone(&metrics));
+        Ok(Self {
+            metrics,
+            orchestrator: Arc::new(orchestrator),
+        })
     }
 }
 
-/// The shared state: terminal client, orchestrator, directory.
-pub fn build_state(
-    settings: Settings,
-    directory: Option<Arc<dyn Directory>>,
-) -> Result<AppState, StartupError> {
-    let metrics =
-        Arc::new(Metrics::new().map_err(|e| StartupError::Internal(format!("metrics: {e}")))?);
-    let client = IsapiClient::new(ClientOptions::with_total_timeout(
-        settings.sync.device_timeout,
-    ))?
-    .with_metrics(Arc::clone(&metrics));
-    let orchestrator = Orchestrator::new(client, settings.face_url.clone(), settings.sync)
-        .with_metrics(Arc::clone(&metrics));
-    let auth = Authenticator::from_settings(&settings)?;
-    Ok(AppState {
-        directory,
-        orchestrator: Arc::new(orchestrator),
-        settings: Arc::new(settings),
-        auth: Arc::new(auth),
-        metrics,
-    })
+/// The HTTP service, bound to its port and ready to run. `serve`, `demo`, the benchmark and the
+/// tests all start the service through it.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: Router,
 }
 
-/// Serves `state` on `listener` until SIGINT/SIGTERM, then lets in-flight requests finish.
-pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartupError> {
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|source| StartupError::Io { addr, source })
+impl Application {
+    /// The service as `serve` runs it: Supabase from the settings, listening on `BIND_ADDR`.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let directory = supabase_directory(&settings)?;
+        Self::build_with(settings, directory).await
+    }
+
+    /// The service on `directory` (e.g. an in-memory one), listening on `BIND_ADDR`.
+    pub async fn build_with(
+        settings: Settings,
+        directory: Option<Arc<dyn Directory>>,
+    ) -> Result<Self, StartupError> {
+        let listener = bind(settings.bind_addr).await?;
+        Self::assemble(listener, settings, directory, Router::new())
+    }
+
+    /// The service on an already bound `listener`, with `extra` routes beside the API (the demo's
+    /// photo server).
+    pub fn assemble(
+        listener: TcpListener,
+        settings: Settings,
+        directory: Option<Arc<dyn Directory>>,
+        extra: Router,
+    ) -> Result<Self, StartupError> {
+        let addr = listener.local_addr().map_err(|source| StartupError::Io {
+            addr: settings.bind_addr.to_string(),
+            source,
+        })?;
+        let Services {
+            metrics,
+            orchestrator,
+        } = Services::build(&settings)?;
+        let auth = Authenticator::from_settings(&settings)?;
+        let state = AppState {
+            directory,
+            orchestrator,
+            settings: Arc::new(settings),
+            auth: Arc::new(auth),
+            metrics,
+        };
+        Ok(Self {
+            listener,
+            addr,
+            router: router(state).merge(extra),
+        })
+    }
+
+    /// The address the service listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The port the service listens on (useful with `BIND_ADDR` port 0).
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let addr = self.addr.to_string();
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|source| StartupError::Io { addr, source })
+    }
 }
 
 /// Binds the listen address.
-pub async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| StartupError::Io {

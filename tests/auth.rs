@@ -6,6 +6,8 @@
 //! `angajat_not_found` proves a request got past authentication. No terminals, no PostgREST.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,11 +20,11 @@ use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hikvision_sync::config::Settings;
-use hikvision_sync::startup;
-use hikvision_sync::supabase::StaticDirectory;
+use hikvision_sync::supabase::MemoryDirectory;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
+use support::TestApp;
 use url::Url;
 
 const ENDPOINT: &str = "/api/hikvision/update-angajat-photo";
@@ -255,15 +257,9 @@ fn project(server: &AuthServer) -> Settings {
 
 impl App {
     async fn spawn(settings: Settings) -> Self {
-        let listener = startup::bind(settings.bind_addr).await.expect("binds");
-        let addr = listener.local_addr().unwrap();
-        let state = startup::build_state(settings, Some(Arc::new(StaticDirectory::default())))
-            .expect("state builds");
-        tokio::spawn(startup::serve(listener, state));
-        Self {
-            base: Url::parse(&format!("http://{addr}/")).unwrap(),
-            http: reqwest::Client::new(),
-        }
+        let TestApp { base, http } =
+            TestApp::spawn_with(settings, Some(Arc::new(MemoryDirectory::default()))).await;
+        Self { base, http }
     }
 
     async fn call(&self, headers: &[(&str, &str)]) -> Reply {

@@ -14,7 +14,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use hikvision_sync::simulator::{Faults, SimulatedTerminal};
+use hikvision_simulator::{Faults, SimulatedTerminal};
 use serde_json::{Value, json};
 use support::chaos::{Fault, FaultServer, peak_rss_kib, reset_peak_rss, rss_kib};
 use support::*;
@@ -29,18 +29,18 @@ const TEN_MB: usize = 10 * 1024 * 1024;
 const REPLY_CAP: u64 = 64 * 1024;
 
 struct Service {
-    rest: Rest,
+    rest: Store,
     photos: PhotoServer,
     app: TestApp,
 }
 
 async fn service(device_timeout_ms: u64, request_deadline_ms: u64) -> Service {
-    let rest = Rest::from_env();
+    let rest = Store::memory();
     let photos = PhotoServer::start().await;
     let mut s = settings(&rest, &photos);
     s.sync.device_timeout = Duration::from_millis(device_timeout_ms);
     s.sync.request_deadline = Duration::from_millis(request_deadline_ms);
-    let app = TestApp::spawn(s).await;
+    let app = TestApp::spawn(&rest, s).await;
     Service { rest, photos, app }
 }
 
@@ -96,7 +96,6 @@ fn assert_healthy(d: &Value, name: &str, method: &str, terminal: &SimulatedTermi
 
 #[tokio::test]
 async fn every_broken_terminal_gets_its_own_result_within_the_deadline() {
-    let _devices = lock_devices().await;
     let svc = service(DEVICE_TIMEOUT_MS, REQUEST_DEADLINE_MS).await;
     let (id, no, photo) = employee(&svc, 21).await;
 
@@ -261,7 +260,6 @@ async fn every_broken_terminal_gets_its_own_result_within_the_deadline() {
 /// 64 KiB cap of each reply, so its memory does not follow what terminals send.
 #[tokio::test]
 async fn ten_megabyte_replies_are_cut_at_the_cap_and_memory_stays_flat() {
-    let _devices = lock_devices().await;
     let svc = service(DEVICE_TIMEOUT_MS, REQUEST_DEADLINE_MS).await;
     let (id, no, photo) = employee(&svc, 22).await;
     let healthy = terminal(Faults::default()).await;
@@ -332,7 +330,6 @@ async fn ten_megabyte_replies_are_cut_at_the_cap_and_memory_stays_flat() {
 /// one still succeeds.
 #[tokio::test]
 async fn terminals_slower_than_the_deadline_are_reported_when_it_passes() {
-    let _devices = lock_devices().await;
     let deadline_ms = 1_500;
     let svc = service(5_000, deadline_ms).await;
     let (id, no, photo) = employee(&svc, 23).await;

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::StatusCode;
 use bytes::Bytes;
-use hikvision_sync::isapi::{
-    ClientOptions, FacePicture, IsapiClient, IsapiError, Terminal, build_person,
+use hikvision_isapi::{
+    ClientOptions, ErrorClass, FacePicture, IsapiClient, IsapiError, Terminal, build_person,
 };
-use hikvision_sync::simulator::{Faults, SimulatedTerminal};
+use hikvision_simulator::{Faults, SimulatedTerminal};
 use secrecy::SecretString;
 use support::{PASSWORD, PhotoServer, jpeg, terminal};
 use url::Url;
@@ -198,7 +198,7 @@ async fn a_wrong_password_costs_exactly_one_failed_login_per_call_and_then_locks
         assert_eq!(t.failed_logins(), attempt);
     }
     let e = c.device_info(&tt).await.unwrap_err();
-    assert!(e.is_auth_failure());
+    assert_eq!(e.class(), ErrorClass::Credentials);
     let locked = c.device_info(&target(&t, PASSWORD)).await.unwrap_err();
     assert!(
         matches!(locked, IsapiError::Locked { unlock_in_secs: Some(s) } if s > 1700),
@@ -229,7 +229,7 @@ async fn a_hanging_terminal_returns_within_the_timeout() {
         took >= Duration::from_millis(400) && took < Duration::from_millis(700),
         "{took:?}"
     );
-    assert!(e.is_transient());
+    assert_eq!(e.class(), ErrorClass::Timeout);
 }
 
 #[tokio::test]
@@ -268,7 +268,7 @@ async fn a_reset_connection_is_a_broken_connection() {
         ),
         "{e:?}"
     );
-    assert!(e.is_transient());
+    assert!(e.class().terminal_did_nothing() || e.class() == ErrorClass::ConnectionLost);
 }
 
 #[tokio::test]
@@ -336,7 +336,7 @@ async fn firmware_faults_map_to_typed_errors() {
         .await
         .unwrap_err();
     assert!(
-        e.rejection().is_some_and(|r| r.busy()) && e.is_transient(),
+        e.rejection().is_some() && e.class() == ErrorClass::Busy,
         "{e:?}"
     );
 

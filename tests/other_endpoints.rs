@@ -5,17 +5,16 @@
 mod support;
 
 use axum::http::StatusCode;
-use hikvision_sync::isapi::build_person;
-use hikvision_sync::simulator::Faults;
+use hikvision_isapi::build_person;
+use hikvision_simulator::Faults;
 use serde_json::json;
 use support::*;
 
 #[tokio::test]
 async fn photo_only_posts_face_data_record_and_never_fdmodify() {
-    let _devices = lock_devices().await;
-    let rest = Rest::from_env();
+    let rest = Store::memory();
     let photos = PhotoServer::start().await;
-    let app = TestApp::spawn(settings(&rest, &photos)).await;
+    let app = TestApp::spawn(&rest, settings(&rest, &photos)).await;
     let (fresh, has_face) = (
         terminal(Faults::default()).await,
         terminal(Faults::default()).await,
@@ -79,10 +78,9 @@ async fn photo_only_posts_face_data_record_and_never_fdmodify() {
 
 #[tokio::test]
 async fn full_sync_enrols_the_person_then_the_face() {
-    let _devices = lock_devices().await;
-    let rest = Rest::from_env();
+    let rest = Store::memory();
     let photos = PhotoServer::start().await;
-    let app = TestApp::spawn(settings(&rest, &photos)).await;
+    let app = TestApp::spawn(&rest, settings(&rest, &photos)).await;
     let (empty, known) = (
         terminal(Faults::default()).await,
         terminal(Faults::default()).await,
@@ -111,10 +109,9 @@ async fn full_sync_enrols_the_person_then_the_face() {
 
 #[tokio::test]
 async fn full_sync_without_a_photo_enrols_the_person_only() {
-    let _devices = lock_devices().await;
-    let rest = Rest::from_env();
+    let rest = Store::memory();
     let photos = PhotoServer::start().await;
-    let app = TestApp::spawn(settings(&rest, &photos)).await;
+    let app = TestApp::spawn(&rest, settings(&rest, &photos)).await;
     let t = terminal(Faults::default()).await;
     let no = unique_employee_no();
     let id = rest.insert_angajat(Some(&no), None).await;
@@ -131,9 +128,9 @@ async fn full_sync_without_a_photo_enrols_the_person_only() {
 
 #[tokio::test]
 async fn the_debug_endpoint_runs_the_update_flow_on_one_terminal() {
-    let rest = Rest::from_env();
+    let rest = Store::memory();
     let photos = PhotoServer::start().await;
-    let app = TestApp::spawn(settings(&rest, &photos)).await;
+    let app = TestApp::spawn(&rest, settings(&rest, &photos)).await;
     let t = terminal(Faults {
         fdmodify_unsupported: true,
         ..Faults::default()
@@ -171,9 +168,9 @@ async fn the_debug_endpoint_runs_the_update_flow_on_one_terminal() {
 
 #[tokio::test]
 async fn health_is_open_and_ready_checks_supabase() {
-    let rest = Rest::from_env();
+    let rest = Store::memory();
     let photos = PhotoServer::start().await;
-    let app = TestApp::spawn(settings(&rest, &photos)).await;
+    let app = TestApp::spawn(&rest, settings(&rest, &photos)).await;
     for (path, status) in [("/health", 200), ("/ready", 200), ("/nope", 404)] {
         let r = app
             .http
@@ -193,9 +190,9 @@ async fn health_is_open_and_ready_checks_supabase() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_the_contract() {
-    let rest = Rest::from_env();
+    let rest = Store::memory();
     let photos = PhotoServer::start().await;
-    let app = TestApp::spawn(settings(&rest, &photos)).await;
+    let app = TestApp::spawn(&rest, settings(&rest, &photos)).await;
     let doc: serde_json::Value = app
         .http
         .get(app.base.join("/api/openapi.json").unwrap())

@@ -16,9 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use hikvision_isapi::build_person;
+use hikvision_simulator::{self as simulator, SimulatedTerminal, TerminalConfig};
 use hikvision_sync::config::AuthSettings;
-use hikvision_sync::isapi::build_person;
-use hikvision_sync::simulator::{self, SimulatedTerminal, TerminalConfig};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -121,12 +121,14 @@ fn token(secret: &str, issuer: &str, exp: i64) -> String {
 #[tokio::test]
 async fn no_secret_appears_in_any_log_line_or_response() {
     let logs = capture_logs();
-    let _devices = lock_devices().await;
-    let rest = Rest::from_env();
+    let Some(rest) = Rest::isolated().await else {
+        return;
+    };
+    let store = Store::Rest(rest.clone());
     let photos = PhotoServer::start().await;
     let issuer = "https://secrets-test.supabase.co/auth/v1";
 
-    let mut settings = settings(&rest, &photos);
+    let mut settings = settings(&store, &photos);
     settings.api_key = Some(SecretString::from(API_KEY));
     settings.auth = AuthSettings {
         jwt_secret: Some(SecretString::from(JWT_SECRET)),
@@ -134,7 +136,7 @@ async fn no_secret_appears_in_any_log_line_or_response() {
         ..AuthSettings::default()
     };
     settings.device_defaults.password = Some(SecretString::from(DEFAULT_PW));
-    let app = TestApp::spawn(settings.clone()).await;
+    let app = TestApp::spawn(&store, settings.clone()).await;
 
     // Terminals: one with its own password, one using HIKVISION_PASSWORD, one given a wrong password.
     let own = terminal_with(DEVICE_PW).await;
@@ -230,7 +232,7 @@ async fn no_secret_appears_in_any_log_line_or_response() {
         sb.rest_url = url::Url::parse(&format!("http://{closed}/")).unwrap();
     }
     for broken in [wrong_key, down] {
-        let app = TestApp::spawn(broken).await;
+        let app = TestApp::spawn(&store, broken).await;
         let request = app
             .http
             .post(

@@ -7,24 +7,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use hikvision_sync::simulator::Faults;
+use hikvision_simulator::Faults;
 use serde_json::{Value, json};
 use support::*;
 
 const ENDPOINT: &str = "/api/hikvision/update-angajat-photo";
-
-struct Fixture {
-    rest: Rest,
-    photos: PhotoServer,
-    app: TestApp,
-}
-
-async fn fixture() -> Fixture {
-    let rest = Rest::from_env();
-    let photos = PhotoServer::start().await;
-    let app = TestApp::spawn(settings(&rest, &photos)).await;
-    Fixture { rest, photos, app }
-}
 
 async fn update(app: &TestApp, angajat_id: uuid::Uuid) -> Value {
     let (status, body) = app.post(ENDPOINT, json!({"angajat_id": angajat_id})).await;
@@ -35,14 +22,13 @@ async fn update(app: &TestApp, angajat_id: uuid::Uuid) -> Value {
 
 #[tokio::test]
 async fn put_succeeds_and_the_terminal_holds_the_new_picture() {
-    let _devices = lock_devices().await;
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     let t = terminal(Faults::default()).await;
     let no = unique_employee_no();
     enrol(&t, &no, Some(jpeg(1)));
     let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(2));
-    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
-    f.rest
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
         .set_devices(vec![device_row("Door A", &t, PASSWORD)])
         .await;
 
@@ -65,8 +51,7 @@ async fn put_succeeds_and_the_terminal_holds_the_new_picture() {
 
 #[tokio::test]
 async fn falls_back_to_post_when_fdmodify_is_not_supported() {
-    let _devices = lock_devices().await;
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     let t = terminal(Faults {
         fdmodify_unsupported: true,
         ..Faults::default()
@@ -75,8 +60,8 @@ async fn falls_back_to_post_when_fdmodify_is_not_supported() {
     let no = unique_employee_no();
     enrol(&t, &no, None);
     let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(3));
-    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
-    f.rest
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
         .set_devices(vec![device_row("Old firmware", &t, PASSWORD)])
         .await;
 
@@ -96,8 +81,7 @@ async fn falls_back_to_post_when_fdmodify_is_not_supported() {
 
 #[tokio::test]
 async fn old_firmware_with_an_existing_face_replaces_it_with_fdsetup() {
-    let _devices = lock_devices().await;
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     let t = terminal(Faults {
         fdmodify_unsupported: true,
         ..Faults::default()
@@ -106,8 +90,8 @@ async fn old_firmware_with_an_existing_face_replaces_it_with_fdsetup() {
     let no = unique_employee_no();
     enrol(&t, &no, Some(jpeg(4)));
     let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(5));
-    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
-    f.rest
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
         .set_devices(vec![device_row("Old firmware", &t, PASSWORD)])
         .await;
 
@@ -122,13 +106,12 @@ async fn old_firmware_with_an_existing_face_replaces_it_with_fdsetup() {
 
 #[tokio::test]
 async fn both_fail_for_a_person_the_terminal_does_not_know_and_nobody_is_invented() {
-    let _devices = lock_devices().await;
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     let t = terminal(Faults::default()).await;
     let no = unique_employee_no();
     let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(6));
-    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
-    f.rest
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
         .set_devices(vec![device_row("Door A", &t, PASSWORD)])
         .await;
 
@@ -159,13 +142,12 @@ async fn both_fail_for_a_person_the_terminal_does_not_know_and_nobody_is_invente
 
 #[tokio::test]
 async fn create_missing_person_enrols_first_when_asked() {
-    let _devices = lock_devices().await;
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     let t = terminal(Faults::default()).await;
     let no = unique_employee_no();
     let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(7));
-    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
-    f.rest
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
         .set_devices(vec![device_row("Door A", &t, PASSWORD)])
         .await;
 
@@ -189,15 +171,14 @@ async fn create_missing_person_enrols_first_when_asked() {
 
 #[tokio::test]
 async fn missing_employee_no_skips_every_terminal() {
-    let _devices = lock_devices().await;
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     let (t1, t2) = (
         terminal(Faults::default()).await,
         terminal(Faults::default()).await,
     );
     let url = f.photos.put("faces/x.jpg", jpeg(8));
-    let id = f.rest.insert_angajat(None, Some(&url)).await;
-    f.rest
+    let id = f.store.insert_angajat(None, Some(&url)).await;
+    f.store
         .set_devices(vec![
             device_row("A", &t1, PASSWORD),
             device_row("B", &t2, PASSWORD),
@@ -225,14 +206,13 @@ async fn missing_employee_no_skips_every_terminal() {
 
 #[tokio::test]
 async fn missing_photo_skips_every_terminal() {
-    let _devices = lock_devices().await;
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     let t = terminal(Faults::default()).await;
     let id = f
-        .rest
+        .store
         .insert_angajat(Some(&unique_employee_no()), None)
         .await;
-    f.rest
+    f.store
         .set_devices(vec![device_row("A", &t, PASSWORD)])
         .await;
 
@@ -249,8 +229,7 @@ async fn missing_photo_skips_every_terminal() {
 
 #[tokio::test]
 async fn several_terminals_are_aggregated_within_the_deadline() {
-    let _devices = lock_devices().await;
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     let good = terminal(Faults::default()).await;
     let old = terminal(Faults {
         fdmodify_unsupported: true,
@@ -266,8 +245,8 @@ async fn several_terminals_are_aggregated_within_the_deadline() {
     enrol(&old, &no, None);
     enrol(&locked_out, &no, Some(jpeg(9)));
     let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(10));
-    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
-    f.rest
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
         .set_devices(vec![
             device_row("1 good", &good, PASSWORD),
             device_row("2 old firmware", &old, PASSWORD),
@@ -314,12 +293,11 @@ async fn several_terminals_are_aggregated_within_the_deadline() {
 
 #[tokio::test]
 async fn a_hanging_terminal_is_reported_and_the_others_are_unaffected() {
-    let _devices = lock_devices().await;
-    let rest = Rest::from_env();
+    let rest = Store::memory();
     let photos = PhotoServer::start().await;
     let mut s = settings(&rest, &photos);
     s.sync.device_timeout = Duration::from_millis(700);
-    let app = TestApp::spawn(s).await;
+    let app = TestApp::spawn(&rest, s).await;
     let good = terminal(Faults::default()).await;
     let hung = terminal(Faults {
         hang: true,
@@ -357,13 +335,12 @@ async fn a_hanging_terminal_is_reported_and_the_others_are_unaffected() {
 
 #[tokio::test]
 async fn the_request_deadline_bounds_the_whole_request() {
-    let _devices = lock_devices().await;
-    let rest = Rest::from_env();
+    let rest = Store::memory();
     let photos = PhotoServer::start().await;
     let mut s = settings(&rest, &photos);
     s.sync.device_timeout = Duration::from_millis(5_000);
     s.sync.request_deadline = Duration::from_millis(600);
-    let app = TestApp::spawn(s).await;
+    let app = TestApp::spawn(&rest, s).await;
     let hung = terminal(Faults {
         hang: true,
         ..Faults::default()
@@ -392,8 +369,7 @@ async fn the_request_deadline_bounds_the_whole_request() {
 
 #[tokio::test]
 async fn a_relative_photo_path_is_resolved_to_the_storage_url() {
-    let _devices = lock_devices().await;
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     let t = terminal(Faults::default()).await;
     let no = unique_employee_no();
     enrol(&t, &no, Some(jpeg(14)));
@@ -402,10 +378,10 @@ async fn a_relative_photo_path_is_resolved_to_the_storage_url() {
         jpeg(15),
     );
     let id = f
-        .rest
+        .store
         .insert_angajat(Some(&no), Some(&format!("angajati/{no}.jpg")))
         .await;
-    f.rest
+    f.store
         .set_devices(vec![device_row("A", &t, PASSWORD)])
         .await;
 
@@ -425,39 +401,8 @@ async fn a_relative_photo_path_is_resolved_to_the_storage_url() {
 }
 
 #[tokio::test]
-async fn an_invalid_device_row_is_fatal_and_does_not_stop_the_others() {
-    let _devices = lock_devices().await;
-    let f = fixture().await;
-    let t = terminal(Faults::default()).await;
-    let no = unique_employee_no();
-    enrol(&t, &no, Some(jpeg(16)));
-    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(17));
-    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
-    f.rest
-        .set_devices(vec![
-            device_row("A", &t, PASSWORD),
-            json!({"name": "B no password", "ip": "127.0.0.1", "port": 9, "is_active": true}),
-        ])
-        .await;
-
-    let body = update(&f.app, id).await;
-
-    assert_eq!(
-        body["summary"],
-        json!({"success": 1, "partial": 0, "skipped": 0, "fatal": 1})
-    );
-    let d = by_name(&body);
-    assert!(
-        d["B no password"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("HIKVISION_PASSWORD")
-    );
-}
-
-#[tokio::test]
 async fn unknown_angajat_is_404() {
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     let (status, body) = f
         .app
         .post(ENDPOINT, json!({"angajat_id": uuid::Uuid::new_v4()}))
@@ -469,7 +414,7 @@ async fn unknown_angajat_is_404() {
 
 #[tokio::test]
 async fn bad_bodies_get_structured_errors() {
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     for (body, status, code) in [
         (
             r#"{"angajat_id": "not-a-uuid"}"#,
@@ -513,7 +458,7 @@ async fn bad_bodies_get_structured_errors() {
 
 #[tokio::test]
 async fn curl_style_form_content_type_is_accepted() {
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     let response = f
         .app
         .http
@@ -531,67 +476,14 @@ async fn curl_style_form_content_type_is_accepted() {
 }
 
 #[tokio::test]
-async fn supabase_down_is_503() {
-    let rest = Rest::from_env();
-    let photos = PhotoServer::start().await;
-    let mut s = settings(&rest, &photos);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    if let Some(sb) = s.supabase.as_mut() {
-        sb.rest_url = url::Url::parse(&format!("http://{closed}/")).unwrap();
-    }
-    let app = TestApp::spawn(s).await;
-    let (status, body) = app
-        .post(ENDPOINT, json!({"angajat_id": uuid::Uuid::new_v4()}))
-        .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body["code"], "supabase_unavailable");
-    let ready = app
-        .http
-        .get(app.base.join("/ready").unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status().as_u16(), 503);
-}
-
-#[tokio::test]
-async fn a_wrong_service_key_is_503_with_a_clear_message() {
-    let rest = Rest::from_env();
-    let photos = PhotoServer::start().await;
-    let mut s = settings(&rest, &photos);
-    if let Some(sb) = s.supabase.as_mut() {
-        // A JWT signed with another secret.
-        sb.service_key = secrecy::SecretString::from(
-            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLXdyb25n".to_string(),
-        );
-    }
-    let app = TestApp::spawn(s).await;
-    let (status, body) = app
-        .post(ENDPOINT, json!({"angajat_id": uuid::Uuid::new_v4()}))
-        .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["code"], "supabase_auth_failed");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("SUPABASE_SERVICE_ROLE_KEY")
-    );
-}
-
-#[tokio::test]
 async fn a_refused_password_is_not_tried_again_until_it_changes() {
-    let _devices = lock_devices().await;
-    let f = fixture().await;
+    let f = Fixture::memory().await;
     let t = terminal(Faults::default()).await;
     let no = unique_employee_no();
     enrol(&t, &no, Some(jpeg(18)));
     let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(19));
-    let id = f.rest.insert_angajat(Some(&no), Some(&url)).await;
-    f.rest.set_devices(vec![device_row("A", &t, "typo")]).await;
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store.set_devices(vec![device_row("A", &t, "typo")]).await;
 
     let first = update(&f.app, id).await;
     assert_eq!(first["per_device"][0]["error_code"], "wrong_credentials");
@@ -613,7 +505,7 @@ async fn a_refused_password_is_not_tried_again_until_it_changes() {
         "repeated clicks cost one failed login in all"
     );
 
-    f.rest
+    f.store
         .set_devices(vec![device_row("A", &t, PASSWORD)])
         .await;
     let fixed = update(&f.app, id).await;

@@ -1,7 +1,7 @@
 //! The service under test, in its own process: the bench binary re-executes itself with
 //! `--serve-child`, reads a [`ServiceSpec`] (one JSON line on stdin), builds the real service
-//! (`Settings::from_lookup` -> `startup::build_state` -> `startup::serve`, i.e. `api::router`)
-//! with a `StaticDirectory`, prints `LISTEN <addr> <pid>`, and exits when its stdin closes.
+//! (`Settings::from_lookup` -> `Application::build_with` -> `run_until_stopped`, i.e. `api::router`)
+//! with a `MemoryDirectory`, prints `LISTEN <addr> <pid>`, and exits when its stdin closes.
 //!
 //! A separate process keeps the simulated terminals, the photo server and the load generator
 //! (all in the parent) out of the service's memory and CPU figures.
@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hikvision_sync::config::Settings;
-use hikvision_sync::isapi::FaceUrlScheme;
 use hikvision_sync::models::{Angajat, Biometrie, Device};
-use hikvision_sync::startup;
-use hikvision_sync::supabase::StaticDirectory;
+use hikvision_sync::startup::{self, Application};
+use hikvision_sync::supabase::FaceUrlScheme;
+use hikvision_sync::supabase::MemoryDirectory;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -103,38 +103,37 @@ async fn serve(spec: ServiceSpec) -> Result<(), BoxError> {
     if spec.log_filter.is_some() {
         startup::init_logging(settings.log_format);
     }
-    let directory = StaticDirectory {
-        angajati: spec
-            .angajati
-            .iter()
-            .map(|p| Angajat {
-                id: p.id,
-                nume: p.employee_no.clone(),
-                prenume: "Bench".into(),
-                biometrie: Some(Biometrie {
-                    employee_no: Some(p.employee_no.clone()),
-                    foto_fata_url: Some(p.photo.clone()),
-                }),
+    let angajati = spec
+        .angajati
+        .iter()
+        .map(|p| Angajat {
+            id: p.id,
+            nume: p.employee_no.clone(),
+            prenume: "Bench".into(),
+            biometrie: Some(Biometrie {
+                employee_no: Some(p.employee_no.clone()),
+                foto_fata_url: Some(p.photo.clone()),
+            }),
+        })
+        .collect();
+    let devices = spec
+        .devices
+        .into_iter()
+        .map(|d| {
+            Ok(Device {
+                id: d.id,
+                name: d.name,
+                ip: d.ip,
+                port: d.port,
+                username: d.username,
+                password: SecretString::from(d.password),
             })
-            .collect(),
-        devices: spec
-            .devices
-            .into_iter()
-            .map(|d| {
-                Ok(Device {
-                    id: d.id,
-                    name: d.name,
-                    ip: d.ip,
-                    port: d.port,
-                    username: d.username,
-                    password: SecretString::from(d.password),
-                })
-            })
-            .collect(),
-    };
-    let listener = startup::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let addr = listener.local_addr()?;
-    let state = startup::build_state(settings, Some(Arc::new(directory)))?;
+        })
+        .collect();
+    let directory = MemoryDirectory::new(angajati, devices);
+    settings.bind_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let app = Application::build_with(settings, Some(Arc::new(directory))).await?;
+    let addr = app.addr();
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "LISTEN {addr} {}", std::process::id())?;
@@ -146,7 +145,7 @@ async fn serve(spec: ServiceSpec) -> Result<(), BoxError> {
         let _ = std::io::stdin().lock().read_to_end(&mut rest);
         std::process::exit(0);
     });
-    startup::serve(listener, state).await?;
+    app.run_until_stopped().await?;
     Ok(())
 }
 

@@ -11,9 +11,9 @@ use axum::extract::State;
 use axum::http::{Uri, header};
 use axum::response::IntoResponse;
 use axum::serve::ListenerExt;
+use hikvision_isapi::build_person;
+use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, TerminalConfig};
 use hikvision_sync::demo::demo_picture;
-use hikvision_sync::isapi::build_person;
-use hikvision_sync::simulator::{self, Faults, SimulatedTerminal, TerminalConfig};
 use tokio::net::TcpSocket;
 use tokio::task::JoinHandle;
 

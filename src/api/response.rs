@@ -1,10 +1,13 @@
-//! The response contract the React app depends on (the plan's field names, additive extras only).
+//! The response contract the React app depends on (`docs/owner-plan.md`'s field names, additive
+//! extras only).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::models::{Summary, SyncStatus, SyncStep};
+use hikvision_isapi::TerminalCall;
+
+use crate::models::{ErrorCode, Summary, SyncStatus, SyncStep};
 use crate::orchestration::DeviceReport;
 
 /// `{"status": "ok", "summary": {...}, "per_device": [...]}`.
@@ -40,13 +43,13 @@ pub struct PerDevice {
     pub device_name: String,
     /// ISAPI call that succeeded or was last tried (extra).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "FDModify")]
-    pub method: Option<&'static str>,
+    #[schema(schema_with = terminal_call_schema, example = "FDModify")]
+    pub method: Option<TerminalCall>,
     /// True when the FDModify fallback was used (extra).
     pub fallback: bool,
     /// Machine-readable failure reason (extra).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
+    pub error_code: Option<ErrorCode>,
     /// Time spent on this terminal (extra).
     pub elapsed_ms: u64,
 }
@@ -80,6 +83,15 @@ impl From<DeviceReport> for PerDevice {
             elapsed_ms: r.elapsed_ms,
         }
     }
+}
+
+/// `method`: the name of every call the client makes.
+fn terminal_call_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(TerminalCall::ALL.iter().map(|c| c.name())))
+        .description(Some("The ISAPI call that succeeded or was last tried"))
+        .build()
 }
 
 /// Body of the sync endpoints (documentation; the handlers validate it field by field).

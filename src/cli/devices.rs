@@ -4,8 +4,9 @@
 use futures::StreamExt;
 
 use super::table;
+use hikvision_isapi::{ClientOptions, ErrorClass, IsapiClient};
+
 use crate::config::Settings;
-use crate::isapi::{ClientOptions, IsapiClient, IsapiError, Terminal};
 use crate::models::DeviceEntry;
 
 /// Checks every active terminal; `Ok(true)` when all are reachable with working credentials.
@@ -68,7 +69,7 @@ async fn check_one(client: &IsapiClient, entry: DeviceEntry) -> (bool, Vec<Strin
         }
     };
     let address = format!("{}:{}", device.ip, device.port);
-    let terminal = match Terminal::for_device(&device) {
+    let terminal = match device.terminal() {
         Ok(t) => t,
         Err(e) => {
             return (
@@ -108,13 +109,11 @@ async fn check_one(client: &IsapiClient, entry: DeviceEntry) -> (bool, Vec<Strin
             )
         }
         Err(e) => {
-            let (reachable, login) = match &e {
-                IsapiError::WrongCredentials { .. } | IsapiError::Locked { .. } => {
-                    ("yes", "FAILED")
+            let (reachable, login) = match e.class() {
+                ErrorClass::Credentials => ("yes", "FAILED"),
+                ErrorClass::Timeout | ErrorClass::Unreachable | ErrorClass::ConnectionLost => {
+                    ("NO", "-")
                 }
-                IsapiError::Timeout { .. }
-                | IsapiError::Unreachable { .. }
-                | IsapiError::ConnectionLost { .. } => ("NO", "-"),
                 _ => ("yes", "?"),
             };
             (

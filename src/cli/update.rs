@@ -1,8 +1,6 @@
 //! `hikvision-sync update-photo <angajat_id>`: the update flow once, from the terminal, with a line
 //! per terminal as results arrive and a table at the end.
 
-use std::sync::Arc;
-
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -10,7 +8,7 @@ use super::table;
 use crate::config::Settings;
 use crate::models::{Summary, SyncStatus};
 use crate::orchestration::{Flow, FlowOptions};
-use crate::startup;
+use crate::startup::Services;
 
 /// Runs the update for one employee; `Ok(true)` when every terminal succeeded or was skipped.
 pub async fn update_photo(
@@ -35,8 +33,9 @@ pub async fn update_photo(
         angajat.display_name(),
         angajat.employee_no().unwrap_or("-")
     );
-    let state = startup::build_state(settings, None).map_err(|e| e.to_string())?;
-    let orchestrator = Arc::clone(&state.orchestrator);
+    let orchestrator = Services::build(&settings)
+        .map_err(|e| e.to_string())?
+        .orchestrator;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let run = tokio::spawn(async move {
         orchestrator
@@ -62,7 +61,7 @@ pub async fn update_photo(
                 r.device_name.clone(),
                 r.device_ip.clone(),
                 r.result.status.name().to_string(),
-                r.result.method.unwrap_or("-").to_string(),
+                r.result.method.map_or("-", |m| m.name()).to_string(),
                 r.result.message.clone(),
             ]
         })

@@ -11,7 +11,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::isapi::FaceUrlPolicy;
+use crate::supabase::FaceUrlPolicy;
 
 pub use files::read_toml_dir;
 
@@ -278,7 +278,7 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
-    use crate::isapi::FaceUrlScheme;
+    use crate::supabase::FaceUrlScheme;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = pairs

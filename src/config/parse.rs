@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::{AuthSettings, ConfigError, LogFormat, SETTINGS, Settings, SupabaseSettings, join_dir};
-use crate::isapi::FaceUrlScheme;
+use crate::supabase::FaceUrlScheme;
 
 impl Settings {
     /// Reads the settings through `lookup` (the environment, or a map in tests).

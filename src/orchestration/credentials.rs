@@ -13,7 +13,7 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
-use crate::isapi::IsapiError;
+use hikvision_isapi::IsapiError;
 
 /// Why a terminal is not being called.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! The per-terminal flows of the plan, and the status each outcome gets.
+//! The per-terminal flows of the owner's plan (`docs/owner-plan.md`), and the status each outcome
+//! gets.
 //!
 //! - PUT FDModify succeeded -> `success` (method FDModify).
 //! - PUT failed, POST FaceDataRecord succeeded -> `success`, `fallback: true`, the message says why
@@ -13,8 +14,10 @@ use std::future::Future;
 
 use tokio::time::Instant;
 
-use crate::isapi::{FaceCall, FacePicture, IsapiClient, IsapiError, Terminal, build_person};
-use crate::models::{Angajat, SyncResult, SyncStatus, SyncStep};
+use crate::models::{Angajat, ErrorCode, SyncResult, SyncStatus, SyncStep};
+use hikvision_isapi::{
+    ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, Terminal, build_person,
+};
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -197,9 +200,7 @@ impl DeviceSession<'_> {
             }
             Err(e) => e,
         };
-        let face_exists = post_err
-            .rejection()
-            .is_some_and(|r| r.sub_status_code == "deviceUserAlreadyExistFace");
+        let face_exists = post_err.rejection().is_some_and(|r| r.face_exists());
         if !face_exists {
             let advice = if person_missing(&post_err) {
                 missing_person_advice(job.employee_no)
@@ -231,16 +232,12 @@ impl DeviceSession<'_> {
     }
 }
 
-/// Errors after which calling the same terminal again cannot help (or can hurt).
+/// Errors after which another call to the same terminal in this request cannot help (down, or
+/// the input is wrong) or can hurt (a second login with a refused password).
 fn stops_here(e: &IsapiError) -> bool {
-    e.is_auth_failure()
-        || matches!(
-            e,
-            IsapiError::Timeout { .. }
-                | IsapiError::Unreachable { .. }
-                | IsapiError::FaceUrl(_)
-                | IsapiError::InvalidRequest(_)
-        )
+    let class = e.class();
+    class.terminal_is_down()
+        || matches!(class, ErrorClass::Credentials | ErrorClass::InvalidRequest)
 }
 
 fn person_missing(e: &IsapiError) -> bool {
@@ -255,7 +252,7 @@ fn missing_person_advice(employee_no: &str) -> String {
 
 fn success(call: FaceCall, fallback: bool, message: &str) -> SyncResult {
     SyncResult {
-        method: Some(call.name()),
+        method: Some(call.call()),
         fallback,
         ..SyncResult::new(SyncStatus::Success, SyncStep::Photo, message)
     }
@@ -272,19 +269,15 @@ fn failed_step(
     fallback: bool,
     message: &str,
 ) -> SyncResult {
-    let code = match e.rejection() {
-        Some(r) => r.sub_status_code.clone(),
-        None => e.kind().to_string(),
-    };
-    let suffix = if e.is_auth_failure() {
+    let suffix = if e.class() == ErrorClass::Credentials {
         "; the terminal was not called again, to avoid locking the account"
     } else {
         ""
     };
     SyncResult {
-        method: call.map(FaceCall::name),
+        method: call.map(FaceCall::call),
         fallback,
-        error_code: Some(code),
+        error_code: Some(ErrorCode::of(e)),
         ..SyncResult::new(SyncStatus::Partial, step, format!("{message}{suffix}"))
     }
 }

@@ -1,4 +1,4 @@
-//! The plan's flows across every active terminal: one task per terminal, bounded concurrency,
+//! The owner's flows (`docs/owner-plan.md`) across every active terminal: one task per terminal, bounded concurrency,
 //! per-terminal pacing, and one deadline for the whole request. Decides every status.
 
 mod credentials;
@@ -14,9 +14,11 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::Instrument;
 
 use crate::config::SyncOptions;
-use crate::isapi::{FacePicture, FaceUrlPolicy, IsapiClient, Terminal, check_employee_no};
+use hikvision_isapi::{FacePicture, IsapiClient, check_employee_no};
+
 use crate::metrics::Metrics;
-use crate::models::{Angajat, Device, DeviceEntry, SyncResult, SyncStatus, SyncStep};
+use crate::models::{Angajat, Device, DeviceEntry, ServiceCode, SyncResult, SyncStatus, SyncStep};
+use crate::supabase::FaceUrlPolicy;
 
 pub use credentials::{Blocked, CredentialGuard};
 pub use flows::{DeviceSession, FaceJob};
@@ -184,10 +186,10 @@ impl Orchestrator {
     }
 
     fn plan(&self, angajat: &Angajat, flow: Flow) -> Plan {
-        let skip = |message: String, code: &str| {
-            let mut r = SyncResult::new(SyncStatus::Skipped, SyncStep::Photo, message);
-            r.error_code = Some(code.into());
-            Plan::Skip(r)
+        let skip = |message: String, code: ServiceCode| {
+            Plan::Skip(
+                SyncResult::new(SyncStatus::Skipped, SyncStep::Photo, message).with_code(code),
+            )
         };
         let Some(employee_no) = angajat.employee_no() else {
             let why = if angajat.biometrie.is_none() {
@@ -197,23 +199,23 @@ impl Orchestrator {
             };
             return skip(
                 format!("Skipped: {why}; set biometrie.employee_no first"),
-                "missing_employee_no",
+                ServiceCode::MissingEmployeeNo,
             );
         };
         if let Err(e) = check_employee_no(employee_no) {
-            return skip(format!("Skipped: {e}"), "invalid_employee_no");
+            return skip(format!("Skipped: {e}"), ServiceCode::InvalidEmployeeNo);
         }
         let picture = match angajat.photo() {
             None if flow == Flow::FullSync => None,
             None => {
                 return skip(
                     "Skipped: foto_fata_url is missing in this angajat's biometrie record; upload a photo first".into(),
-                    "missing_foto_fata_url",
+                    ServiceCode::MissingFotoFataUrl,
                 );
             }
             Some(raw) => match self.face_urls.resolve(raw) {
                 Ok(url) => Some(FacePicture::Url(url)),
-                Err(e) => return skip(format!("Skipped: {e}"), "invalid_photo_url"),
+                Err(e) => return skip(format!("Skipped: {e}"), ServiceCode::InvalidPhotoUrl),
             },
         };
         Plan::Send {
@@ -262,7 +264,7 @@ impl Orchestrator {
         }
         tracing::info!(
             device_id = %device_id, device_ip = %device_ip, status = ?result.status,
-            method = result.method.unwrap_or("-"), fallback = result.fallback, elapsed_ms,
+            method = result.method.map_or("-", |m| m.name()), fallback = result.fallback, elapsed_ms,
             "terminal done"
         );
         DeviceReport {
@@ -287,7 +289,7 @@ impl Orchestrator {
             employee_no,
             picture,
         } = target;
-        let terminal = match Terminal::for_device(device) {
+        let terminal = match device.terminal() {
             Ok(t) => t,
             Err(e) => {
                 return SyncResult::new(
@@ -302,13 +304,12 @@ impl Orchestrator {
             &device.username,
             device.password.expose_secret(),
         ) {
-            let mut r = SyncResult::new(
+            return SyncResult::new(
                 SyncStatus::Partial,
                 SyncStep::Device,
                 blocked.message(tokio::time::Instant::now()),
-            );
-            r.error_code = Some("credentials_blocked".into());
-            return r;
+            )
+            .with_code(ServiceCode::CredentialsBlocked);
         }
         let session = DeviceSession {
             client: &self.client,
@@ -360,13 +361,12 @@ fn identity(entry: &DeviceEntry) -> (String, String, String) {
 }
 
 fn deadline_result(deadline_ms: u128) -> SyncResult {
-    let mut r = SyncResult::new(
+    SyncResult::new(
         SyncStatus::Partial,
         SyncStep::Photo,
         format!(
             "No result within the request deadline of {deadline_ms} ms: the terminal is slow or offline, or was still waiting its turn (DEVICE_CONCURRENCY). A call already under way finishes in the background; retry this terminal if needed"
         ),
-    );
-    r.error_code = Some("deadline_exceeded".into());
-    r
+    )
+    .with_code(ServiceCode::DeadlineExceeded)
 }

@@ -1,11 +1,15 @@
-//! Retries where they are safe, with jittered exponential backoff, never past the request deadline.
+//! Retries within one request, where they are safe, with jittered exponential backoff, never past
+//! the request deadline. The decision is one table over [`ErrorClass`]:
 //!
-//! Safe means the terminal certainly did not act (`deviceBusy`, a refused or timed-out connection
-//! attempt), or acting twice changes nothing (a connection broken mid-exchange on an idempotent PUT).
-//! Never retried: a wrong password (terminals lock the account after 5 failures), a rejected picture,
-//! any other refusal, a broken FaceDataRecord POST, and a reply timeout: a terminal that accepted the
-//! connection and then said nothing for `DEVICE_TIMEOUT_MS` is hung, and waiting for it a second time
-//! would double the request's wall time (2 x 10 s by default, measured in BENCHMARKS.md).
+//! | class | retried in the request |
+//! |---|---|
+//! | `Busy`, `Unreachable` (the terminal did nothing) | up to `max_retries` |
+//! | `ConnectionLost` | idempotent calls only (PUTs), up to `max_broken_retries` |
+//! | `Timeout` | never: a terminal that accepted the connection and said nothing for `DEVICE_TIMEOUT_MS` is hung, and a second wait would double the request (2 x 10 s by default, BENCHMARKS.md) |
+//! | `Credentials` | never: terminals lock the account after 5 failed logins |
+//! | `ServerError`, `PictureRejected`, `Unsupported`, `Refused`, `BadReply`, `InvalidRequest` | never: the same request gets the same answer now |
+//!
+//! Durable background retries (across requests) map the same classes in a table of their own.
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,7 +17,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::time::Instant;
 
-use crate::isapi::IsapiError;
+use hikvision_isapi::{ErrorClass, IsapiError};
 
 /// How many times a call may be retried.
 #[derive(Debug, Clone, Copy)]
@@ -56,13 +60,11 @@ impl RetryPolicy {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
             };
-            let allowed = match &error {
-                IsapiError::Rejected(r) if r.busy() => retries < self.max_retries,
-                IsapiError::Unreachable { .. } => retries < self.max_retries,
-                IsapiError::ConnectionLost { .. } => {
-                    idempotent && broken_retries < self.max_broken_retries
-                }
-                _ => false,
+            let class = error.class();
+            let allowed = match in_request_retry(class, idempotent) {
+                Some(Budget::Retries) => retries < self.max_retries,
+                Some(Budget::BrokenRetries) => broken_retries < self.max_broken_retries,
+                None => false,
             };
             if !allowed {
                 return Err(error);
@@ -74,12 +76,12 @@ impl RetryPolicy {
                 return Err(error);
             }
             tracing::debug!(
-                error = error.kind(),
+                error = class.name(),
                 backoff_ms = backoff.as_millis() as u64,
                 "retrying terminal call"
             );
             tokio::time::sleep(backoff).await;
-            if matches!(error, IsapiError::ConnectionLost { .. }) {
+            if class == ErrorClass::ConnectionLost {
                 broken_retries += 1;
             } else {
                 retries += 1;
@@ -88,12 +90,38 @@ impl RetryPolicy {
     }
 }
 
+/// Which retry budget a failure draws on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    /// `max_retries`: the terminal did nothing.
+    Retries,
+    /// `max_broken_retries`: the terminal may have acted, and acting twice changes nothing.
+    BrokenRetries,
+}
+
+/// The in-request retry table (see the module docs).
+fn in_request_retry(class: ErrorClass, idempotent: bool) -> Option<Budget> {
+    match class {
+        ErrorClass::Busy | ErrorClass::Unreachable => Some(Budget::Retries),
+        ErrorClass::ConnectionLost if idempotent => Some(Budget::BrokenRetries),
+        ErrorClass::ConnectionLost
+        | ErrorClass::Timeout
+        | ErrorClass::Credentials
+        | ErrorClass::ServerError
+        | ErrorClass::PictureRejected
+        | ErrorClass::Unsupported
+        | ErrorClass::Refused
+        | ErrorClass::BadReply
+        | ErrorClass::InvalidRequest => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
-    use crate::isapi::Rejection;
+    use hikvision_isapi::Rejection;
 
     fn busy() -> IsapiError {
         IsapiError::Rejected(Rejection {

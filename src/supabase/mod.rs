@@ -1,10 +1,12 @@
 //! Where employees and terminals come from: Supabase over PostgREST, or an in-memory directory for
-//! the embedded demo. Both implement [`Directory`].
+//! the embedded demo. Both implement [`Directory`]. The Supabase Storage photo-URL rules live
+//! here too ([`FaceUrlPolicy`]).
 
 mod error;
+mod memory;
+mod photo_url;
 mod postgrest;
 mod rows;
-mod static_dir;
 
 use futures::future::BoxFuture;
 use uuid::Uuid;
@@ -12,9 +14,10 @@ use uuid::Uuid;
 use crate::models::{Angajat, DeviceEntry};
 
 pub use error::DirectoryError;
+pub use memory::MemoryDirectory;
+pub use photo_url::{FaceUrlError, FaceUrlPolicy, FaceUrlScheme};
 pub use postgrest::PostgrestDirectory;
-pub use rows::DeviceRowDefaults;
-pub use static_dir::StaticDirectory;
+pub use rows::{angajat_from_row, device_from_row};
 
 /// The two reads every sync needs.
 pub trait Directory: Send + Sync {

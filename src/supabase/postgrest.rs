@@ -13,8 +13,9 @@ use serde_json::Value;
 use url::Url;
 use uuid::Uuid;
 
-use super::rows::{DeviceRowDefaults, angajat_from_row, device_from_row};
+use super::rows::{angajat_from_row, device_from_row};
 use super::{Directory, DirectoryError};
+use crate::config::DeviceDefaults;
 use crate::config::{SupabaseSettings, Tables};
 use crate::models::{Angajat, DeviceEntry};
 
@@ -27,7 +28,7 @@ pub struct PostgrestDirectory {
     http: reqwest::Client,
     rest_url: Url,
     tables: Tables,
-    defaults: DeviceRowDefaults,
+    defaults: DeviceDefaults,
     timeout: Duration,
 }
 
@@ -36,7 +37,7 @@ impl PostgrestDirectory {
     pub fn new(
         settings: &SupabaseSettings,
         tables: Tables,
-        defaults: DeviceRowDefaults,
+        defaults: DeviceDefaults,
         timeout: Duration,
     ) -> Result<Self, DirectoryError> {
         let key = settings.service_key.expose_secret();

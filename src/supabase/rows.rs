@@ -8,16 +8,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::DirectoryError;
+use crate::config::DeviceDefaults;
 use crate::models::{Angajat, Biometrie, Device, DeviceEntry, InvalidDevice};
-
-/// Credentials for device rows that have none.
-#[derive(Debug, Clone)]
-pub struct DeviceRowDefaults {
-    /// Login name.
-    pub username: String,
-    /// Password.
-    pub password: Option<SecretString>,
-}
 
 /// Decodes an `angajati` row with its embedded `biometrie` (object, one-element array, or null).
 pub fn angajat_from_row(row: &Value, biometrie_key: &str) -> Result<Angajat, DirectoryError> {
@@ -48,7 +40,7 @@ fn biometrie_from(b: &Map<String, Value>) -> Biometrie {
 }
 
 /// Decodes a `hikvision_devices` row, applying default credentials; bad rows become `Err`.
-pub fn device_from_row(row: &Value, defaults: &DeviceRowDefaults) -> DeviceEntry {
+pub fn device_from_row(row: &Value, defaults: &DeviceDefaults) -> DeviceEntry {
     let empty = Map::new();
     let map = row.as_object().unwrap_or(&empty);
     let id = text(map, "id").unwrap_or_default();
@@ -119,8 +111,8 @@ mod tests {
 
     use super::*;
 
-    fn defaults(pw: Option<&str>) -> DeviceRowDefaults {
-        DeviceRowDefaults {
+    fn defaults(pw: Option<&str>) -> DeviceDefaults {
+        DeviceDefaults {
             username: "admin".into(),
             password: pw.map(SecretString::from),
         }
@@ -194,7 +186,7 @@ mod fuzz {
     use super::*;
 
     fn any_json() -> impl Strategy<Value = Value> {
-        crate::fuzz_support::json_with(
+        hikvision_isapi::fuzz::json_with(
             prop_oneof![
                 (-2i64..70_000).prop_map(Value::from),
                 " {0,2}[0-9]{1,6} {0,2}".prop_map(Value::String),
@@ -259,7 +251,7 @@ mod fuzz {
             if let (Value::Object(map), Some(pw)) = (&mut value, &password) {
                 map.insert("password".into(), Value::String(pw.clone()));
             }
-            let defaults = DeviceRowDefaults {
+            let defaults = DeviceDefaults {
                 username: "admin".into(),
                 password: default_password.clone().map(SecretString::from),
             };

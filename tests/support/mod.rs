@@ -1,62 +1,176 @@
-//! The one helper every cross-HTTP test uses: the PostgREST-compatible stack started by
-//! `scripts/test-stack.sh`, simulated terminals, a photo server, and the service on a random port.
+//! The one helper every cross-HTTP test uses: a store (in memory, or per-test tables on the
+//! PostgREST-compatible stack of `scripts/test-stack.sh`), simulated terminals, a photo server,
+//! and the service on a random port.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod chaos;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use hikvision_sync::config::{Settings, SupabaseSettings, SyncOptions};
-use hikvision_sync::isapi::{FaceUrlPolicy, FaceUrlScheme};
-use hikvision_sync::simulator::{self, Faults, SimulatedTerminal, TerminalConfig};
-use hikvision_sync::startup;
+use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, TerminalConfig};
+use hikvision_sync::config::{Settings, SupabaseSettings, SyncOptions, Tables};
+use hikvision_sync::models::{Angajat, Biometrie};
+use hikvision_sync::startup::{self, Application};
+use hikvision_sync::supabase::{
+    Directory, FaceUrlPolicy, FaceUrlScheme, MemoryDirectory, device_from_row,
+};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use url::Url;
 use uuid::Uuid;
 
-/// The devices table is global: tests that set it take this lock.
-static DEVICES_LOCK: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(Default::default);
+/// Set by `./scripts/test` (and so CI): a missing PostgreSQL + PostgREST stack fails the run
+/// instead of skipping the tests that need it.
+const REQUIRE_STACK: &str = "HS_TEST_REQUIRE_STACK";
 
-/// Takes the devices-table lock for the rest of the test.
-pub async fn lock_devices() -> tokio::sync::MutexGuard<'static, ()> {
-    DEVICES_LOCK.lock().await
+/// Where a test's employees and terminals live: in memory (most tests, no database), or in
+/// PostgreSQL behind the PostgREST-compatible server (the contract tests), on tables of its own.
+#[derive(Clone)]
+pub enum Store {
+    /// The service's in-memory directory; device rows go through the same row decoding as
+    /// PostgREST rows.
+    Memory(Arc<MemoryDirectory>),
+    /// Per-test tables on the stack of `scripts/test-stack.sh`.
+    Rest(Rest),
 }
 
-/// The PostgREST-compatible server of `scripts/test-stack.sh`.
+impl Store {
+    /// An empty in-memory store.
+    pub fn memory() -> Self {
+        Self::Memory(Arc::default())
+    }
+
+    /// Fresh tables of this test's own on the PostgREST stack; `None` (the test skips, with a
+    /// message) when the stack is not running and `HS_TEST_REQUIRE_STACK` is not set.
+    pub async fn rest() -> Option<Self> {
+        Rest::isolated().await.map(Self::Rest)
+    }
+
+    /// Inserts an angajat and (when any field is given) their biometrie; returns the id.
+    pub async fn insert_angajat(&self, employee_no: Option<&str>, foto: Option<&str>) -> Uuid {
+        match self {
+            Self::Memory(dir) => {
+                let id = Uuid::new_v4();
+                let biometrie = (employee_no.is_some() || foto.is_some()).then(|| Biometrie {
+                    employee_no: employee_no.map(Into::into),
+                    foto_fata_url: foto.map(Into::into),
+                });
+                dir.upsert_angajat(Angajat {
+                    id,
+                    nume: "Popescu".into(),
+                    prenume: "Ion".into(),
+                    biometrie,
+                });
+                id
+            }
+            Self::Rest(rest) => rest.insert_angajat(employee_no, foto).await,
+        }
+    }
+
+    /// Replaces every device row with `rows` (JSON rows as the devices table holds them).
+    pub async fn set_devices(&self, rows: Vec<Value>) {
+        match self {
+            Self::Memory(dir) => {
+                // What the PostgREST read does: active rows only, ordered by name, then id.
+                let defaults = Settings::default().device_defaults;
+                let mut rows: Vec<Value> = rows
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, row)| row["is_active"] == json!(true))
+                    .map(|(i, mut row)| {
+                        row["id"] = json!(format!("device-{i:04}"));
+                        row
+                    })
+                    .collect();
+                rows.sort_by_key(|row| (row["name"].to_string(), row["id"].to_string()));
+                let devices = rows
+                    .iter()
+                    .map(|row| device_from_row(row, &defaults))
+                    .collect();
+                dir.set_devices(devices);
+            }
+            Self::Rest(rest) => rest.set_devices(rows).await,
+        }
+    }
+}
+
+/// The PostgREST-compatible server of `scripts/test-stack.sh`, with tables of one test's own.
 #[derive(Clone)]
 pub struct Rest {
     pub url: Url,
     pub key: String,
+    pub tables: Tables,
     http: reqwest::Client,
 }
 
 impl Rest {
-    /// Reads the stack's env vars; the tests cannot run without it.
-    pub fn from_env() -> Self {
-        let url = std::env::var("HS_TEST_REST_URL").expect(
-            "HS_TEST_REST_URL is not set: run the tests with ./scripts/test (it starts PostgreSQL and the PostgREST-compatible server)",
-        );
-        let key = std::env::var("HS_TEST_SERVICE_KEY")
-            .expect("HS_TEST_SERVICE_KEY is not set: run ./scripts/test");
-        Self {
+    /// Creates `angajati_<id>`, `biometrie_<id>` and `hikvision_devices_<id>` like the migration's
+    /// tables (same columns, checks, foreign key, RLS and grants), has the server reload its schema
+    /// (`NOTIFY pgrst`), and waits until it serves them. Tests never share a table, so they need
+    /// no lock.
+    pub async fn isolated() -> Option<Self> {
+        let (Ok(url), Ok(key), Ok(db)) = (
+            std::env::var("HS_TEST_REST_URL"),
+            std::env::var("HS_TEST_SERVICE_KEY"),
+            std::env::var("HS_TEST_DATABASE_URL"),
+        ) else {
+            let message = "the PostgreSQL + PostgREST test stack is not running (HS_TEST_REST_URL, HS_TEST_SERVICE_KEY, HS_TEST_DATABASE_URL unset): start it with `scripts/test-stack.sh start` and `set -a; source <(scripts/test-stack.sh env)`, or run ./scripts/test";
+            assert!(std::env::var_os(REQUIRE_STACK).is_none(), "{message}");
+            eprintln!("SKIPPED: {message}");
+            return None;
+        };
+        let suffix = Uuid::new_v4().simple().to_string()[..10].to_string();
+        let tables = Tables {
+            angajati: format!("angajati_{suffix}"),
+            biometrie: format!("biometrie_{suffix}"),
+            devices: format!("hikvision_devices_{suffix}"),
+        };
+        create_tables(&db, &tables).await;
+        let rest = Self {
             url: Url::parse(&url).expect("HS_TEST_REST_URL is a URL"),
             key,
+            tables,
             http: reqwest::Client::new(),
-        }
+        };
+        rest.wait_for_tables().await;
+        Some(rest)
     }
 
     fn table(&self, table: &str) -> Url {
         let mut url = self.url.clone();
         url.set_path(&format!("/{table}"));
         url
+    }
+
+    async fn wait_for_tables(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut url = self.table(&self.tables.devices);
+            url.query_pairs_mut().append_pair("limit", "0");
+            let ok = self
+                .http
+                .get(url)
+                .header("apikey", &self.key)
+                .bearer_auth(&self.key)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the PostgREST server did not pick up the test's tables within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn send(&self, rb: reqwest::RequestBuilder) -> Value {
@@ -76,14 +190,22 @@ impl Rest {
     /// Inserts an angajat and (when any field is given) their biometrie; returns the id.
     pub async fn insert_angajat(&self, employee_no: Option<&str>, foto: Option<&str>) -> Uuid {
         let id = Uuid::new_v4();
-        self.send(self.http.post(self.table("angajati")).json(&json!({
-            "id": id, "nume": "Popescu", "prenume": "Ion"
-        })))
+        self.send(
+            self.http
+                .post(self.table(&self.tables.angajati))
+                .json(&json!({
+                    "id": id, "nume": "Popescu", "prenume": "Ion"
+                })),
+        )
         .await;
         if employee_no.is_some() || foto.is_some() {
-            self.send(self.http.post(self.table("biometrie")).json(&json!({
-                "angajat_id": id, "employee_no": employee_no, "foto_fata_url": foto
-            })))
+            self.send(
+                self.http
+                    .post(self.table(&self.tables.biometrie))
+                    .json(&json!({
+                        "angajat_id": id, "employee_no": employee_no, "foto_fata_url": foto
+                    })),
+            )
             .await;
         }
         id
@@ -91,15 +213,48 @@ impl Rest {
 
     /// Replaces every device row with `rows`.
     pub async fn set_devices(&self, rows: Vec<Value>) {
-        let mut url = self.table("hikvision_devices");
+        let mut url = self.table(&self.tables.devices);
         url.query_pairs_mut().append_pair("id", "not.is.null");
         self.send(self.http.delete(url)).await;
         // One by one: PostgREST bulk inserts need identical keys in every object.
         for row in rows {
-            self.send(self.http.post(self.table("hikvision_devices")).json(&row))
+            self.send(self.http.post(self.table(&self.tables.devices)).json(&row))
                 .await;
         }
     }
+}
+
+/// The migration's three tables again under `tables`' names, then a schema reload.
+async fn create_tables(database_url: &str, tables: &Tables) {
+    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+        .await
+        .expect("connects to the test database (HS_TEST_DATABASE_URL)");
+    let driver = tokio::spawn(connection);
+    let Tables {
+        angajati,
+        biometrie,
+        devices,
+    } = tables;
+    let sql = format!(
+        "create table public.{angajati} (like public.angajati including all);
+         create table public.{biometrie} (like public.biometrie including all);
+         alter table public.{biometrie} add foreign key (angajat_id)
+             references public.{angajati} (id) on delete cascade;
+         create table public.{devices} (like public.hikvision_devices including all);
+         alter table public.{angajati} enable row level security;
+         alter table public.{biometrie} enable row level security;
+         alter table public.{devices} enable row level security;
+         revoke all on public.{angajati}, public.{biometrie}, public.{devices} from anon, authenticated;
+         grant select, insert, update, delete on public.{angajati}, public.{biometrie}, public.{devices}
+             to service_role;
+         notify pgrst, 'reload schema';"
+    );
+    client
+        .batch_execute(&sql)
+        .await
+        .expect("creates the test's tables");
+    drop(client);
+    let _ = driver.await;
 }
 
 /// A device row for a simulated terminal.
@@ -172,7 +327,7 @@ pub fn unique_employee_no() -> String {
 /// Enrols a person on a terminal directly (as if done earlier), with an optional face.
 pub fn enrol(terminal: &SimulatedTerminal, employee_no: &str, face: Option<Vec<u8>>) {
     terminal.add_person(
-        hikvision_sync::isapi::build_person(employee_no, "Ion Popescu").expect("valid person"),
+        hikvision_isapi::build_person(employee_no, "Ion Popescu").expect("valid person"),
     );
     if let Some(face) = face {
         terminal.set_face(employee_no, face);
@@ -195,15 +350,24 @@ pub async fn terminal(faults: Faults) -> SimulatedTerminal {
         .expect("simulator starts")
 }
 
-/// Settings pointing at the test stack, with fast pacing and timeouts.
-pub fn settings(rest: &Rest, photos: &PhotoServer) -> Settings {
+/// Settings for `store`, with fast pacing and timeouts. Photos are served by `photos`, which
+/// also stands for the Supabase project URL (Storage paths resolve against it).
+pub fn settings(store: &Store, photos: &PhotoServer) -> Settings {
+    let (supabase, tables) = match store {
+        Store::Memory(_) => (None, Tables::default()),
+        Store::Rest(rest) => (
+            Some(SupabaseSettings {
+                url: Some(photos.base.clone()),
+                rest_url: rest.url.clone(),
+                service_key: SecretString::from(rest.key.clone()),
+            }),
+            rest.tables.clone(),
+        ),
+    };
     Settings {
         bind_addr: "127.0.0.1:0".parse().unwrap(),
-        supabase: Some(SupabaseSettings {
-            url: Some(photos.base.clone()),
-            rest_url: rest.url.clone(),
-            service_key: SecretString::from(rest.key.clone()),
-        }),
+        supabase,
+        tables,
         face_url: FaceUrlPolicy {
             supabase_url: Some(photos.base.clone()),
             bucket: "photos".into(),
@@ -227,12 +391,23 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    pub async fn spawn(settings: Settings) -> Self {
-        let directory = startup::supabase_directory(&settings).expect("directory builds");
-        let listener = startup::bind(settings.bind_addr).await.expect("binds");
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        let state = startup::build_state(settings, directory).expect("state builds");
-        tokio::spawn(startup::serve(listener, state));
+    /// The service on `store`'s data with `settings` (Supabase from the settings for a REST
+    /// store).
+    pub async fn spawn(store: &Store, settings: Settings) -> Self {
+        let directory: Option<Arc<dyn Directory>> = match store {
+            Store::Memory(dir) => Some(dir.clone()),
+            Store::Rest(_) => startup::supabase_directory(&settings).expect("directory builds"),
+        };
+        Self::spawn_with(settings, directory).await
+    }
+
+    /// The service with `directory` (or none: Supabase not configured).
+    pub async fn spawn_with(settings: Settings, directory: Option<Arc<dyn Directory>>) -> Self {
+        let app = Application::build_with(settings, directory)
+            .await
+            .expect("the application builds");
+        let addr: SocketAddr = app.addr();
+        tokio::spawn(app.run_until_stopped());
         Self {
             base: Url::parse(&format!("http://{addr}/")).unwrap(),
             http: reqwest::Client::new(),
@@ -256,6 +431,29 @@ impl TestApp {
     /// POSTs JSON and returns (status, JSON body).
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.post_raw(path, &body.to_string()).await
+    }
+}
+
+/// A store, a photo server and the service on them: what most tests start with.
+pub struct Fixture {
+    pub store: Store,
+    pub photos: PhotoServer,
+    pub app: TestApp,
+}
+
+impl Fixture {
+    /// On an in-memory store (no database).
+    pub async fn memory() -> Self {
+        Self::on(Store::memory(), |_| {}).await
+    }
+
+    /// On `store`, after `tune` adjusts the settings.
+    pub async fn on(store: Store, tune: impl FnOnce(&mut Settings)) -> Self {
+        let photos = PhotoServer::start().await;
+        let mut s = settings(&store, &photos);
+        tune(&mut s);
+        let app = TestApp::spawn(&store, s).await;
+        Self { store, photos, app }
     }
 }
 

@@ -1,0 +1,32 @@
+//! A client for HikVision access-control face terminals over ISAPI (HTTP + Digest auth).
+//!
+//! What is here: the wire types ([`wire`]), the terminal's `subStatusCode` as an enum
+//! ([`SubStatus`]), every call by name ([`TerminalCall`]), one typed error with one
+//! classification ([`IsapiError`], [`ErrorClass`]), payload builders, multipart uploads and the
+//! client itself ([`IsapiClient`]). What is not: business decisions (what a failure means for an
+//! employee's sync is the service's), photo URLs, metrics back-ends (calls are reported to a
+//! [`CallObserver`]). Device facts this crate relies on, with sources: `docs/isapi.md`.
+
+mod call;
+mod client;
+mod error;
+#[cfg(any(test, feature = "fuzz-support"))]
+pub mod fuzz;
+mod multipart;
+mod observer;
+mod payload;
+mod reply;
+mod sub_status;
+mod terminal;
+pub mod wire;
+
+pub use call::TerminalCall;
+pub use client::{ClientOptions, FaceCall, FacePicture, IsapiClient};
+pub use error::{ErrorClass, IsapiError, Rejection};
+pub use observer::{CallObserver, CallOutcome};
+pub use payload::{
+    build_face_image_payload, build_face_image_update_payload, build_person, check_employee_no,
+};
+pub use reply::{RawReply, parse_json, parse_status, parse_xml};
+pub use sub_status::{Meaning, SubStatus};
+pub use terminal::Terminal;

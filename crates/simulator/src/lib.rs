@@ -1,0 +1,68 @@
+//! A HikVision access-control face terminal, simulated well enough that an ISAPI client
+//! cannot tell the difference: real HTTP, real Digest auth with HikVision's challenge shape
+//! and lockout, the person and face calls, `faceURL` downloaded for real, and fault knobs.
+//!
+//! It shares the client's wire types and codes ([`hikvision_isapi::wire`],
+//! [`hikvision_isapi::SubStatus`]) and follows the device facts in `docs/isapi.md`.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use hikvision_simulator::{TerminalConfig, spawn};
+//! let terminal = spawn(TerminalConfig::default(), ([127, 0, 0, 1], 0).into()).await?;
+//! println!("ISAPI at {}", terminal.base_url());
+//! terminal.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Replies
+//! Success is HTTP 200 `{"statusCode":1,"statusString":"OK","subStatusCode":"ok"}` (face
+//! writes add `"FPID"`). Failures carry `requestURL`, `statusCode`, `statusString`,
+//! `subStatusCode`, `errorCode` (decimal) and `errorMsg` (usually the offending field), with
+//! HTTP 400 unless said otherwise. Choices where the 2020 ISAPI guide is silent:
+//!
+//! | situation | reply |
+//! |---|---|
+//! | FDModify for a person without a face | `faceNotExist`, statusCode 6, errorCode 0x60006023 (own choice), errorMsg `FPID` |
+//! | FaceDataRecord for a person with a face | `deviceUserAlreadyExistFace`, 6, 0x60007004 |
+//! | face call for an unknown person | `employeeNoNotExist`, 6, 0x6000601F, errorMsg `FPID` |
+//! | Modify for an unknown person | `employeeNoNotExist`, 6, 0x6000601F, errorMsg `employeeNo` |
+//! | same picture bytes enrolled under another person | `alreadyExistThisFace`, 4, 0x4000A008 |
+//! | `faceURL` unreachable, non-2xx, timed out, or the `face_download_fail` fault | `urlDownloadFail`, 6, 0x6000006E, errorMsg `faceURL` |
+//! | `faceURL` over 256 bytes or not absolute http(s) | `badParameters`, 6, 0x60000001, errorMsg `faceURL` |
+//! | empty picture | `badParameters`, 6, errorMsg `faceURL` / `img` |
+//! | picture neither JPEG nor PNG | `faceDetectFailed`, 4, 0x400010C5 |
+//! | picture over 200 KB | `pictureSizeExceedLimit`, 3, 0x3000000C |
+//! | body over 1 MiB | `badJsonFormat`, 5, 0x50000002 |
+//! | `device_busy` fault, on every write (searches and deviceInfo still answer) | `deviceBusy`, 2, 0x20000004, **HTTP 200** |
+//! | unknown `/ISAPI/*` path, or FDModify with `fdmodify_unsupported` | `notSupport`, 4, 0x40000001, **HTTP 404** |
+//! | known path, wrong method | `methodNotAllowed`, 4, 0x40000004, HTTP 405 |
+//!
+//! Error codes follow Hikvision's error-code table (see `docs/isapi.md`); only `faceNotExist`'s
+//! is the simulator's own.
+//! With `xml_only`, every `ResponseStatus` above is sent as XML (`requestURL`, `statusCode`,
+//! `statusString`, `subStatusCode` only) with the same HTTP status.
+//!
+//! # Digest auth
+//! See the `auth` module: RFC 2617 MD5 (SHA-256 and `-sess` variants are accepted too) with
+//! `qop="auth"`, a fresh nonce per challenge valid for `nonce_ttl`, `stale="TRUE"` for a
+//! right password on an expired nonce (not a failed login), and a lockout after
+//! `lockout_after` consecutive failures. A wrong password on an expired nonce still counts as
+//! a failed login, as RFC 2617 reserves `stale` for valid digests.
+
+mod auth;
+mod config;
+mod control;
+mod faces;
+mod handle;
+mod net;
+mod persons;
+mod picture;
+mod reply;
+mod request;
+mod server;
+mod state;
+mod terminal;
+
+pub use config::{Faults, TerminalConfig};
+pub use handle::{SimulatedTerminal, run_many, run_many_on, spawn};
+pub use state::{FaceSummary, REQUEST_LOG_CAPACITY, RequestLogEntry, StateSnapshot, StoredFace};

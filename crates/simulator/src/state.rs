@@ -1,0 +1,154 @@
+//! The terminal's memory: persons, faces, login counters and a short request log.
+//!
+//! Everything sits behind one `std::sync::Mutex` per terminal. Critical sections are short and
+//! never span an `.await`, so a blocking mutex is cheaper than an async one here.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use hikvision_isapi::wire::UserInfo;
+
+use super::auth::LoginState;
+
+/// How many request-log entries a terminal keeps (the oldest are dropped first), so a long
+/// benchmark cannot grow a terminal's memory without bound.
+pub const REQUEST_LOG_CAPACITY: usize = 512;
+
+/// A face picture stored on the terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFace {
+    /// The picture exactly as received.
+    pub bytes: Bytes,
+    /// Where it came from: `url:<faceURL>`, `multipart`, or `seeded`.
+    pub source: String,
+    /// SHA-256 of `bytes`, lower-case hex (the terminal de-duplicates faces by content).
+    pub sha256: String,
+    /// How many times this person's face was written (1 after the first enrolment).
+    pub updates: u32,
+}
+
+impl StoredFace {
+    pub(crate) fn new(bytes: Bytes, source: String, updates: u32) -> Self {
+        let sha256 = sha256_hex(&bytes);
+        Self {
+            bytes,
+            source,
+            sha256,
+            updates,
+        }
+    }
+}
+
+/// One face in a [`StateSnapshot`] (the bytes are served by `GET /_sim/faces/{fpid}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaceSummary {
+    /// The person's employeeNo.
+    #[serde(rename = "FPID")]
+    pub fpid: String,
+    /// `url:<faceURL>`, `multipart` or `seeded`.
+    pub source: String,
+    /// SHA-256 of the picture, lower-case hex.
+    pub sha256: String,
+    /// Picture size in bytes.
+    pub size: usize,
+    /// How many times the face was written.
+    pub updates: u32,
+}
+
+/// One request the terminal received on `/ISAPI/*`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestLogEntry {
+    /// HTTP method.
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    /// HTTP status sent back; `None` when the request got no reply (`hang`, `reset`).
+    pub status: Option<u16>,
+}
+
+/// A copy of a terminal's state, as served by `GET /_sim/state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateSnapshot {
+    /// Persons, ordered by employeeNo.
+    pub persons: Vec<UserInfo>,
+    /// Faces, ordered by FPID.
+    pub faces: Vec<FaceSummary>,
+    /// Failed logins since start (or since the last `reset-lock`).
+    pub failed_logins: u32,
+    /// Whether the account is locked right now.
+    pub locked: bool,
+    /// Seconds until the lock lifts (0 when not locked).
+    pub unlock_in_secs: u64,
+    /// TCP connections accepted since start (all paths).
+    pub connections: u64,
+}
+
+/// The mutable part of a terminal.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    pub(crate) persons: BTreeMap<String, UserInfo>,
+    pub(crate) faces: BTreeMap<String, StoredFace>,
+    pub(crate) login: LoginState,
+    log: VecDeque<RequestLogEntry>,
+}
+
+impl Store {
+    pub(crate) fn log(&mut self, entry: RequestLogEntry) {
+        if self.log.len() >= REQUEST_LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(entry);
+    }
+
+    pub(crate) fn request_log(&self) -> Vec<RequestLogEntry> {
+        self.log.iter().cloned().collect()
+    }
+
+    pub(crate) fn clear_request_log(&mut self) {
+        self.log.clear();
+    }
+
+    /// The person other than `fpid` whose face has exactly this content, if any.
+    pub(crate) fn face_owner_of(&self, sha256: &str, except_fpid: &str) -> Option<&str> {
+        self.faces
+            .iter()
+            .find(|(fpid, face)| fpid.as_str() != except_fpid && face.sha256 == sha256)
+            .map(|(fpid, _)| fpid.as_str())
+    }
+
+    /// Stores a face, counting the write.
+    pub(crate) fn put_face(&mut self, fpid: &str, bytes: Bytes, source: String) {
+        let updates = self.faces.get(fpid).map_or(0, |f| f.updates) + 1;
+        self.faces
+            .insert(fpid.to_owned(), StoredFace::new(bytes, source, updates));
+    }
+
+    pub(crate) fn face_summaries(&self) -> Vec<FaceSummary> {
+        self.faces
+            .iter()
+            .map(|(fpid, face)| FaceSummary {
+                fpid: fpid.clone(),
+                source: face.source.clone(),
+                sha256: face.sha256.clone(),
+                size: face.bytes.len(),
+                updates: face.updates,
+            })
+            .collect()
+    }
+}
+
+/// Locks a mutex, recovering the data if another thread panicked while holding it: the store
+/// holds no invariants a half-done update could break badly enough to justify taking the
+/// whole simulator down.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// SHA-256 of `bytes` as lower-case hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}

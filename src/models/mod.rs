@@ -1,0 +1,260 @@
+//! Domain models the orchestration works with: employees, terminals, and per-terminal results.
+
+mod error_code;
+
+use hikvision_isapi::{IsapiError, Terminal, TerminalCall};
+use secrecy::SecretString;
+use serde::Serialize;
+use uuid::Uuid;
+
+pub use error_code::{ErrorCode, ServiceCode};
+
+/// An employee with the biometric record that links them to the terminals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Angajat {
+    /// Primary key in Supabase.
+    pub id: Uuid,
+    /// Last name.
+    pub nume: String,
+    /// First name.
+    pub prenume: String,
+    /// The biometric record, if one exists.
+    pub biometrie: Option<Biometrie>,
+}
+
+impl Angajat {
+    /// "Prenume Nume", the name shown on the terminal.
+    pub fn display_name(&self) -> String {
+        format!("{} {}", self.prenume.trim(), self.nume.trim())
+            .trim()
+            .to_string()
+    }
+
+    /// The trimmed employee number, when present and non-blank.
+    pub fn employee_no(&self) -> Option<&str> {
+        self.biometrie
+            .as_ref()
+            .and_then(|b| b.employee_no.as_deref())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The stored photo value, when present and non-blank.
+    pub fn photo(&self) -> Option<&str> {
+        self.biometrie
+            .as_ref()
+            .and_then(|b| b.foto_fata_url.as_deref())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// Biometric record of an employee.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Biometrie {
+    /// The person's id on the terminals (`employeeNo` / `FPID`).
+    pub employee_no: Option<String>,
+    /// Face photo: absolute URL or Supabase Storage path.
+    pub foto_fata_url: Option<String>,
+}
+
+/// A terminal as recorded in the devices table, credentials already defaulted.
+#[derive(Clone)]
+pub struct Device {
+    /// Row id (text form of whatever the table uses).
+    pub id: String,
+    /// Human name, e.g. "Main entrance".
+    pub name: String,
+    /// IP address or host name.
+    pub ip: String,
+    /// HTTP port.
+    pub port: u16,
+    /// Login name.
+    pub username: String,
+    /// Login password.
+    pub password: SecretString,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("ip", &self.ip)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    /// The terminal this row describes, ready for the ISAPI client.
+    pub fn terminal(&self) -> Result<Terminal, IsapiError> {
+        Terminal::new(&self.ip, self.port, &self.username, self.password.clone())
+    }
+}
+
+/// A device row that cannot be used (bad port, no address, no password): reported as `fatal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidDevice {
+    /// Row id, if readable.
+    pub id: String,
+    /// Name, if readable.
+    pub name: String,
+    /// Address as stored, if readable.
+    pub ip: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// One entry of the active-device list: usable, or reported as invalid.
+pub type DeviceEntry = Result<Device, InvalidDevice>;
+
+/// Outcome class of one terminal's sync (lower case in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncStatus {
+    /// The terminal holds the new face.
+    Success,
+    /// Every attempt failed; the message says why.
+    Partial,
+    /// Nothing to send (missing employee_no or photo).
+    Skipped,
+    /// Something that should not happen: invalid device record, internal error.
+    Fatal,
+}
+
+impl SyncStatus {
+    /// The lower-case name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Partial => "partial",
+            Self::Skipped => "skipped",
+            Self::Fatal => "fatal",
+        }
+    }
+}
+
+/// Which step of the sync a result is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncStep {
+    /// The person record (UserInfo).
+    Person,
+    /// The face photo.
+    Photo,
+    /// Checking the device record itself.
+    Device,
+}
+
+/// The result of one terminal's sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncResult {
+    /// Outcome class.
+    pub status: SyncStatus,
+    /// What happened, in plain words.
+    pub message: String,
+    /// Which step decided the outcome.
+    pub step: SyncStep,
+    /// The ISAPI call that succeeded (or was last tried).
+    pub method: Option<TerminalCall>,
+    /// True when FDModify failed and the FaceDataRecord fallback was used.
+    pub fallback: bool,
+    /// Machine-readable reason of a failure (e.g. `wrong_credentials`, `notSupport`).
+    pub error_code: Option<ErrorCode>,
+}
+
+impl SyncResult {
+    /// A result with no method, no fallback and no error code.
+    pub fn new(status: SyncStatus, step: SyncStep, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            step,
+            method: None,
+            fallback: false,
+            error_code: None,
+        }
+    }
+
+    /// The same result with `code` as its error code.
+    pub fn with_code(mut self, code: impl Into<ErrorCode>) -> Self {
+        self.error_code = Some(code.into());
+        self
+    }
+}
+
+/// Counts per status, the plan's `summary` object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Summary {
+    /// Terminals that hold the new face.
+    pub success: usize,
+    /// Terminals where every attempt failed.
+    pub partial: usize,
+    /// Terminals skipped for missing data.
+    pub skipped: usize,
+    /// Invalid devices and internal errors.
+    pub fatal: usize,
+}
+
+impl Summary {
+    /// Counts the statuses.
+    pub fn of<'a>(statuses: impl IntoIterator<Item = &'a SyncStatus>) -> Self {
+        let mut s = Self::default();
+        for status in statuses {
+            match status {
+                SyncStatus::Success => s.success += 1,
+                SyncStatus::Partial => s.partial += 1,
+                SyncStatus::Skipped => s.skipped += 1,
+                SyncStatus::Fatal => s.fatal += 1,
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_counts_each_status() {
+        use SyncStatus::*;
+        let s = Summary::of(&[Success, Success, Partial, Skipped, Fatal, Success]);
+        assert_eq!(
+            s,
+            Summary {
+                success: 3,
+                partial: 1,
+                skipped: 1,
+                fatal: 1
+            }
+        );
+        assert_eq!(Summary::of(&[]), Summary::default());
+    }
+
+    #[test]
+    fn blank_fields_count_as_missing() {
+        let a = Angajat {
+            id: Uuid::nil(),
+            nume: " Popescu ".into(),
+            prenume: "Ion".into(),
+            biometrie: Some(Biometrie {
+                employee_no: Some("  ".into()),
+                foto_fata_url: Some(" a.jpg ".into()),
+            }),
+        };
+        assert_eq!(a.employee_no(), None);
+        assert_eq!(a.photo(), Some("a.jpg"));
+        assert_eq!(a.display_name(), "Ion Popescu");
+    }
+
+    #[test]
+    fn statuses_serialize_lower_case() {
+        assert_eq!(
+            serde_json::to_string(&SyncStatus::Partial).ok().as_deref(),
+            Some("\"partial\"")
+        );
+    }
+}
