@@ -8,17 +8,10 @@ mod support;
 
 use axum::http::StatusCode;
 use hikvision_simulator::Faults;
-use serde_json::{Value, json};
+use serde_json::json;
 use support::*;
 
-const ENDPOINT: &str = "/api/hikvision/update-angajat-photo";
-
-async fn update(app: &TestApp, angajat_id: uuid::Uuid) -> Value {
-    let (status, body) = app.post(ENDPOINT, json!({"angajat_id": angajat_id})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["status"], "ok");
-    body
-}
+const ENDPOINT: &str = UPDATE_ENDPOINT;
 
 #[tokio::test]
 async fn an_update_reads_the_angajat_with_its_embedded_biometrie_and_the_active_devices() {

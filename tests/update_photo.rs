@@ -11,14 +11,7 @@ use hikvision_simulator::Faults;
 use serde_json::{Value, json};
 use support::*;
 
-const ENDPOINT: &str = "/api/hikvision/update-angajat-photo";
-
-async fn update(app: &TestApp, angajat_id: uuid::Uuid) -> Value {
-    let (status, body) = app.post(ENDPOINT, json!({"angajat_id": angajat_id})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["status"], "ok");
-    body
-}
+const ENDPOINT: &str = UPDATE_ENDPOINT;
 
 #[tokio::test]
 async fn put_succeeds_and_the_terminal_holds_the_new_picture() {

@@ -434,6 +434,19 @@ impl TestApp {
     }
 }
 
+/// The owner's endpoint.
+pub const UPDATE_ENDPOINT: &str = "/api/hikvision/update-angajat-photo";
+
+/// POSTs an update for `angajat_id`; asserts HTTP 200 with `status: ok` and returns the body.
+pub async fn update(app: &TestApp, angajat_id: Uuid) -> Value {
+    let (status, body) = app
+        .post(UPDATE_ENDPOINT, json!({"angajat_id": angajat_id}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ok");
+    body
+}
+
 /// A store, a photo server and the service on them: what most tests start with.
 pub struct Fixture {
     pub store: Store,

@@ -1,0 +1,262 @@
+//! The simulated terminal's fault knobs, over real HTTP: latency, hanging, reset connections,
+//! HTTP 500, XML-only firmware, FDModify missing, a busy device and failing downloads.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use diqwest::WithDigestAuth;
+use hikvision_isapi::wire::{ResponseStatus, paths};
+use hikvision_simulator::{Faults, TerminalConfig};
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+use support::{
+    PASS, PictureServer, USER, assert_failure, client, face_body, isapi_url, jpeg, json_of, person,
+    post, put, start, user_body,
+};
+
+#[tokio::test]
+async fn latency_fault_delays_every_reply() {
+    let t = start(TerminalConfig {
+        faults: Faults {
+            latency_ms: 150,
+            ..Faults::default()
+        },
+        ..TerminalConfig::default()
+    })
+    .await;
+    let started = Instant::now();
+    let response = client()
+        .get(format!("{}{}", t.base_url(), paths::DEVICE_INFO))
+        .send_digest_auth((USER, PASS))
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    // Two requests (challenge, then the answer), each delayed.
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn hang_fault_never_answers_so_the_client_times_out() {
+    let t = start(TerminalConfig {
+        faults: Faults {
+            hang: true,
+            ..Faults::default()
+        },
+        ..TerminalConfig::default()
+    })
+    .await;
+    let client = Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(400))
+        .build()
+        .expect("client");
+    let err = client
+        .get(format!("{}{}", t.base_url(), paths::DEVICE_INFO))
+        .send()
+        .await
+        .expect_err("no answer");
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(t.request_log()[0].status, None);
+    // Shutting down releases the held request instead of waiting for it.
+    tokio::time::timeout(Duration::from_secs(2), t.shutdown())
+        .await
+        .expect("shutdown does not wait for hanging requests");
+}
+
+#[tokio::test]
+async fn turning_hang_off_cuts_the_held_requests() {
+    let t = start(TerminalConfig {
+        faults: Faults {
+            hang: true,
+            ..Faults::default()
+        },
+        ..TerminalConfig::default()
+    })
+    .await;
+    let url = format!("{}{}", t.base_url(), paths::DEVICE_INFO);
+    let held = tokio::spawn(async move { client().get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    t.set_faults(Faults::default());
+    let err = held.await.expect("task").expect_err("cut without a reply");
+    assert!(!err.is_timeout(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // New requests are answered again.
+    let response = client()
+        .get(format!("{}{}", t.base_url(), paths::DEVICE_INFO))
+        .send_digest_auth((USER, PASS))
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn reset_fault_cuts_the_connection_without_a_reply() {
+    let t = start(TerminalConfig {
+        faults: Faults {
+            reset: true,
+            ..Faults::default()
+        },
+        ..TerminalConfig::default()
+    })
+    .await;
+    let result = client()
+        .post(isapi_url(&t, paths::USER_RECORD))
+        .json(&user_body("1"))
+        .send_digest_auth((USER, PASS))
+        .await;
+    let err = result.expect_err("a connection error, not an HTTP status");
+    let diqwest::error::Error::Reqwest(err) = err else {
+        panic!("expected a transport error, got {err:?}");
+    };
+    assert!(err.status().is_none(), "{err:?}");
+    assert!(!err.is_timeout(), "{err:?}");
+    assert!(err.is_request() || err.is_connect(), "{err:?}");
+    assert!(t.persons().is_empty());
+}
+
+#[tokio::test]
+async fn http_500_fault_returns_an_html_error_page() {
+    let t = start(TerminalConfig {
+        faults: Faults {
+            http_500: true,
+            ..Faults::default()
+        },
+        ..TerminalConfig::default()
+    })
+    .await;
+    let response = post(&t, paths::USER_RECORD, user_body("1")).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("ASCII")
+            .starts_with("text/html")
+    );
+    assert!(response.text().await.expect("body").contains("<html>"));
+}
+
+#[tokio::test]
+async fn xml_only_fault_answers_response_status_in_xml() {
+    let t = start(TerminalConfig {
+        faults: Faults {
+            xml_only: true,
+            ..Faults::default()
+        },
+        ..TerminalConfig::default()
+    })
+    .await;
+    let ok = post(&t, paths::USER_RECORD, user_body("1")).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(ok.headers()["content-type"], "application/xml");
+    let ok: ResponseStatus =
+        quick_xml::de::from_str(&ok.text().await.expect("body")).expect("XML ResponseStatus");
+    assert!(ok.is_ok());
+
+    let dup = post(&t, paths::USER_RECORD, user_body("1")).await;
+    assert_eq!(dup.status(), StatusCode::BAD_REQUEST);
+    let body = dup.text().await.expect("body");
+    assert!(
+        body.contains(
+            "<ResponseStatus version=\"2.0\" xmlns=\"http://www.std-cgi.org/ver20/XMLSchema\">"
+        ),
+        "{body}"
+    );
+    let status: ResponseStatus = quick_xml::de::from_str(&body).expect("XML ResponseStatus");
+    assert_eq!(status.status_code, 6);
+    assert_eq!(status.sub_status_code.as_str(), "employeeNoAlreadyExist");
+    assert_eq!(
+        status.request_url.as_deref(),
+        Some("/ISAPI/AccessControl/UserInfo/Record?format=json")
+    );
+}
+
+#[tokio::test]
+async fn fdmodify_unsupported_fault_answers_not_support() {
+    let t = start(TerminalConfig {
+        faults: Faults {
+            fdmodify_unsupported: true,
+            ..Faults::default()
+        },
+        ..TerminalConfig::default()
+    })
+    .await;
+    t.add_person(person("5"));
+    t.set_face("5", jpeg(1, 100));
+    let (status, body) = json_of(
+        put(
+            &t,
+            paths::FACE_MODIFY,
+            face_body("5", "http://127.0.0.1:1/a.jpg"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_failure(&body, 4, "notSupport");
+    assert_eq!(body["errorCode"], 0x4000_0001u64);
+    assert_eq!(t.face("5").expect("face").updates, 1);
+}
+
+#[tokio::test]
+async fn device_busy_fault_refuses_writes_with_http_200() {
+    let t = start(TerminalConfig {
+        faults: Faults {
+            device_busy: true,
+            ..Faults::default()
+        },
+        ..TerminalConfig::default()
+    })
+    .await;
+    let (status, body) = json_of(post(&t, paths::USER_RECORD, user_body("1")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_failure(&body, 2, "deviceBusy");
+    assert_eq!(body["errorCode"], 0x2000_0004u64);
+    assert!(t.persons().is_empty());
+    // Reads still answer.
+    let (status, body) = json_of(
+        post(
+            &t,
+            paths::USER_SEARCH,
+            json!({"UserInfoSearchCond": {"searchID": "1", "searchResultPosition": 0, "maxResults": 10}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["UserInfoSearch"]["responseStatusStrg"], "NO MATCH");
+}
+
+#[tokio::test]
+async fn face_download_fail_fault_fails_without_downloading() {
+    let t = start(TerminalConfig {
+        faults: Faults {
+            face_download_fail: true,
+            ..Faults::default()
+        },
+        ..TerminalConfig::default()
+    })
+    .await;
+    t.add_person(person("5"));
+    let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), jpeg(1, 900))])).await;
+    let (status, body) = json_of(
+        post(
+            &t,
+            paths::FACE_RECORD,
+            face_body("5", &pictures.url("a.jpg")),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_failure(&body, 6, "urlDownloadFail");
+}
+
