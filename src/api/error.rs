@@ -48,6 +48,12 @@ pub enum ApiError {
     /// The employee or terminals could not be read.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
+    /// The durable store could not be read or written.
+    #[error("The delivery database is unavailable: {0}")]
+    Delivery(#[from] crate::delivery::DeliveryError),
+    /// A route that is off because its setting is missing.
+    #[error("{0}")]
+    NotEnabled(String),
     /// A bug: logged in full, answered without details.
     #[error("internal error")]
     Internal(String),
@@ -87,6 +93,11 @@ impl ApiError {
                     (StatusCode::BAD_GATEWAY, "supabase_error")
                 }
             },
+            Self::Delivery(crate::delivery::DeliveryError::Directory(e)) => {
+                Self::Directory(e.clone()).status_and_code()
+            }
+            Self::Delivery(_) => (StatusCode::SERVICE_UNAVAILABLE, "delivery_unavailable"),
+            Self::NotEnabled(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_enabled"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -102,6 +113,10 @@ impl IntoResponse for ApiError {
             }
             Self::Directory(e) => {
                 tracing::warn!(error = %e, "directory read failed");
+                e.to_string()
+            }
+            Self::Delivery(e) => {
+                tracing::warn!(error = %e, "delivery store failed");
                 e.to_string()
             }
             other => other.to_string(),

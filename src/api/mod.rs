@@ -4,12 +4,14 @@
 mod auth;
 mod body;
 mod debug;
+mod delivery;
 mod error;
 mod health;
 mod jwks;
 mod openapi;
 mod response;
 mod sync;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +25,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
+use crate::delivery::Delivery;
 use crate::metrics::Metrics;
 use crate::orchestration::Orchestrator;
 use crate::supabase::{Directory, DirectoryError};
@@ -49,10 +52,12 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Durable delivery (desired state, background retries, status).
+    pub delivery: Arc<Delivery>,
 }
 
 impl AppState {
-    fn directory(&self) -> Result<&Arc<dyn Directory>, ApiError> {
+    pub(crate) fn directory(&self) -> Result<&Arc<dyn Directory>, ApiError> {
         self.directory
             .as_ref()
             .ok_or(ApiError::Directory(DirectoryError::NotConfigured))
@@ -75,6 +80,18 @@ pub fn router(state: AppState) -> Router {
             "/api/test-isapi/update-face-image",
             post(debug::update_face_image),
         )
+        .route(
+            "/api/hikvision/remove-angajat",
+            post(delivery::remove_angajat),
+        )
+        .route(
+            "/api/hikvision/angajat/{angajat_id}/status",
+            get(delivery::angajat_status),
+        )
+        .route(
+            "/api/hikvision/devices/status",
+            get(delivery::devices_status),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_auth,
@@ -92,6 +109,11 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .route("/api/openapi.json", get(openapi::openapi_json))
+        // Outside the user-token auth: Supabase authenticates with x-webhook-secret.
+        .route(
+            "/api/hikvision/webhooks/supabase",
+            post(webhook::supabase_webhook),
+        )
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -20,6 +20,10 @@ use crate::models::{Summary, SyncStatus, SyncStep};
         super::sync::sync_angajat_photo_only,
         super::sync::sync_angajat,
         super::debug::update_face_image,
+        super::delivery::remove_angajat,
+        super::delivery::angajat_status,
+        super::delivery::devices_status,
+        super::webhook::supabase_webhook,
         super::health::health,
         super::health::ready,
     ),
@@ -32,7 +36,12 @@ use crate::models::{Summary, SyncStatus, SyncStep};
         SyncStep,
         ErrorBody,
         DebugRequest,
-        DebugDevice
+        DebugDevice,
+        super::delivery::AngajatStatus,
+        super::delivery::PairStatus,
+        super::delivery::DevicesStatus,
+        super::delivery::DeviceStatus,
+        crate::delivery::PairState
     ))
 )]
 pub struct ApiDoc;

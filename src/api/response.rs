@@ -52,6 +52,12 @@ pub struct PerDevice {
     pub error_code: Option<ErrorCode>,
     /// Time spent on this terminal (extra).
     pub elapsed_ms: u64,
+    /// True when the terminal will be handled in the background (extra).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub queued: bool,
+    /// When the background attempt is due, RFC 3339 (extra).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl SyncResponse {
@@ -81,6 +87,8 @@ impl From<DeviceReport> for PerDevice {
             fallback: r.result.fallback,
             error_code: r.result.error_code,
             elapsed_ms: r.elapsed_ms,
+            queued: r.queued,
+            next_attempt_at: r.next_attempt_at,
         }
     }
 }

@@ -70,18 +70,28 @@ pub(super) async fn fan_out(
     flags: FlowOptions,
     started: Instant,
 ) -> Result<Json<SyncResponse>, ApiError> {
-    let orchestrator = state.orchestrator.clone();
     let angajat_id = if angajat.id.is_nil() {
         String::new()
     } else {
         angajat.id.to_string()
     };
-    let reports = tokio::spawn(
-        async move { orchestrator.sync(angajat, devices, flow, flags, None).await }
-            .in_current_span(),
-    )
-    .await
-    .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))?;
+    let reports = if angajat.id.is_nil() {
+        // The debugging endpoint's made-up employee is not durable state.
+        let orchestrator = state.orchestrator.clone();
+        tokio::spawn(
+            async move { orchestrator.sync(angajat, devices, flow, flags, None).await }
+                .in_current_span(),
+        )
+        .await
+        .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))?
+    } else {
+        let delivery = state.delivery.clone();
+        tokio::spawn(
+            async move { delivery.sync_now(angajat, devices, flow, flags).await }.in_current_span(),
+        )
+        .await
+        .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))??
+    };
     Ok(Json(SyncResponse::new(
         angajat_id,
         reports,

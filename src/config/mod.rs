@@ -1,6 +1,7 @@
 //! Settings, read once at start-up from the environment (and `.env`), validated all at once so a
 //! bad configuration stops the service with one message listing every problem.
 
+mod delivery;
 mod files;
 mod parse;
 
@@ -13,6 +14,7 @@ use url::Url;
 
 use crate::supabase::FaceUrlPolicy;
 
+pub use delivery::DeliverySettings;
 pub use files::read_toml_dir;
 
 /// Every setting the service reads, with a one-line meaning (the source of `.env.example`).
@@ -64,6 +66,25 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("BIOMETRIE_TABLE", "biometric records table"),
     ("DEVICES_TABLE", "terminals table"),
     ("RUST_LOG", "log filter"),
+    (
+        "DATABASE_URL",
+        "direct Postgres connection for durable delivery (Supabase session mode, port 5432; secret)",
+    ),
+    ("DATABASE_POOL_SIZE", "database connections in the pool"),
+    ("RETRY_INITIAL_MS", "first background retry delay (doubles)"),
+    ("RETRY_MAX_MS", "largest background retry delay"),
+    (
+        "SWEEP_INTERVAL_MS",
+        "how often the tables are compared with the desired state",
+    ),
+    (
+        "WEBHOOK_SECRET",
+        "shared secret of the Supabase webhook (x-webhook-secret; secret)",
+    ),
+    (
+        "WEBHOOK_ENROL_NEW",
+        "true: a new biometrie row enrols the person everywhere",
+    ),
 ];
 
 /// Connection to the Supabase project's PostgREST.
@@ -208,6 +229,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Table names.
     pub tables: Tables,
+    /// Durable delivery.
+    pub delivery: DeliverySettings,
 }
 
 impl Default for Settings {
@@ -226,6 +249,7 @@ impl Default for Settings {
             cors_origins: Vec::new(),
             log_format: LogFormat::Text,
             tables: Tables::default(),
+            delivery: DeliverySettings::default(),
         }
     }
 }
