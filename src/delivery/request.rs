@@ -49,6 +49,16 @@ impl Delivery {
             .map(|entry| change_for(&angajat, entry, flow, flags, previous.get(entry_id(entry))))
             .collect();
         let claimed = self.store.want(&changes, Some(&owner), lease).await?;
+        // First of all: if this process dies from here on, each claimed pair is retried when its
+        // claim runs out.
+        let safety_at = lease + chrono::Duration::seconds(1);
+        let mine: Vec<PairKey> = changes
+            .iter()
+            .zip(&claimed)
+            .filter(|(_, mine)| **mine)
+            .map(|(c, _)| c.key.clone())
+            .collect();
+        self.scheduler.schedule_pairs(mine, safety_at).await?;
 
         let mut routes = Vec::with_capacity(devices.len());
         for ((entry, change), mine) in devices.iter().zip(&changes).zip(claimed) {
@@ -60,15 +70,6 @@ impl Delivery {
             .filter(|(_, r)| matches!(r, Route::Call))
             .map(|(e, _)| e.clone())
             .collect();
-        // If this process dies mid-call, the pair is retried when its claim runs out.
-        let safety_at = lease + chrono::Duration::seconds(1);
-        for (change, route) in changes.iter().zip(&routes) {
-            if matches!(route, Route::Call) {
-                self.scheduler
-                    .schedule(Task::Pair(change.key.clone()), safety_at)
-                    .await?;
-            }
-        }
 
         let (tx, rx) = mpsc::unbounded_channel();
         let orchestrator = Arc::clone(&self.orchestrator);
