@@ -10,7 +10,7 @@ use super::body::JsonObject;
 use super::error::ApiError;
 use super::response::{SyncRequest, SyncResponse, SyncResponses};
 use crate::models::{Angajat, DeviceEntry};
-use crate::orchestration::{Flow, FlowOptions};
+use crate::orchestration::{Flow, FlowOptions, Hooks};
 use tracing::Instrument;
 
 /// `POST /api/hikvision/update-angajat-photo`: FDModify on every active terminal, FaceDataRecord
@@ -79,8 +79,12 @@ pub(super) async fn fan_out(
         // The debugging endpoint's made-up employee is not durable state.
         let orchestrator = state.orchestrator.clone();
         tokio::spawn(
-            async move { orchestrator.sync(angajat, devices, flow, flags, None).await }
-                .in_current_span(),
+            async move {
+                orchestrator
+                    .sync(angajat, devices, flow, flags, Hooks::default())
+                    .await
+            }
+            .in_current_span(),
         )
         .await
         .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))?

@@ -14,7 +14,7 @@ use super::runner::entry_id;
 use super::schedule::Task;
 use super::{Delivery, DeliveryError};
 use crate::models::{Angajat, DeviceEntry, SyncResult, SyncStatus, SyncStep};
-use crate::orchestration::{DeviceReport, Flow, FlowOptions};
+use crate::orchestration::{DeviceReport, Flow, FlowOptions, Hooks};
 
 /// What the request path does with one terminal.
 enum Route {
@@ -59,6 +59,15 @@ impl Delivery {
             .map(|(c, _)| c.key.clone())
             .collect();
         self.scheduler.schedule_pairs(mine, safety_at).await?;
+        // Pairs someone else is working on: look again once they are done (a newer change made
+        // here is then due).
+        let theirs: Vec<PairKey> = changes
+            .iter()
+            .zip(&claimed)
+            .filter(|(_, mine)| !**mine)
+            .map(|(c, _)| c.key.clone())
+            .collect();
+        self.scheduler.schedule_pairs(theirs, Utc::now()).await?;
 
         let mut routes = Vec::with_capacity(devices.len());
         for ((entry, change), mine) in devices.iter().zip(&changes).zip(claimed) {
@@ -74,7 +83,16 @@ impl Delivery {
         let (tx, rx) = mpsc::unbounded_channel();
         let orchestrator = Arc::clone(&self.orchestrator);
         let called = orchestrator
-            .sync(angajat.clone(), to_call.clone(), flow, flags, Some(tx))
+            .sync(
+                angajat.clone(),
+                to_call.clone(),
+                flow,
+                flags,
+                Hooks {
+                    progress: Some(tx),
+                    gate: Some(self.gate(angajat.id, &owner)),
+                },
+            )
             .await;
         let photo = angajat.photo().map(str::to_string);
         let mut in_flight = HashSet::new();
