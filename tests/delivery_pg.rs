@@ -191,10 +191,15 @@ async fn three_replicas_deliver_everything_one_call_per_person_at_a_time() {
         ServiceProcess::start(&env).await,
         ServiceProcess::start(&env).await,
     ];
-    for (n, (id, _, _)) in people.iter().enumerate() {
-        let body = post_update(&replicas[n % 3].base, *id)
-            .await
-            .expect("an answer");
+    let answers = futures::future::join_all(
+        people
+            .iter()
+            .enumerate()
+            .map(|(n, (id, _, _))| post_update(&replicas[n % 3].base, *id)),
+    )
+    .await;
+    for body in answers {
+        let body = body.expect("an answer");
         assert_eq!(body["summary"]["partial"], 5, "{body}");
     }
 

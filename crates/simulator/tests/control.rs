@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use hikvision_isapi::wire::{DeviceInfo, paths};
 use hikvision_simulator::{Faults, StateSnapshot, TerminalConfig, run_many};
-use reqwest::StatusCode;
-use serde_json::json;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
 use support::{
     PASS, assert_failure, client, device_info_url, get_as, isapi_url, jpeg, json_of, person, post,
     sim_get, start, start_default, user_body,
@@ -74,34 +74,31 @@ async fn unknown_isapi_call_needs_auth_then_answers_not_support() {
 // ---------------------------------------------------------------------------------------------
 // control endpoints
 
+/// `PUT /_sim/faults` with `body`: the faults now in force.
+async fn put_faults(client: &Client, url: &str, body: Value) -> Faults {
+    client
+        .put(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("PUT faults")
+        .json()
+        .await
+        .expect("faults JSON")
+}
+
 #[tokio::test]
 async fn control_endpoint_changes_faults_at_runtime() {
     let t = start_default().await;
     let client = client();
     let faults_url = format!("{}/_sim/faults", t.base_url());
-    let set: Faults = client
-        .put(&faults_url)
-        .json(&json!({"device_busy": true}))
-        .send()
-        .await
-        .expect("PUT faults")
-        .json()
-        .await
-        .expect("faults JSON");
+    let set: Faults = put_faults(&client, &faults_url, json!({"device_busy": true})).await;
     assert!(set.device_busy);
     assert_eq!(t.faults(), set);
     let (_, body) = json_of(post(&t, paths::USER_RECORD, user_body("1")).await).await;
     assert_eq!(body["subStatusCode"], "deviceBusy");
 
-    let off: Faults = client
-        .put(&faults_url)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("PUT faults")
-        .json()
-        .await
-        .expect("faults JSON");
+    let off: Faults = put_faults(&client, &faults_url, json!({})).await;
     assert_eq!(off, Faults::default());
     assert_eq!(
         sim_get::<Faults>(&t, "/_sim/faults").await,
