@@ -219,7 +219,6 @@ async fn a_wrong_password_gets_the_documented_user_check() {
 }
 
 #[tokio::test]
-#[ignore = "simulator differs from docs/isapi.md: its userCheck lacks isDefaultPassword, isRiskPassword and isActivated"]
 async fn a_wrong_password_gets_every_documented_user_check_element_in_order() {
     let t = start_default().await;
     let body = user_check_after_wrong_logins(&t, 2).await;
