@@ -15,6 +15,7 @@ pub mod isapi;
 pub mod metrics;
 pub mod models;
 pub mod orchestration;
+pub mod picture;
 pub mod simulator;
 pub mod startup;
 pub mod supabase;
