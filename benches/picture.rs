@@ -26,7 +26,9 @@ use clap::Parser;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-const METHODS: [&str; 3] = ["ours", "magick", "pillow"];
+/// `ours-2cpu` is our pipeline unpinned (jpeg-decoder runs its IDCT on worker threads), as the
+/// service runs on the 2-core machine; every other method is pinned to one CPU.
+const METHODS: [&str; 4] = ["ours", "ours-2cpu", "magick", "pillow"];
 const MAX_SIDE: u32 = 960;
 const MAX_BYTES: usize = 204_800;
 
@@ -34,14 +36,22 @@ const MAX_BYTES: usize = 204_800;
 #[derive(Parser, Debug)]
 #[command(name = "cargo bench --bench picture --")]
 struct Args {
-    /// Measured conversions per method and input.
-    #[arg(long, default_value_t = 15)]
+    /// Measured conversions per method and input in each round.
+    #[arg(long, default_value_t = 7)]
     runs: usize,
+    /// Rounds: each runs every method once per input, so load from elsewhere on the machine
+    /// spreads over all methods instead of hitting one; times are pooled.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Unmeasured conversions first.
     #[arg(long, default_value_t = 2)]
     warmup: usize,
-    /// Methods, comma-separated: ours,magick,pillow.
-    #[arg(long, value_delimiter = ',', default_value = "ours,magick,pillow")]
+    /// Methods, comma-separated: ours,ours-2cpu,magick,pillow.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ours,ours-2cpu,magick,pillow"
+    )]
     only: Vec<String>,
     /// ImageMagick's convert (Debian `imagemagick`).
     #[arg(long, default_value = "/usr/bin/convert")]
@@ -70,6 +80,9 @@ struct Args {
     /// Wrapper mode: pin, run the command after `--`, report its peak RSS.
     #[arg(long, hide = true)]
     measure: bool,
+    /// Wrapper mode: do not pin.
+    #[arg(long, hide = true)]
+    no_pin: bool,
     /// The command of `--child-exec` / `--measure`.
     #[arg(last = true)]
     command: Vec<String>,
@@ -86,10 +99,12 @@ fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
 }
 
-fn run_measured(args: &Args, command: Vec<String>) -> Result<Measured, BoxError> {
+fn run_measured(args: &Args, command: Vec<String>, pin: bool) -> Result<Measured, BoxError> {
     let exe = std::env::current_exe()?;
     let output = Command::new(exe)
-        .args(["--measure", "--cpu", &args.cpu.to_string(), "--"])
+        .args(["--measure", "--cpu", &args.cpu.to_string()])
+        .args((!pin).then_some("--no-pin"))
+        .arg("--")
         .args(&command)
         .output()?;
     let text = String::from_utf8_lossy(&output.stdout);
@@ -152,7 +167,7 @@ fn method_command(
     let (runs, warmup) = (args.runs.to_string(), args.warmup.to_string());
     let path = |p: &Path| p.display().to_string();
     Ok(match method {
-        "ours" => vec![
+        "ours" | "ours-2cpu" => vec![
             exe,
             "--child-ours".into(),
             path(&input.path),
@@ -198,6 +213,15 @@ fn method_command(
     })
 }
 
+fn output_path(dir: &Path, method: &str, input: &inputs::Input) -> PathBuf {
+    let stem = input
+        .path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("x");
+    dir.join(format!("out-{method}-{stem}.jpg"))
+}
+
 fn compare(args: &Args) -> Result<(), BoxError> {
     let dir = args
         .dir
@@ -220,26 +244,48 @@ fn compare(args: &Args) -> Result<(), BoxError> {
         .unwrap_or(": ?")
         .trim_start_matches([':', ' ', '\t']);
     println!(
-        "Machine: {model}, {cores} CPUs; every method pinned to CPU {}, {} runs after {} warm-up.\n",
-        args.cpu, args.runs, args.warmup
+        "Machine: {model}, {cores} CPUs; methods pinned to CPU {} unless said; {} rounds of {} \
+         runs (after {} warm-up each).\n",
+        args.cpu, args.rounds, args.runs, args.warmup
     );
+    let methods: Vec<&str> = METHODS
+        .into_iter()
+        .filter(|m| args.only.iter().any(|o| o == m))
+        .collect();
+    let mut results: Vec<Vec<Measured>> = inputs
+        .iter()
+        .map(|_| {
+            methods
+                .iter()
+                .map(|_| Measured {
+                    times: Vec::new(),
+                    maxrss_kib: 0,
+                })
+                .collect()
+        })
+        .collect();
+    for round in 0..args.rounds {
+        eprintln!("round {}/{}", round + 1, args.rounds);
+        for (i, input) in inputs.iter().enumerate() {
+            for (j, method) in methods.iter().enumerate() {
+                let out = output_path(&dir, method, input);
+                let _ = std::fs::remove_file(&out);
+                let command = method_command(args, method, input, &out, &dir)?;
+                let measured = run_measured(args, command, *method != "ours-2cpu")?;
+                let pooled = &mut results[i][j];
+                pooled.times.extend(measured.times);
+                pooled.maxrss_kib = pooled.maxrss_kib.max(measured.maxrss_kib);
+            }
+        }
+    }
     println!("| input | method | median ms | p95 ms | peak RSS MiB | output |");
     println!("|---|---|---:|---:|---:|---|");
-    for input in &inputs {
-        for method in METHODS.iter().filter(|m| args.only.iter().any(|o| o == *m)) {
-            let out = dir.join(format!(
-                "out-{method}-{}.jpg",
-                input
-                    .path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or("x")
-            ));
-            let _ = std::fs::remove_file(&out);
-            let measured = run_measured(args, method_command(args, method, input, &out, &dir)?)?;
+    for (i, input) in inputs.iter().enumerate() {
+        for (j, method) in methods.iter().enumerate() {
+            let measured = &results[i][j];
             let mut sorted = measured.times.clone();
             sorted.sort();
-            let (w, h, bytes, exif) = describe_output(&out)?;
+            let (w, h, bytes, exif) = describe_output(&output_path(&dir, method, input))?;
             let ok = (w, h) == input.expected && bytes <= MAX_BYTES && !exif;
             println!(
                 "| {} ({:.1} MB) | {method} | {} | {} | {:.1} | {w}x{h}, {:.1} KB{} |",
@@ -273,7 +319,7 @@ fn compare(args: &Args) -> Result<(), BoxError> {
             "xc:white".into(),
             tiny.display().to_string(),
         ];
-        let measured = run_measured(args, command)?;
+        let measured = run_measured(args, command, true)?;
         let mut sorted = measured.times;
         sorted.sort();
         println!(
@@ -306,7 +352,7 @@ fn compare(args: &Args) -> Result<(), BoxError> {
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = if args.measure {
-        methods::measure(&args.command, args.cpu)
+        methods::measure(&args.command, (!args.no_pin).then_some(args.cpu))
     } else if let Some(paths) = &args.child_ours {
         methods::child_ours(&paths[0], &paths[1], args.runs, args.warmup)
     } else if args.child_exec {

@@ -152,12 +152,14 @@ pub fn child_exec(command: &[String], runs: usize, warmup: usize) -> Result<(), 
     Ok(())
 }
 
-/// `--measure`: pins itself (and so the command) to CPU `cpu`, runs the command with
+/// `--measure`: pins itself (and so the command) to CPU `cpu` if given, runs the command with
 /// single-thread settings, echoes its output, then prints the largest child's peak RSS.
-pub fn measure(command: &[String], cpu: usize) -> Result<(), BoxError> {
-    let mut set = CpuSet::new();
-    set.set(cpu)?;
-    sched_setaffinity(Pid::from_raw(0), &set)?;
+pub fn measure(command: &[String], cpu: Option<usize>) -> Result<(), BoxError> {
+    if let Some(cpu) = cpu {
+        let mut set = CpuSet::new();
+        set.set(cpu)?;
+        sched_setaffinity(Pid::from_raw(0), &set)?;
+    }
     let (program, args) = command.split_first().ok_or("no command")?;
     let output = Command::new(program)
         .args(args)

@@ -1,6 +1,4 @@
-//! What can go wrong with a photo, worded for the HR admin who has to fix it.
-
-use super::fetch::FetchError;
+//! What can go wrong with a photo or its download, worded for the HR admin who has to fix it.
 
 /// Why a photo could not be made ready for the terminals.
 ///
@@ -135,4 +133,83 @@ impl std::fmt::Display for ImageFormat {
             Self::WebP => "WebP",
         })
     }
+}
+
+/// Why a photo could not be downloaded. Messages name the photo without query strings and
+/// never contain the service key.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FetchError {
+    /// 404 (or Storage's "not_found"): the file is not there.
+    #[error("The photo {photo} was not found; upload the photo again.")]
+    NotFound {
+        /// The photo, as described by [`PhotoSource::describe`].
+        photo: String,
+    },
+    /// 401 or 403: the server refused us.
+    #[error(
+        "The photo server refused access to {photo} (HTTP {status}); check that the photo is \
+         public or that SUPABASE_SERVICE_KEY is right."
+    )]
+    Forbidden {
+        /// The photo.
+        photo: String,
+        /// HTTP status.
+        status: u16,
+    },
+    /// No complete answer within the timeout.
+    #[error("Downloading the photo {photo} took longer than {seconds} s; try again later.")]
+    Timeout {
+        /// The photo.
+        photo: String,
+        /// The timeout, in seconds.
+        seconds: u64,
+    },
+    /// The file is larger than accepted.
+    #[error("The photo {photo} is larger than {limit} bytes; upload a smaller photo.")]
+    TooLarge {
+        /// The photo.
+        photo: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The server could not be reached.
+    #[error("The photo server for {photo} could not be reached ({reason}); try again later.")]
+    Unreachable {
+        /// The photo.
+        photo: String,
+        /// What failed (connection refused, DNS, TLS...).
+        reason: String,
+    },
+    /// Storage redirected to another origin; the request was not followed (it would carry the
+    /// key).
+    #[error(
+        "The photo storage sent the download of {photo} to another server ({to}); it was not \
+         followed so the service key stays private. Check SUPABASE_URL."
+    )]
+    Redirected {
+        /// The photo.
+        photo: String,
+        /// Where the redirect pointed (origin only).
+        to: String,
+    },
+    /// Any other unexpected HTTP status.
+    #[error("The photo server answered HTTP {status} for {photo}; try again later.")]
+    Status {
+        /// The photo.
+        photo: String,
+        /// HTTP status.
+        status: u16,
+    },
+    /// The photo value cannot be turned into a download.
+    #[error("The photo address is not usable: {reason}. Upload the photo again.")]
+    InvalidSource {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A Storage path was given but the service has no Supabase settings.
+    #[error("The photo {photo} is in Supabase Storage but SUPABASE_URL is not configured.")]
+    NoStorage {
+        /// The photo.
+        photo: String,
+    },
 }

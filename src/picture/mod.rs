@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use url::Url;
 
-pub use error::{ImageFormat, PictureError};
-pub use fetch::{FetchError, Fetched, FetchedPhoto, PhotoFetcher};
+pub use error::{FetchError, ImageFormat, PictureError};
+pub use fetch::{Fetched, FetchedPhoto, PhotoFetcher};
 pub use limits::PictureLimits;
 pub use pool::PicturePool;
 pub use process::{Processed, process, qualifies_as_is};

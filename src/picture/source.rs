@@ -3,7 +3,7 @@
 use secrecy::SecretString;
 use url::Url;
 
-use super::fetch::FetchError;
+use super::error::FetchError;
 
 /// Supabase Storage access with the service key (private and public buckets alike).
 #[derive(Clone, Debug)]
