@@ -7,8 +7,10 @@
 //! pipeline, ImageMagick (`convert`) and Pillow, side by side. Each method runs in its own
 //! child process pinned to one CPU with single-thread settings; times are per conversion of
 //! bytes already read (ImageMagick: per `convert` process, which includes its start-up, shown
-//! separately); peak memory is the child's `ru_maxrss` read with `getrusage(RUSAGE_CHILDREN)`
-//! by a wrapper process. Prints Markdown tables (quoted in BENCHMARKS.md).
+//! separately); CPU is the user + system time of each conversion (all threads; ImageMagick: the
+//! whole process), which load from elsewhere on the machine inflates less than wall time; peak
+//! memory is the child's `ru_maxrss` read with `getrusage(RUSAGE_CHILDREN)` by a wrapper process.
+//! Prints Markdown tables (quoted in BENCHMARKS.md).
 
 #[path = "../src/picture/synth.rs"]
 mod synth;
@@ -91,6 +93,7 @@ struct Args {
 /// What one measured method reported.
 struct Measured {
     times: Vec<Duration>,
+    cpu: Vec<Duration>,
     maxrss_kib: u64,
 }
 
@@ -121,13 +124,17 @@ fn run_measured(args: &Args, command: Vec<String>, pin: bool) -> Result<Measured
             .and_then(|v| v.parse::<u64>().ok())
             .ok_or(format!("no {name} in {text}"))
     };
-    let times = field(&text, "times_us")
-        .ok_or("no times")?
-        .split(',')
-        .map(|v| v.parse::<u64>().map(Duration::from_micros))
-        .collect::<Result<Vec<_>, _>>()?;
+    let list = |name| -> Result<Vec<Duration>, BoxError> {
+        Ok(field(&text, name)
+            .ok_or(format!("no {name} in {text}"))?
+            .split(',')
+            .map(|v| v.parse::<u64>().map(Duration::from_micros))
+            .collect::<Result<Vec<_>, _>>()?)
+    };
+    let (times, cpu) = (list("times_us")?, list("cpu_us")?);
     Ok(Measured {
         times,
+        cpu,
         maxrss_kib: number("maxrss_kib")?,
     })
 }
@@ -259,11 +266,13 @@ fn compare(args: &Args) -> Result<(), BoxError> {
                 .iter()
                 .map(|_| Measured {
                     times: Vec::new(),
+                    cpu: Vec::new(),
                     maxrss_kib: 0,
                 })
                 .collect()
         })
         .collect();
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     for round in 0..args.rounds {
         eprintln!("round {}/{}", round + 1, args.rounds);
         for (i, input) in inputs.iter().enumerate() {
@@ -274,25 +283,36 @@ fn compare(args: &Args) -> Result<(), BoxError> {
                 let measured = run_measured(args, command, *method != "ours-2cpu")?;
                 let pooled = &mut results[i][j];
                 pooled.times.extend(measured.times);
+                pooled.cpu.extend(measured.cpu);
                 pooled.maxrss_kib = pooled.maxrss_kib.max(measured.maxrss_kib);
             }
         }
     }
-    println!("| input | method | median ms | p95 ms | peak RSS MiB | output |");
-    println!("|---|---|---:|---:|---:|---|");
+    println!(
+        "Load average at the start: {}; at the end: {}\n",
+        load_before.trim(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    println!("| input | method | median ms | p95 ms | CPU ms (median) | peak RSS MiB | output |");
+    println!("|---|---|---:|---:|---:|---:|---|");
     for (i, input) in inputs.iter().enumerate() {
         for (j, method) in methods.iter().enumerate() {
             let measured = &results[i][j];
             let mut sorted = measured.times.clone();
             sorted.sort();
+            let mut cpu = measured.cpu.clone();
+            cpu.sort();
             let (w, h, bytes, exif) = describe_output(&output_path(&dir, method, input))?;
             let ok = (w, h) == input.expected && bytes <= MAX_BYTES && !exif;
             println!(
-                "| {} ({:.1} MB) | {method} | {} | {} | {:.1} | {w}x{h}, {:.1} KB{} |",
+                "| {} ({:.1} MB) | {method} | {} | {} | {} | {:.1} | {w}x{h}, {:.1} KB{} |",
                 input.name,
                 input.bytes as f64 / 1e6,
                 ms(percentile(&sorted, 0.5)),
                 ms(percentile(&sorted, 0.95)),
+                ms(percentile(&cpu, 0.5)),
                 measured.maxrss_kib as f64 / 1024.0,
                 bytes as f64 / 1024.0,
                 if ok { "" } else { " **not as expected**" },

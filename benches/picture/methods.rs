@@ -55,14 +55,16 @@ def convert(data):
             hi = mid - 1
     return best
 
-times = []
+times, cpu = [], []
 for i in range(warmup + runs):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     result = convert(data)
     if i >= warmup:
         times.append(int((time.perf_counter() - t) * 1e6))
+        cpu.append(int((time.process_time() - c) * 1e6))
 open(out, 'wb').write(result)
 print('times_us=' + ','.join(map(str, times)))
+print('cpu_us=' + ','.join(map(str, cpu)))
 hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]
 print('hwm_kib=' + hwm)
 "#;
@@ -96,9 +98,25 @@ pub fn magick_args(
     args
 }
 
-fn print_times(times: &[Duration]) {
-    let list: Vec<String> = times.iter().map(|t| t.as_micros().to_string()).collect();
-    println!("times_us={}", list.join(","));
+fn print_times(times: &[Duration], cpu: &[Duration]) {
+    let list = |d: &[Duration]| {
+        d.iter()
+            .map(|t| t.as_micros().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    println!("times_us={}", list(times));
+    println!("cpu_us={}", list(cpu));
+}
+
+/// User + system CPU time of this process (all its threads) or of its waited-for children.
+fn cpu_time(who: UsageWho) -> Result<Duration, BoxError> {
+    let usage = getrusage(who)?;
+    let micros = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec().max(0) as u64)
+            + Duration::from_micros(t.tv_usec().max(0) as u64)
+    };
+    Ok(micros(usage.user_time()) + micros(usage.system_time()))
 }
 
 fn own_hwm_kib() -> u64 {
@@ -116,20 +134,21 @@ fn own_hwm_kib() -> u64 {
 pub fn child_ours(input: &Path, output: &Path, runs: usize, warmup: usize) -> Result<(), BoxError> {
     let bytes = std::fs::read(input)?;
     let limits = PictureLimits::default();
-    let mut times = Vec::with_capacity(runs);
+    let (mut times, mut cpu) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     let mut last = None;
     for i in 0..warmup + runs {
-        let started = Instant::now();
+        let (started, cpu_before) = (Instant::now(), cpu_time(UsageWho::RUSAGE_SELF)?);
         let processed = process(&bytes, &limits)?;
         if i >= warmup {
             times.push(started.elapsed());
+            cpu.push(cpu_time(UsageWho::RUSAGE_SELF)?.saturating_sub(cpu_before));
         }
         last = Some(processed);
     }
     if let Some(processed) = last {
         std::fs::write(output, &processed.jpeg)?;
     }
-    print_times(&times);
+    print_times(&times, &cpu);
     println!("hwm_kib={}", own_hwm_kib());
     Ok(())
 }
@@ -137,18 +156,19 @@ pub fn child_ours(input: &Path, output: &Path, runs: usize, warmup: usize) -> Re
 /// `--child-exec`: runs a command `warmup + runs` times, timing each whole process.
 pub fn child_exec(command: &[String], runs: usize, warmup: usize) -> Result<(), BoxError> {
     let (program, args) = command.split_first().ok_or("no command")?;
-    let mut times = Vec::with_capacity(runs);
+    let (mut times, mut cpu) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     for i in 0..warmup + runs {
-        let started = Instant::now();
+        let (started, cpu_before) = (Instant::now(), cpu_time(UsageWho::RUSAGE_CHILDREN)?);
         let status = Command::new(program).args(args).status()?;
         if !status.success() {
             return Err(format!("{program} failed: {status}").into());
         }
         if i >= warmup {
             times.push(started.elapsed());
+            cpu.push(cpu_time(UsageWho::RUSAGE_CHILDREN)?.saturating_sub(cpu_before));
         }
     }
-    print_times(&times);
+    print_times(&times, &cpu);
     Ok(())
 }
 
