@@ -174,7 +174,7 @@ impl Core {
                 .try_get_with(hash, async {
                     self.counters.encodes.fetch_add(1, Ordering::Relaxed);
                     self.pool
-                        .process(photo.bytes.clone(), self.limits.clone())
+                        .process_hashed(photo.bytes.clone(), self.limits.clone(), hash)
                         .await
                         .map(Arc::new)
                 })

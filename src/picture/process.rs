@@ -46,6 +46,15 @@ pub(crate) fn sha256(source: &[u8]) -> [u8; 32] {
 /// Makes a terminal-ready JPEG from a JPEG, PNG or WebP file. CPU-bound: call it from a
 /// blocking thread (see [`super::PicturePool`]).
 pub fn process(source: &[u8], limits: &PictureLimits) -> Result<Processed, PictureError> {
+    process_hashed(source, limits, sha256(source))
+}
+
+/// [`process`] for a caller that already hashed the source (the cache does, to look it up).
+pub(crate) fn process_hashed(
+    source: &[u8],
+    limits: &PictureLimits,
+    source_sha256: [u8; 32],
+) -> Result<Processed, PictureError> {
     if source.len() > limits.max_source_bytes {
         return Err(PictureError::SourceTooLarge {
             size: source.len(),
@@ -72,7 +81,7 @@ pub fn process(source: &[u8], limits: &PictureLimits) -> Result<Processed, Pictu
         width: encoded.width,
         height: encoded.height,
         quality: encoded.quality,
-        source_sha256: sha256(source),
+        source_sha256,
         source_format: format,
         qualifies_as_is: jpeg_header.is_some_and(|h| header_qualifies(&h, source.len(), limits)),
     })
