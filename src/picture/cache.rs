@@ -6,6 +6,8 @@
 //! revalidated with its `ETag` (a 304 keeps the encoded picture), so each entry records when it
 //! was last checked. Concurrent requests for the same URL share one in-flight future
 //! (`futures::Shared`), errors included, so a 100-terminal fan-out makes one source request.
+//! When revalidation fails for a passing reason (timeout, unreachable, 5xx), the stale copy is
+//! used (stale-if-error) and the next request asks again.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -147,8 +149,19 @@ impl Core {
             return Ok(Arc::clone(&entry.prepared));
         }
         let etag = existing.as_ref().and_then(|e| e.prepared.etag.as_deref());
-        let (photo, existing) = match (self.fetcher.fetch_if_changed(source, etag).await?, existing)
-        {
+        let fetched = match self.fetcher.fetch_if_changed(source, etag).await {
+            Ok(fetched) => fetched,
+            // Stale-if-error: a server that is down for a moment does not stop the fan-out
+            // while we hold the copy it served last; the next request asks again.
+            Err(error) if error.is_transient() && existing.is_some() => {
+                tracing::warn!(photo = %source.describe(), %error, "using the cached copy of the photo");
+                return existing
+                    .map(|entry| Arc::clone(&entry.prepared))
+                    .ok_or(PictureError::Fetch(error));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let (photo, existing) = match (fetched, existing) {
             (Fetched::NotModified, Some(entry)) => {
                 self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
                 let prepared = Arc::clone(&entry.prepared);

@@ -114,6 +114,17 @@ fn not_an_image(detected: &Option<&'static str>) -> String {
     }
 }
 
+impl FetchError {
+    /// A passing condition (timeout, unreachable, 408, 429, 5xx): worth trying again later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout { .. } | Self::Unreachable { .. } => true,
+            Self::Status { status, .. } => *status >= 500 || matches!(status, 408 | 429),
+            _ => false,
+        }
+    }
+}
+
 /// The source formats the service decodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ImageFormat {

@@ -233,6 +233,38 @@ async fn after_the_ttl_a_304_keeps_the_picture_and_a_change_is_seen() {
 }
 
 #[tokio::test]
+async fn a_server_down_at_revalidation_time_does_not_stop_the_fan_out() {
+    let (server, base) = start().await;
+    server.put("ana.jpg", photo(640, 480, 4));
+    let settings = PictureSettings {
+        ttl: Duration::from_millis(300),
+        fetch_timeout: Duration::from_millis(500),
+        ..PictureSettings::default()
+    };
+    let pictures = PictureService::new(settings, None).unwrap();
+    let source = PhotoSource::Url(base.join("photos/ana.jpg").unwrap());
+    let first = pictures.prepare(&source).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    *server.delay.lock().unwrap() = Duration::from_secs(3);
+    let stale = pictures.prepare(&source).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &stale), "the last good copy is used");
+    let again = pictures.prepare(&source).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &again));
+    assert_eq!(
+        server.count(),
+        3,
+        "each request after the TTL asks the server again"
+    );
+
+    let missing = PhotoSource::Url(base.join("photos/none.jpg").unwrap());
+    *server.delay.lock().unwrap() = Duration::ZERO;
+    assert!(
+        pictures.prepare(&missing).await.is_err(),
+        "nothing cached: the error stands"
+    );
+}
+
+#[tokio::test]
 async fn two_urls_with_the_same_bytes_are_encoded_once() {
     let (server, base) = start().await;
     let bytes = photo(640, 480, 4);
