@@ -60,8 +60,9 @@ pub enum PhotoSource {
 
 impl PhotoSource {
     /// Reads a photo value as stored by the app: an absolute `http(s)` URL; a
-    /// `/storage/v1/object/{public|authenticated}/{bucket}/{path}` path; or a bare path inside
-    /// `default_bucket`.
+    /// `/storage/v1/object/{public|authenticated|sign}/{bucket}/{path}` path (any query, such as
+    /// a signed URL's token, is dropped: the key is used instead); or a bare path inside
+    /// `default_bucket`. Paths are taken literally (not percent-decoded).
     pub fn parse(value: &str, default_bucket: &str) -> Result<Self, FetchError> {
         let value = value.trim();
         if value.is_empty() {
@@ -82,6 +83,7 @@ impl PhotoSource {
             let rest = rest
                 .strip_prefix("public/")
                 .or_else(|| rest.strip_prefix("authenticated/"))
+                .or_else(|| rest.strip_prefix("sign/"))
                 .unwrap_or(rest);
             let rest = rest.split(['?', '#']).next().unwrap_or_default();
             return match rest.split_once('/') {

@@ -313,6 +313,8 @@ async fn storage_objects_are_fetched_with_the_key_from_the_authenticated_endpoin
             path: "nobody.jpg".into()
         }
     );
+    let signed = "/storage/v1/object/sign/faces/nobody.jpg?token=abc";
+    assert_eq!(PhotoSource::parse(signed, "x").unwrap(), missing);
     let error = pictures.prepare(&missing).await.unwrap_err();
     assert!(
         matches!(error, PictureError::Fetch(FetchError::NotFound { .. })),
