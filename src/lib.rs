@@ -16,5 +16,6 @@ pub mod demo;
 pub mod metrics;
 pub mod models;
 pub mod orchestration;
+pub mod picture;
 pub mod startup;
 pub mod supabase;
