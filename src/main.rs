@@ -203,10 +203,14 @@ async fn run_demo(bind: SocketAddr, data: PathBuf) -> Result<(), String> {
             a.photo().unwrap_or("-")
         );
     }
-    println!(
-        "\nWARNING: the demo API has no authentication; it listens on {} only.",
-        demo.addr
-    );
+    if demo.api_key_required {
+        println!("\n/api/* needs the x-api-key header (API_KEY is set).");
+    } else {
+        println!(
+            "\nWARNING: the demo API has no authentication (set API_KEY to require one); it listens on {} only.",
+            demo.addr
+        );
+    }
     println!("\nTry it:\n\n  {}\n\nCtrl-C to stop.", demo.example_curl());
     demo.wait().await.map_err(|e| e.to_string())
 }

@@ -17,7 +17,7 @@ use crate::config::SyncOptions;
 use hikvision_isapi::{FacePicture, IsapiClient, check_employee_no};
 
 use crate::metrics::Metrics;
-use crate::models::{Angajat, Device, DeviceEntry, ServiceCode, SyncResult, SyncStatus, SyncStep};
+use crate::models::{Device, DeviceEntry, Person, ServiceCode, SyncResult, SyncStatus, SyncStep};
 use crate::supabase::FaceUrlPolicy;
 
 pub use credentials::{Blocked, CredentialGuard};
@@ -113,20 +113,22 @@ impl Orchestrator {
         self.options
     }
 
-    /// Runs `flow` for `angajat` on every device, concurrently, and returns one report per device
-    /// in the devices' order, within the request deadline. Each finished report is also sent to
-    /// `progress` as `(index, report)` when given.
+    /// Runs `flow` for `person` (an angajat, or the debugging endpoint's person) on every
+    /// device, concurrently, and returns one report per device in the devices' order, within the
+    /// request deadline. Each finished report is also sent to `progress` as `(index, report)`
+    /// when given.
     pub async fn sync(
         self: &Arc<Self>,
-        angajat: Angajat,
+        person: impl Into<Person>,
         devices: Vec<DeviceEntry>,
         flow: Flow,
         flags: FlowOptions,
         progress: Option<mpsc::UnboundedSender<(usize, DeviceReport)>>,
     ) -> Vec<DeviceReport> {
         let deadline = tokio::time::Instant::now() + self.options.request_deadline;
-        let plan = Arc::new(self.plan(&angajat, flow));
-        let angajat = Arc::new(angajat);
+        let person: Person = person.into();
+        let plan = Arc::new(self.plan(&person, flow));
+        let person = Arc::new(person);
         let permits = Arc::new(Semaphore::new(self.options.device_concurrency.max(1)));
         let identities: Vec<(String, String, String)> = devices.iter().map(identity).collect();
 
@@ -135,7 +137,7 @@ impl Orchestrator {
             .enumerate()
             .map(|(index, entry)| {
                 let this = Arc::clone(self);
-                let (plan, angajat, permits) = (plan.clone(), angajat.clone(), permits.clone());
+                let (plan, person, permits) = (plan.clone(), person.clone(), permits.clone());
                 let progress = progress.clone();
                 let task = async move {
                     // Closed only if the semaphore is dropped, which cannot happen while we hold it.
@@ -144,7 +146,7 @@ impl Orchestrator {
                         return None;
                     }
                     let report = this
-                        .run_device(entry, &plan, &angajat, flow, flags, deadline)
+                        .run_device(entry, &plan, &person, flow, flags, deadline)
                         .await;
                     if let Some(tx) = progress {
                         let _ = tx.send((index, report.clone()));
@@ -185,14 +187,14 @@ impl Orchestrator {
         reports
     }
 
-    fn plan(&self, angajat: &Angajat, flow: Flow) -> Plan {
+    fn plan(&self, person: &Person, flow: Flow) -> Plan {
         let skip = |message: String, code: ServiceCode| {
             Plan::Skip(
                 SyncResult::new(SyncStatus::Skipped, SyncStep::Photo, message).with_code(code),
             )
         };
-        let Some(employee_no) = angajat.employee_no() else {
-            let why = if angajat.biometrie.is_none() {
+        let Some(employee_no) = person.employee_no() else {
+            let why = if person.biometrie.is_none() {
                 "this angajat has no biometrie record, so no employee_no"
             } else {
                 "employee_no is missing in this angajat's biometrie record"
@@ -205,7 +207,7 @@ impl Orchestrator {
         if let Err(e) = check_employee_no(employee_no) {
             return skip(format!("Skipped: {e}"), ServiceCode::InvalidEmployeeNo);
         }
-        let picture = match angajat.photo() {
+        let picture = match person.photo() {
             None if flow == Flow::FullSync => None,
             None => {
                 return skip(
@@ -228,7 +230,7 @@ impl Orchestrator {
         &self,
         entry: DeviceEntry,
         plan: &Plan,
-        angajat: &Angajat,
+        person: &Person,
         flow: Flow,
         flags: FlowOptions,
         deadline: tokio::time::Instant,
@@ -251,7 +253,7 @@ impl Orchestrator {
             ) => {
                 let target = FlowTarget {
                     device: &device,
-                    angajat,
+                    person,
                     employee_no,
                     picture: picture.as_ref(),
                 };
@@ -285,7 +287,7 @@ impl Orchestrator {
     ) -> SyncResult {
         let FlowTarget {
             device,
-            angajat,
+            person,
             employee_no,
             picture,
         } = target;
@@ -322,7 +324,7 @@ impl Orchestrator {
             password: &device.password,
         };
         let job = picture.map(|picture| FaceJob {
-            angajat,
+            person,
             employee_no,
             picture: picture.clone(),
             create_missing_person: flags.create_missing_person,
@@ -330,7 +332,7 @@ impl Orchestrator {
         match (flow, &job) {
             (Flow::FullSync, _) => {
                 session
-                    .sync_person_and_photo(angajat, employee_no, job.as_ref())
+                    .sync_person_and_photo(person, employee_no, job.as_ref())
                     .await
             }
             (Flow::UpdatePhoto, Some(job)) => session.update_photo(job).await,
@@ -348,7 +350,7 @@ impl Orchestrator {
 /// One terminal and what to send it.
 struct FlowTarget<'a> {
     device: &'a Device,
-    angajat: &'a Angajat,
+    person: &'a Person,
     employee_no: &'a str,
     picture: Option<&'a FacePicture>,
 }

@@ -15,7 +15,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, TerminalConfig};
-use hikvision_sync::config::{Settings, SupabaseSettings, SyncOptions, Tables};
+use hikvision_sync::config::{
+    DebugOptions, Settings, SupabaseSettings, SyncOptions, Tables, parse_nets,
+};
 use hikvision_sync::models::{Angajat, Biometrie};
 use hikvision_sync::startup::{self, Application};
 use hikvision_sync::supabase::{
@@ -350,8 +352,17 @@ pub async fn terminal(faults: Faults) -> SimulatedTerminal {
         .expect("simulator starts")
 }
 
-/// Settings for `store`, with fast pacing and timeouts. Photos are served by `photos`, which
-/// also stands for the Supabase project URL (Storage paths resolve against it).
+/// The debugging endpoint as the tests use it: on, and calling loopback addresses only.
+pub fn loopback_debug() -> DebugOptions {
+    DebugOptions {
+        enabled: true,
+        allowed_nets: parse_nets("127.0.0.0/8,::1/128").unwrap(),
+    }
+}
+
+/// Settings for `store`, with fast pacing and timeouts, and the debugging endpoint on for
+/// loopback only. Photos are served by `photos`, which also stands for the Supabase project URL
+/// (Storage paths resolve against it).
 pub fn settings(store: &Store, photos: &PhotoServer) -> Settings {
     let (supabase, tables) = match store {
         Store::Memory(_) => (None, Tables::default()),
@@ -380,6 +391,7 @@ pub fn settings(store: &Store, photos: &PhotoServer) -> Settings {
             request_deadline: Duration::from_millis(8_000),
             ..SyncOptions::default()
         },
+        debug: loopback_debug(),
         ..Settings::default()
     }
 }

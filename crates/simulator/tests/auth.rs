@@ -293,4 +293,3 @@ async fn body_sent_with_the_unauthenticated_request_keeps_the_connection_usable(
     assert_eq!(t.request_log().len(), 10);
     assert_eq!(t.connections_accepted(), 1);
 }
-

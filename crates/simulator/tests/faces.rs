@@ -379,4 +379,3 @@ async fn fdsearch_returns_the_face_and_its_url_serves_the_bytes() {
     assert_eq!(body["responseStatusStrg"], "NO MATCHES");
     assert_eq!(body["totalMatches"], 0);
 }
-

@@ -259,4 +259,3 @@ async fn face_download_fail_fault_fails_without_downloading() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_failure(&body, 6, "urlDownloadFail");
 }
-

@@ -5,10 +5,10 @@
 
 mod support;
 
+use diqwest::WithDigestAuth;
 use hikvision_isapi::wire::{ResponseStatus, UserInfoSearchReplyEnvelope, paths};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use diqwest::WithDigestAuth;
 use support::{
     PASS, USER, assert_failure, client, isapi_url, jpeg, json_of, person, post, put, start_default,
     user_body,
@@ -158,4 +158,3 @@ async fn user_search_returns_at_most_thirty() {
     assert_eq!(body["UserInfoSearch"]["totalMatches"], 40);
     assert_eq!(body["UserInfoSearch"]["responseStatusStrg"], "MORE");
 }
-
