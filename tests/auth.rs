@@ -9,22 +9,20 @@
 mod support;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
-use axum::Router;
-use axum::extract::State;
+use aws_lc_rs::signature::KeyPair as _;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hikvision_sync::config::Settings;
 use hikvision_sync::supabase::MemoryDirectory;
-use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use support::TestApp;
+use support::jwt::{AuthServer, ec_key, es256, now, user_claims};
 use url::Url;
 
 const ENDPOINT: &str = "/api/hikvision/update-angajat-photo";
@@ -32,93 +30,7 @@ const JWT_SECRET: &str = "test-legacy-jwt-secret-0123456789abcdef";
 const API_KEY: &str = "test-api-key-4f1c2b";
 
 // ---------------------------------------------------------------------------------------------
-// A stand-in for the project's auth server: serves the JWKS and counts downloads.
-
-#[derive(Clone)]
-struct AuthServer {
-    base: Url,
-    keys: Arc<Mutex<Vec<Value>>>,
-    downloads: Arc<AtomicUsize>,
-    failing: Arc<AtomicBool>,
-}
-
-impl AuthServer {
-    async fn start(keys: Vec<Value>) -> Self {
-        let server = Self {
-            base: Url::parse("http://127.0.0.1/").unwrap(),
-            keys: Arc::new(Mutex::new(keys)),
-            downloads: Arc::default(),
-            failing: Arc::default(),
-        };
-        let app = Router::new()
-            .route(
-                "/auth/v1/.well-known/jwks.json",
-                axum::routing::get(serve_jwks),
-            )
-            .with_state(server.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self {
-            base: Url::parse(&format!("http://{addr}")).unwrap(),
-            ..server
-        }
-    }
-
-    /// `{SUPABASE_URL}/auth/v1`, the issuer of the project's tokens.
-    fn issuer(&self) -> String {
-        format!("{}auth/v1", self.base)
-    }
-
-    fn publish(&self, keys: Vec<Value>) {
-        *self.keys.lock().unwrap() = keys;
-    }
-
-    fn downloads(&self) -> usize {
-        self.downloads.load(Ordering::SeqCst)
-    }
-}
-
-async fn serve_jwks(State(server): State<AuthServer>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    server.downloads.fetch_add(1, Ordering::SeqCst);
-    if server.failing.load(Ordering::SeqCst) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response();
-    }
-    let keys = server.keys.lock().unwrap().clone();
-    axum::Json(json!({ "keys": keys })).into_response()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Keys and tokens.
-
-/// A P-256 key made for this test run, with its public JWK.
-struct EcKey {
-    kid: String,
-    encoding: EncodingKey,
-    jwk: Value,
-}
-
-fn ec_key(kid: &str) -> EcKey {
-    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-    let encoding = EncodingKey::from_ec_der(pair.to_pkcs8v1().unwrap().as_ref());
-    let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).unwrap();
-    jwk.common.key_id = Some(kid.into());
-    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-    let jwk = serde_json::to_value(jwk).unwrap();
-    assert!(jwk.get("d").is_none(), "a JWKS holds public keys only");
-    EcKey {
-        kid: kid.into(),
-        encoding,
-        jwk,
-    }
-}
-
-fn es256(key: &EcKey, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
-}
+// Keys and tokens (the project's auth server, ES256 keys and user claims are in support::jwt).
 
 /// An RSA-2048 key; its tokens are signed here by hand (no jsonwebtoken), as another issuer would.
 struct RsaKey {
@@ -168,23 +80,6 @@ fn hs256(secret: &str, claims: &Value) -> String {
         &EncodingKey::from_secret(secret.as_bytes()),
     )
     .unwrap()
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// The claims of a signed-in user's access token, as Supabase Auth issues them.
-fn user_claims(issuer: &str) -> Value {
-    json!({
-        "sub": uuid::Uuid::new_v4(), "aud": "authenticated", "iss": issuer, "role": "authenticated",
-        "exp": now() + 3600, "iat": now(), "email": "ion.popescu@example.com", "aal": "aal1",
-        "session_id": uuid::Uuid::new_v4(), "is_anonymous": false,
-        "app_metadata": {"provider": "email", "providers": ["email"]}, "user_metadata": {},
-    })
 }
 
 fn with(mut claims: Value, key: &str, value: Value) -> Value {

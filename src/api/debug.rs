@@ -88,8 +88,9 @@ pub async fn disabled() -> ApiError {
     ApiError::DebugEndpointDisabled
 }
 
-/// The address to call for `host`: an address literal, or the first a host name resolves to,
-/// once every address it resolves to is inside `DEBUG_ALLOWED_NETS`.
+/// The address to call for `host`: an address literal, or what a host name resolves to (its first
+/// IPv4 address, else its first), once every address it resolves to is inside
+/// `DEBUG_ALLOWED_NETS`.
 async fn allowed_address(host: &str, debug: &DebugOptions) -> Result<IpAddr, ApiError> {
     let literal = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<IpAddr> = match literal.parse::<IpAddr>() {
@@ -100,8 +101,11 @@ async fn allowed_address(host: &str, debug: &DebugOptions) -> Result<IpAddr, Api
         Some(outside) => Err(ApiError::AddressNotAllowed(format!(
             "'device.ip' {host} is {outside}, outside DEBUG_ALLOWED_NETS: the debugging endpoint only calls terminals on the allowed networks"
         ))),
+        // Terminals speak IPv4; a name with both families is called on its IPv4 address.
         None => addrs
-            .first()
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(addrs.first())
             .copied()
             .ok_or_else(|| unknown_host(host, "no address")),
     }

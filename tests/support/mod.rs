@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod chaos;
+pub mod jwt;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
