@@ -215,7 +215,7 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
     settings.face_url.scheme = FaceUrlScheme::Keep;
     let directory = MemoryDirectory::new(angajati.clone(), devices);
     let photos = Router::new().route("/storage/v1/object/public/photos/{*path}", get(serve_photo));
-    let app = Application::assemble(listener, settings, Some(Arc::new(directory)), photos)?;
+    let app = Application::assemble(listener, settings, Some(Arc::new(directory)), photos).await?;
     let server = tokio::spawn(app.run_until_stopped());
     Ok(Demo {
         addr,

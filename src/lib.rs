@@ -10,6 +10,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 #[cfg(feature = "simulator")]
 pub mod demo;
 pub mod metrics;

@@ -167,6 +167,9 @@ async fn serve() -> Result<(), String> {
     if settings.supabase.is_none() {
         return Err("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are not set: `serve` needs a Supabase project (see .env.example), or run `hikvision-sync demo` for the embedded demo".into());
     }
+    if settings.delivery.database_url.is_none() {
+        return Err("DATABASE_URL is not set: `serve` keeps every change durable in the project's Postgres. Copy the \"Session pooler\" connection string (port 5432) from Supabase > Project Settings > Database > Connection string, and apply supabase/migrations/ first; or run `hikvision-sync demo` for the embedded demo (in memory)".into());
+    }
     let app = Application::build(settings)
         .await
         .map_err(|e| e.to_string())?;
@@ -211,6 +214,9 @@ async fn run_demo(bind: SocketAddr, data: PathBuf) -> Result<(), String> {
             demo.addr
         );
     }
+    println!(
+        "NOTE: the demo keeps delivery state (pending changes, status) in memory: it forgets on restart. `serve` keeps it in Postgres (DATABASE_URL)."
+    );
     println!("\nTry it:\n\n  {}\n\nCtrl-C to stop.", demo.example_curl());
     demo.wait().await.map_err(|e| e.to_string())
 }

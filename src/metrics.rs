@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use hikvision_isapi::{CallObserver, CallOutcome, TerminalCall};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 /// The service's metrics, registered in their own registry.
@@ -15,6 +16,11 @@ pub struct Metrics {
     calls: IntCounterVec,
     latency: HistogramVec,
     results: IntCounterVec,
+    attempts: IntCounterVec,
+    pending: IntGauge,
+    failed: IntGauge,
+    oldest_pending: Gauge,
+    oldest_removal: Gauge,
 }
 
 impl Metrics {
@@ -45,6 +51,34 @@ impl Metrics {
             ),
             &["flow", "status"],
         )?;
+        let attempts = IntCounterVec::new(
+            Opts::new(
+                "hikvision_delivery_attempts_total",
+                "Durable delivery attempts, by the state they left the pair in",
+            ),
+            &["state"],
+        )?;
+        let pending = IntGauge::new(
+            "hikvision_delivery_pending",
+            "Changes waiting to be applied (employee x terminal)",
+        )?;
+        let failed = IntGauge::new(
+            "hikvision_delivery_failed",
+            "Changes waiting for a person (rejected picture, wrong password, invalid device row)",
+        )?;
+        let oldest_pending = Gauge::new(
+            "hikvision_delivery_oldest_pending_seconds",
+            "Age of the oldest pending change",
+        )?;
+        let oldest_removal = Gauge::new(
+            "hikvision_delivery_oldest_pending_removal_seconds",
+            "Age of the oldest pending removal: someone who left may still open a door",
+        )?;
+        registry.register(Box::new(attempts.clone()))?;
+        registry.register(Box::new(pending.clone()))?;
+        registry.register(Box::new(failed.clone()))?;
+        registry.register(Box::new(oldest_pending.clone()))?;
+        registry.register(Box::new(oldest_removal.clone()))?;
         registry.register(Box::new(calls.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(results.clone()))?;
@@ -53,6 +87,11 @@ impl Metrics {
             calls,
             latency,
             results,
+            attempts,
+            pending,
+            failed,
+            oldest_pending,
+            oldest_removal,
         })
     }
 
@@ -69,6 +108,25 @@ impl Metrics {
     /// Records one terminal's sync result.
     pub fn observe_result(&self, flow: &str, status: &str) {
         self.results.with_label_values(&[flow, status]).inc();
+    }
+
+    /// Records one durable delivery attempt and the state it left the pair in.
+    pub fn observe_delivery_attempt(&self, state: &str) {
+        self.attempts.with_label_values(&[state]).inc();
+    }
+
+    /// Sets the backlog gauges: pending and failed pairs, oldest pending change and removal (s).
+    pub fn set_backlog(
+        &self,
+        pending: u64,
+        failed: u64,
+        oldest_secs: f64,
+        oldest_removal_secs: f64,
+    ) {
+        self.pending.set(pending as i64);
+        self.failed.set(failed as i64);
+        self.oldest_pending.set(oldest_secs);
+        self.oldest_removal.set(oldest_removal_secs);
     }
 
     /// The Prometheus text exposition.

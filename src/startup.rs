@@ -6,14 +6,22 @@ mod watchdog;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use axum::Router;
+use graphile_worker::Database;
+use graphile_worker::tokio_postgres::TokioPostgresDatabase;
 use hikvision_isapi::{CallObserver, ClientOptions, IsapiClient, IsapiError};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::api::{AppState, Authenticator, router};
 use crate::config::{ConfigError, HttpOptions, LogFormat, Settings};
+use crate::delivery::jobs::{self, JobScheduler};
+use crate::delivery::memory::MemoryStore;
+use crate::delivery::postgres::PgStore;
+use crate::delivery::schedule::{MemoryQueue, TaskRunner};
+use crate::delivery::{Delivery, DeliveryOptions, RetryTiming};
 use crate::metrics::Metrics;
 use crate::orchestration::Orchestrator;
 use crate::supabase::{Directory, DirectoryError, PostgrestDirectory};
@@ -33,6 +41,9 @@ pub enum StartupError {
     /// The Supabase client could not be built.
     #[error("cannot build the Supabase client: {0}")]
     Directory(#[from] DirectoryError),
+    /// The delivery database is unusable (unreachable, migrations missing).
+    #[error("durable delivery cannot start: {0}")]
+    Database(String),
     /// A programming error surfaced at start-up.
     #[error("internal start-up error: {0}")]
     Internal(String),
@@ -109,12 +120,12 @@ impl Application {
         directory: Option<Arc<dyn Directory>>,
     ) -> Result<Self, StartupError> {
         let listener = bind(settings.bind_addr).await?;
-        Self::assemble(listener, settings, directory, Router::new())
+        Self::assemble(listener, settings, directory, Router::new()).await
     }
 
     /// The service on an already bound `listener`, with `extra` routes beside the API (the demo's
     /// photo server).
-    pub fn assemble(
+    pub async fn assemble(
         listener: TcpListener,
         settings: Settings,
         directory: Option<Arc<dyn Directory>>,
@@ -133,12 +144,20 @@ impl Application {
             orchestrator,
         } = Services::build(&settings)?;
         let auth = Authenticator::from_settings(&settings)?;
+        let delivery = build_delivery(
+            &settings,
+            Arc::clone(&orchestrator),
+            directory.clone(),
+            Arc::clone(&metrics),
+        )
+        .await?;
         let state = AppState {
             directory,
             orchestrator,
             settings: Arc::new(settings),
             auth: Arc::new(auth),
             metrics,
+            delivery,
         };
         Ok(Self {
             listener,
@@ -171,6 +190,73 @@ impl Application {
         serve::serve(self.listener, self.router, self.http, shutdown).await;
         Ok(())
     }
+}
+
+/// Durable delivery on the settings' database, or in memory (the demo, the tests) without one;
+/// its background work starts here.
+pub async fn build_delivery(
+    settings: &Settings,
+    orchestrator: Arc<Orchestrator>,
+    directory: Option<Arc<dyn Directory>>,
+    metrics: Arc<Metrics>,
+) -> Result<Arc<Delivery>, StartupError> {
+    let d = &settings.delivery;
+    let fingerprint_key = settings
+        .supabase
+        .as_ref()
+        .map(|s| s.service_key.expose_secret().as_bytes().to_vec())
+        .unwrap_or_else(|| b"hikvision-sync".to_vec());
+    let options = DeliveryOptions {
+        timing: RetryTiming {
+            initial: d.retry_initial,
+            max: d.retry_max,
+        },
+        sweep_interval: d.sweep_interval,
+        enrol_new: d.enrol_new,
+        fingerprint_key,
+    };
+    let Some(url) = d.database_url() else {
+        let queue = Arc::new(MemoryQueue::default());
+        let delivery = Arc::new(Delivery::new(
+            Arc::new(MemoryStore::default()),
+            queue.clone(),
+            orchestrator,
+            directory,
+            metrics,
+            options,
+        ));
+        let runner: Weak<dyn TaskRunner> = Arc::downgrade(&delivery) as Weak<dyn TaskRunner>;
+        queue.start(runner);
+        delivery.start_background();
+        return Ok(delivery);
+    };
+    let database = TokioPostgresDatabase::from_url(url, d.pool_size)
+        .map_err(|e| StartupError::Database(format!("DATABASE_URL: {e}")))?;
+    let store = PgStore::new(database.pool().clone());
+    store
+        .check_schema()
+        .await
+        .map_err(|e| StartupError::Database(e.to_string()))?;
+    let database: Database = database.into();
+    let scheduler = JobScheduler::new(database.clone());
+    scheduler
+        .migrate()
+        .await
+        .map_err(|e| StartupError::Database(e.to_string()))?;
+    let delivery = Arc::new(Delivery::new(
+        Arc::new(store),
+        Arc::new(scheduler),
+        orchestrator,
+        directory,
+        metrics,
+        options,
+    ));
+    let runner: Arc<dyn TaskRunner> = delivery.clone();
+    jobs::start_worker(database, runner, settings.sync.device_concurrency.min(64))
+        .await
+        .map_err(|e| StartupError::Database(e.to_string()))?;
+    delivery.start_background();
+    Ok(delivery)
 }
 
 /// Binds the listen address.

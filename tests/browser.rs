@@ -10,12 +10,14 @@
 //! missing browser fails it. Everything listens on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth_support;
 mod support;
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use auth_support::{AuthServer, ec_key, es256, user_claims};
 use axum::Router;
 use axum::response::Html;
 use fantoccini::{Client, ClientBuilder};
@@ -23,7 +25,6 @@ use hikvision_simulator::Faults;
 use hikvision_sync::config::Settings;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
-use support::jwt::{AuthServer, ec_key, es256, user_claims};
 use support::*;
 use tokio::process::{Child, Command};
 use url::Url;

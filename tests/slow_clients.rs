@@ -326,6 +326,10 @@ impl Directory for SlowDirectory {
     fn ping(&self) -> BoxFuture<'_, Result<(), DirectoryError>> {
         self.inner.ping()
     }
+
+    fn list_angajati(&self) -> BoxFuture<'_, Result<Vec<Angajat>, DirectoryError>> {
+        self.inner.list_angajati()
+    }
 }
 
 #[tokio::test]

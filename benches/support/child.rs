@@ -201,15 +201,20 @@ impl ServiceProcess {
         stdin.flush().await?;
 
         let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .map_err(|_| "the service did not start within 60 s")??
-            .ok_or("the service exited before listening")?;
         // `LISTEN <addr> <pid>`: the pid is the service's own, even under a wrapper that forks.
-        let mut words = first
-            .strip_prefix("LISTEN ")
-            .ok_or_else(|| format!("unexpected first line from the service: {first}"))?
-            .split_whitespace();
+        // The service may log before it listens (to stdout, as in production): skip those lines.
+        let listen = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(rest) = line.strip_prefix("LISTEN ") {
+                    return Ok::<_, std::io::Error>(Some(rest.to_string()));
+                }
+            }
+            Ok(None)
+        })
+        .await
+        .map_err(|_| "the service did not start within 60 s")??
+        .ok_or("the service exited before listening")?;
+        let mut words = listen.split_whitespace();
         let addr: SocketAddr = words.next().ok_or("no address")?.parse()?;
         let pid = words.next().ok_or("no pid")?.to_string();
         // The service logs to stdout, as in production; drain it so it never blocks.

@@ -70,15 +70,13 @@ pub async fn update_face_image(
     let flags = FlowOptions {
         create_missing_person: create_missing_person.unwrap_or(false),
     };
-    super::sync::fan_out(
-        &state,
-        None,
-        person,
-        vec![device],
-        Flow::UpdatePhoto,
-        flags,
-        started,
-    )
+    // One-off: the debugging endpoint's terminal and person are not durable state.
+    let orchestrator = state.orchestrator.clone();
+    super::sync::respond_after(None, started, async move {
+        Ok(orchestrator
+            .sync(person, vec![device], Flow::UpdatePhoto, flags, None)
+            .await)
+    })
     .await
 }
 

@@ -68,12 +68,15 @@ api_codes! {
     InvalidUuid => "invalid_uuid", UNPROCESSABLE_ENTITY: "A UUID field is not a UUID.";
     InvalidField => "invalid_field", UNPROCESSABLE_ENTITY: "A field has the wrong type or is out of range.";
     UnknownHost => "unknown_host", UNPROCESSABLE_ENTITY: "The terminal's host name does not resolve.";
+    NoEmployeeNo => "no_employee_no", UNPROCESSABLE_ENTITY: "No employee number is known for the angajat: nothing to remove.";
     InternalError => "internal_error", INTERNAL_SERVER_ERROR: "A bug; the details are in the service logs.";
     SupabaseError => "supabase_error", BAD_GATEWAY: "Supabase answered something unusable.";
     SupabaseNotConfigured => "supabase_not_configured", SERVICE_UNAVAILABLE: "SUPABASE_URL is not set.";
     SupabaseUnavailable => "supabase_unavailable", SERVICE_UNAVAILABLE: "Supabase does not answer.";
     SupabaseAuthFailed => "supabase_auth_failed", SERVICE_UNAVAILABLE: "Supabase rejects the service key.";
     AuthUnavailable => "auth_unavailable", SERVICE_UNAVAILABLE: "The token signing keys cannot be downloaded.";
+    DeliveryUnavailable => "delivery_unavailable", SERVICE_UNAVAILABLE: "The delivery database is unavailable.";
+    NotEnabled => "not_enabled", SERVICE_UNAVAILABLE: "The route is off until its setting is set (e.g. WEBHOOK_SECRET).";
     RequestTimeout => "request_timeout", SERVICE_UNAVAILABLE: "The request took longer than REQUEST_TIMEOUT_MS.";
     NotReady => "not_ready", SERVICE_UNAVAILABLE: "GET /ready: Supabase is not configured or does not answer.";
 }
@@ -154,6 +157,12 @@ pub enum ApiError {
     /// The employee or terminals could not be read.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
+    /// The durable store could not be read or written.
+    #[error("The delivery database is unavailable: {0}")]
+    Delivery(#[from] crate::delivery::DeliveryError),
+    /// A route that is off because its setting is missing.
+    #[error("{0}")]
+    NotEnabled(String),
     /// A bug: logged in full, answered without details.
     #[error("internal error")]
     Internal(String),
@@ -193,6 +202,11 @@ impl ApiError {
                     ApiCode::SupabaseError
                 }
             },
+            Self::Delivery(crate::delivery::DeliveryError::Directory(e)) => {
+                Self::Directory(e.clone()).code()
+            }
+            Self::Delivery(_) => ApiCode::DeliveryUnavailable,
+            Self::NotEnabled(_) => ApiCode::NotEnabled,
             Self::Internal(_) => ApiCode::InternalError,
         }
     }
@@ -208,6 +222,10 @@ impl IntoResponse for ApiError {
             }
             Self::Directory(e) => {
                 tracing::warn!(error = %e, "directory read failed");
+                e.to_string()
+            }
+            Self::Delivery(e) => {
+                tracing::warn!(error = %e, "delivery store failed");
                 e.to_string()
             }
             other => other.to_string(),

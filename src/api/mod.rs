@@ -4,12 +4,14 @@
 mod auth;
 mod body;
 mod debug;
+mod delivery;
 mod error;
 mod health;
 mod jwks;
 mod openapi;
 mod response;
 mod sync;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
+use crate::delivery::Delivery;
 use crate::metrics::Metrics;
 use crate::orchestration::Orchestrator;
 use crate::supabase::{Directory, DirectoryError};
@@ -52,10 +55,12 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Durable delivery (desired state, background retries, status).
+    pub delivery: Arc<Delivery>,
 }
 
 impl AppState {
-    fn directory(&self) -> Result<&Arc<dyn Directory>, ApiError> {
+    pub(crate) fn directory(&self) -> Result<&Arc<dyn Directory>, ApiError> {
         self.directory
             .as_ref()
             .ok_or(ApiError::Directory(DirectoryError::NotConfigured))
@@ -82,6 +87,18 @@ pub fn router(state: AppState) -> Router {
                 post(debug::disabled)
             },
         )
+        .route(
+            "/api/hikvision/remove-angajat",
+            post(delivery::remove_angajat),
+        )
+        .route(
+            "/api/hikvision/angajat/{angajat_id}/status",
+            get(delivery::angajat_status),
+        )
+        .route(
+            "/api/hikvision/devices/status",
+            get(delivery::devices_status),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_auth,
@@ -103,6 +120,14 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .route("/api/openapi.json", get(openapi::openapi_json))
+        // Outside the user-token auth: Supabase authenticates with x-webhook-secret.
+        .route(
+            "/api/hikvision/webhooks/supabase",
+            post(webhook::supabase_webhook).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                webhook::require_secret,
+            )),
+        )
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

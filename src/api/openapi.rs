@@ -16,49 +16,112 @@ use utoipa::{Modify, OpenApi};
 use super::REQUEST_ID;
 use super::error::ApiCode;
 use super::health::{Health, Ready};
-use super::response::{DebugDevice, DebugRequest, ErrorBody, PerDevice, SyncRequest, SyncResponse};
+use super::response::{
+    DebugDevice, DebugRequest, ErrorBody, PerDevice, RemoveRequest, SyncRequest, SyncResponse,
+};
+use super::webhook::WebhookAccepted;
+use crate::delivery::webhook::WebhookEvent;
 use crate::models::{ErrorCode, Summary, SyncStatus, SyncStep};
 
-/// What every `/api/*` POST can answer besides its own errors.
-const COMMON: &[ApiCode] = &[
-    ApiCode::InvalidJson,
-    ApiCode::EmptyBody,
+/// Credentials refused or uncheckable.
+const AUTH: &[ApiCode] = &[
     ApiCode::Unauthorized,
     ApiCode::Forbidden,
+    ApiCode::AuthUnavailable,
+];
+/// A JSON body that cannot be read into the request type.
+const BODY: &[ApiCode] = &[
+    ApiCode::InvalidJson,
+    ApiCode::EmptyBody,
     ApiCode::BodyTimeout,
     ApiCode::PayloadTooLarge,
     ApiCode::MissingField,
     ApiCode::InvalidField,
-    ApiCode::InternalError,
-    ApiCode::AuthUnavailable,
-    ApiCode::RequestTimeout,
+];
+/// Any request.
+const ALWAYS: &[ApiCode] = &[ApiCode::InternalError, ApiCode::RequestTimeout];
+/// Supabase reads.
+const DIRECTORY: &[ApiCode] = &[
+    ApiCode::SupabaseError,
+    ApiCode::SupabaseNotConfigured,
+    ApiCode::SupabaseUnavailable,
+    ApiCode::SupabaseAuthFailed,
+];
+/// The sync endpoints' own.
+const SYNC: &[ApiCode] = &[
+    ApiCode::InvalidUuid,
+    ApiCode::AngajatNotFound,
+    ApiCode::DeliveryUnavailable,
 ];
 
-/// The errors of each group of endpoints, by path prefix.
-const ERRORS: &[(&str, &[ApiCode])] = &[
+/// Every error of every `/api/*` operation, by path.
+const ERRORS: &[(&str, &[&[ApiCode]])] = &[
     (
-        "/api/hikvision/",
+        "/api/hikvision/update-angajat-photo",
+        &[AUTH, BODY, ALWAYS, DIRECTORY, SYNC],
+    ),
+    (
+        "/api/hikvision/sync-angajat-photo-only",
+        &[AUTH, BODY, ALWAYS, DIRECTORY, SYNC],
+    ),
+    (
+        "/api/hikvision/sync-angajat",
+        &[AUTH, BODY, ALWAYS, DIRECTORY, SYNC],
+    ),
+    (
+        "/api/hikvision/remove-angajat",
         &[
-            ApiCode::InvalidUuid,
-            ApiCode::AngajatNotFound,
-            ApiCode::SupabaseError,
-            ApiCode::SupabaseNotConfigured,
-            ApiCode::SupabaseUnavailable,
-            ApiCode::SupabaseAuthFailed,
+            AUTH,
+            BODY,
+            ALWAYS,
+            DIRECTORY,
+            &[
+                ApiCode::InvalidUuid,
+                ApiCode::NoEmployeeNo,
+                ApiCode::DeliveryUnavailable,
+            ],
         ],
     ),
     (
-        "/api/test-isapi/",
+        "/api/hikvision/angajat/{angajat_id}/status",
         &[
-            ApiCode::AddressNotAllowed,
-            ApiCode::DebugEndpointDisabled,
-            ApiCode::UnknownHost,
+            AUTH,
+            ALWAYS,
+            DIRECTORY,
+            &[ApiCode::InvalidUuid, ApiCode::DeliveryUnavailable],
+        ],
+    ),
+    (
+        "/api/hikvision/devices/status",
+        &[AUTH, ALWAYS, DIRECTORY, &[ApiCode::DeliveryUnavailable]],
+    ),
+    (
+        "/api/hikvision/webhooks/supabase",
+        &[&[ApiCode::Unauthorized, ApiCode::NotEnabled], BODY, ALWAYS],
+    ),
+    (
+        "/api/test-isapi/update-face-image",
+        &[
+            AUTH,
+            BODY,
+            ALWAYS,
+            &[
+                ApiCode::AddressNotAllowed,
+                ApiCode::DebugEndpointDisabled,
+                ApiCode::UnknownHost,
+            ],
         ],
     ),
 ];
 
 /// The request types: they ignore fields they do not know, and the document says so.
-const OPEN_REQUESTS: &[&str] = &["SyncRequest", "DebugRequest", "DebugDevice"];
+const OPEN_REQUESTS: &[&str] = &[
+    "SyncRequest",
+    "RemoveRequest",
+    "DebugRequest",
+    "DebugDevice",
+    "WebhookEvent",
+];
 
 /// The API description.
 #[derive(OpenApi)]
@@ -75,6 +138,10 @@ const OPEN_REQUESTS: &[&str] = &["SyncRequest", "DebugRequest", "DebugDevice"];
         super::sync::sync_angajat_photo_only,
         super::sync::sync_angajat,
         super::debug::update_face_image,
+        super::delivery::remove_angajat,
+        super::delivery::angajat_status,
+        super::delivery::devices_status,
+        super::webhook::supabase_webhook,
         super::health::health,
         super::health::ready,
         super::health::metrics,
@@ -82,6 +149,7 @@ const OPEN_REQUESTS: &[&str] = &["SyncRequest", "DebugRequest", "DebugDevice"];
     ),
     components(schemas(
         SyncRequest,
+        RemoveRequest,
         SyncResponse,
         PerDevice,
         Summary,
@@ -93,11 +161,19 @@ const OPEN_REQUESTS: &[&str] = &["SyncRequest", "DebugRequest", "DebugDevice"];
         DebugRequest,
         DebugDevice,
         Health,
-        Ready
+        Ready,
+        WebhookEvent,
+        WebhookAccepted,
+        super::delivery::AngajatStatus,
+        super::delivery::PairStatus,
+        super::delivery::DevicesStatus,
+        super::delivery::DeviceStatus,
+        crate::delivery::PairState
     )),
     modifiers(&Edge),
     tags(
         (name = "sync", description = "Put an employee's face on every active terminal"),
+        (name = "delivery", description = "Durable delivery: removal, status, the Supabase webhook"),
         (name = "debug", description = "One terminal named in the request (off unless DEBUG_ENDPOINT=true)"),
         (name = "health", description = "Liveness, readiness, metrics"),
         (name = "meta", description = "This document"),
@@ -132,6 +208,13 @@ impl Modify for Edge {
             ),
         );
         components.add_security_scheme(
+            "webhook_secret",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-webhook-secret",
+                "WEBHOOK_SECRET, sent by the Supabase Database Webhook",
+            ))),
+        );
+        components.add_security_scheme(
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "x-api-key",
@@ -153,13 +236,11 @@ impl Modify for Edge {
             ];
             for operation in operations.into_iter().flatten() {
                 let responses = &mut operation.responses.responses;
-                if path.starts_with("/api/") && operation.request_body.is_some() {
-                    let own = ERRORS
-                        .iter()
-                        .filter(|(prefix, _)| path.starts_with(prefix))
-                        .flat_map(|(_, codes)| codes.iter());
-                    add_errors(responses, COMMON.iter().chain(own).copied());
-                }
+                let codes = ERRORS
+                    .iter()
+                    .filter(|(p, _)| p == path)
+                    .flat_map(|(_, groups)| groups.iter().copied().flatten());
+                add_errors(responses, codes.copied());
                 for response in responses.values_mut() {
                     if let RefOr::T(response) = response {
                         response

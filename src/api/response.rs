@@ -57,6 +57,12 @@ pub struct PerDevice {
     pub error_code: Option<ErrorCode>,
     /// Time spent on this terminal (extra).
     pub elapsed_ms: u64,
+    /// True when the terminal will be handled in the background (extra).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub queued: bool,
+    /// When the background attempt is due, RFC 3339 (extra).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl SyncResponse {
@@ -86,6 +92,8 @@ impl From<DeviceReport> for PerDevice {
             fallback: r.result.fallback,
             error_code: r.result.error_code,
             elapsed_ms: r.elapsed_ms,
+            queued: r.queued,
+            next_attempt_at: r.next_attempt_at,
         }
     }
 }
@@ -129,6 +137,21 @@ impl RequestBody for SyncRequest {
         } else {
             ApiCode::InvalidField
         }
+    }
+}
+
+/// Body of `POST /api/hikvision/remove-angajat`. Fields not listed here are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"angajat_id": EXAMPLE_ANGAJAT_ID}))]
+pub struct RemoveRequest {
+    /// The angajat (employee) whose person and face leave every terminal.
+    #[schema(format = Uuid, example = json!(EXAMPLE_ANGAJAT_ID))]
+    pub angajat_id: Uuid,
+}
+
+impl RequestBody for RemoveRequest {
+    fn invalid_code(path: &str) -> ApiCode {
+        SyncRequest::invalid_code(path)
     }
 }
 

@@ -11,8 +11,7 @@ use super::AppState;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::response::{SyncRequest, SyncResponse};
-use crate::models::{DeviceEntry, Person};
-use crate::orchestration::{Flow, FlowOptions};
+use crate::orchestration::{DeviceReport, Flow, FlowOptions};
 use tracing::Instrument;
 
 /// `POST /api/hikvision/update-angajat-photo`: FDModify on every active terminal, FaceDataRecord
@@ -69,29 +68,27 @@ async fn run(
         .get_angajat_with_biometrie(body.angajat_id)
         .await?;
     let devices = directory.get_active_devices().await?;
-    let id = Some(angajat.id);
-    fan_out(&state, id, angajat, devices, flow, flags, started).await
+    let delivery = state.delivery.clone();
+    respond_after(Some(angajat.id), started, async move {
+        Ok(delivery.sync_now(angajat, devices, flow, flags).await?)
+    })
+    .await
 }
 
-/// Runs `flow` on the devices in a task of its own, so a client that hangs up (or a request that
-/// times out) does not cut terminal calls off half-way, and builds the response.
-pub(super) async fn fan_out(
-    state: &AppState,
+/// Runs `work` (the terminals' part of a request) in a task of its own, so a client that hangs up
+/// (or a request that times out) does not cut terminal calls off half-way, and builds the
+/// response.
+pub(super) async fn respond_after<F>(
     angajat_id: Option<Uuid>,
-    person: impl Into<Person>,
-    devices: Vec<DeviceEntry>,
-    flow: Flow,
-    flags: FlowOptions,
     started: Instant,
-) -> Result<Json<SyncResponse>, ApiError> {
-    let orchestrator = state.orchestrator.clone();
-    let person: Person = person.into();
-    let reports = tokio::spawn(
-        async move { orchestrator.sync(person, devices, flow, flags, None).await }
-            .in_current_span(),
-    )
-    .await
-    .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))?;
+    work: F,
+) -> Result<Json<SyncResponse>, ApiError>
+where
+    F: Future<Output = Result<Vec<DeviceReport>, ApiError>> + Send + 'static,
+{
+    let reports = tokio::spawn(work.in_current_span())
+        .await
+        .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))??;
     Ok(Json(SyncResponse::new(
         angajat_id,
         reports,

@@ -1,6 +1,7 @@
 //! Settings, read once at start-up from the environment (and `.env`), validated all at once so a
 //! bad configuration stops the service with one message listing every problem.
 
+mod delivery;
 mod edge;
 mod files;
 mod parse;
@@ -14,6 +15,7 @@ use url::Url;
 
 use crate::supabase::FaceUrlPolicy;
 
+pub use delivery::DeliverySettings;
 pub use edge::{DebugOptions, HttpOptions, parse_nets};
 pub use files::read_toml_dir;
 
@@ -91,6 +93,25 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("BIOMETRIE_TABLE", "biometric records table"),
     ("DEVICES_TABLE", "terminals table"),
     ("RUST_LOG", "log filter"),
+    (
+        "DATABASE_URL",
+        "direct Postgres connection for durable delivery (Supabase session mode, port 5432; secret)",
+    ),
+    ("DATABASE_POOL_SIZE", "database connections in the pool"),
+    ("RETRY_INITIAL_MS", "first background retry delay (doubles)"),
+    ("RETRY_MAX_MS", "largest background retry delay"),
+    (
+        "SWEEP_INTERVAL_MS",
+        "how often the tables are compared with the desired state",
+    ),
+    (
+        "WEBHOOK_SECRET",
+        "shared secret of the Supabase webhook (x-webhook-secret; secret)",
+    ),
+    (
+        "WEBHOOK_ENROL_NEW",
+        "true: a new biometrie row enrols the person everywhere",
+    ),
 ];
 
 /// Connection to the Supabase project's PostgREST.
@@ -239,6 +260,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Table names.
     pub tables: Tables,
+    /// Durable delivery.
+    pub delivery: DeliverySettings,
 }
 
 impl Default for Settings {
@@ -259,6 +282,7 @@ impl Default for Settings {
             debug: DebugOptions::default(),
             log_format: LogFormat::Text,
             tables: Tables::default(),
+            delivery: DeliverySettings::default(),
         }
     }
 }

@@ -88,16 +88,7 @@ impl Settings {
         s.device_defaults.password = get("HIKVISION_PASSWORD").map(SecretString::from);
 
         let mut millis = |key: &str, default: Duration, min: u64, max: u64| -> Duration {
-            match get(key).map(|v| (v.parse::<u64>(), v)) {
-                None => default,
-                Some((Ok(n), _)) if (min..=max).contains(&n) => Duration::from_millis(n),
-                Some((_, v)) => {
-                    problems.push(format!(
-                        "{key}='{v}' must be a whole number of milliseconds between {min} and {max}"
-                    ));
-                    default
-                }
-            }
+            read_millis(&get, &mut problems, key, default, (min, max))
         };
         s.sync.rate_limit_delay = millis("RATE_LIMIT_DELAY_MS", s.sync.rate_limit_delay, 0, 60_000);
         s.sync.device_timeout = millis("DEVICE_TIMEOUT_MS", s.sync.device_timeout, 100, 300_000);
@@ -136,6 +127,8 @@ impl Settings {
             s.sync.device_concurrency = n;
         }
         read_edge(&get, &mut s, &mut problems);
+
+        s.delivery = super::delivery::read_delivery(&get, &mut problems);
 
         s.api_key = get("API_KEY").map(SecretString::from);
         read_auth(
@@ -182,6 +175,26 @@ impl Settings {
             Ok(s)
         } else {
             Err(ConfigError(problems))
+        }
+    }
+}
+
+/// A duration in milliseconds within `range`; `default` when unset; a problem when invalid.
+pub(super) fn read_millis(
+    get: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+    key: &str,
+    default: Duration,
+    (min, max): (u64, u64),
+) -> Duration {
+    match get(key).map(|v| (v.parse::<u64>(), v)) {
+        None => default,
+        Some((Ok(n), _)) if (min..=max).contains(&n) => Duration::from_millis(n),
+        Some((_, v)) => {
+            problems.push(format!(
+                "{key}='{v}' must be a whole number of milliseconds between {min} and {max}"
+            ));
+            default
         }
     }
 }

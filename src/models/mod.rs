@@ -2,7 +2,7 @@
 
 mod error_code;
 
-use hikvision_isapi::{IsapiError, Terminal, TerminalCall};
+use hikvision_isapi::{ErrorClass, IsapiError, Terminal, TerminalCall};
 use secrecy::SecretString;
 use serde::Serialize;
 use uuid::Uuid;
@@ -202,6 +202,8 @@ pub struct SyncResult {
     pub fallback: bool,
     /// Machine-readable reason of a failure (e.g. `wrong_credentials`, `notSupport`).
     pub error_code: Option<ErrorCode>,
+    /// What the terminal error means, when a terminal call failed (drives durable retries).
+    pub class: Option<ErrorClass>,
 }
 
 impl SyncResult {
@@ -214,6 +216,7 @@ impl SyncResult {
             method: None,
             fallback: false,
             error_code: None,
+            class: None,
         }
     }
 

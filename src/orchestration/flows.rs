@@ -15,8 +15,10 @@ use std::future::Future;
 use tokio::time::Instant;
 
 use crate::models::{ErrorCode, Person, SyncResult, SyncStatus, SyncStep};
+use hikvision_isapi::wire::EmployeeNoList;
 use hikvision_isapi::{
-    ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, Terminal, build_person,
+    ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, Terminal, TerminalCall,
+    build_person,
 };
 
 use secrecy::{ExposeSecret, SecretString};
@@ -176,6 +178,47 @@ impl DeviceSession<'_> {
         }
     }
 
+    /// Removes the person and their face. Nothing else on the terminal is touched: the delete
+    /// names exactly this one employee number (an empty list would delete everyone, and cannot
+    /// be built). "Not there" counts as removed, so a removal can be repeated safely.
+    pub async fn remove_person(&self, employee_no: &str) -> SyncResult {
+        let persons = EmployeeNoList::new(employee_no, []);
+        let faces = self
+            .attempt(true, || self.client.delete_faces(&self.terminal, &persons))
+            .await;
+        if let Err(e) = faces {
+            return failed_step(
+                &e,
+                SyncStep::Photo,
+                Some(TerminalCall::FdDelete),
+                false,
+                &format!("Removing the face of employee_no {employee_no} failed: {e}"),
+            );
+        }
+        match self
+            .attempt(true, || {
+                self.client.delete_persons(&self.terminal, &persons)
+            })
+            .await
+        {
+            Ok(()) => SyncResult {
+                method: Some(TerminalCall::UserDelete),
+                ..SyncResult::new(
+                    SyncStatus::Success,
+                    SyncStep::Person,
+                    format!("Person {employee_no} and their face removed from the terminal"),
+                )
+            },
+            Err(e) => failed_step(
+                &e,
+                SyncStep::Person,
+                Some(TerminalCall::UserDelete),
+                false,
+                &format!("Removing person {employee_no} failed: {e}"),
+            ),
+        }
+    }
+
     async fn add_face_with_fallbacks(&self, job: &FaceJob<'_>, because: &str) -> SyncResult {
         let mut post = self.face(FaceCall::Record, job).await;
         if job.create_missing_person && post.as_ref().is_err_and(person_missing) {
@@ -183,7 +226,7 @@ impl DeviceSession<'_> {
                 return failed_step(
                     &e,
                     SyncStep::Person,
-                    Some(FaceCall::Record),
+                    Some(TerminalCall::FaceDataRecord),
                     true,
                     &format!("{because}; enrolling the missing person failed: {e}"),
                 );
@@ -259,13 +302,13 @@ fn success(call: FaceCall, fallback: bool, message: &str) -> SyncResult {
 }
 
 fn failed(e: &IsapiError, call: FaceCall, fallback: bool, message: &str) -> SyncResult {
-    failed_step(e, SyncStep::Photo, Some(call), fallback, message)
+    failed_step(e, SyncStep::Photo, Some(call.call()), fallback, message)
 }
 
 fn failed_step(
     e: &IsapiError,
     step: SyncStep,
-    call: Option<FaceCall>,
+    call: Option<TerminalCall>,
     fallback: bool,
     message: &str,
 ) -> SyncResult {
@@ -275,9 +318,10 @@ fn failed_step(
         ""
     };
     SyncResult {
-        method: call.map(FaceCall::call),
+        method: call,
         fallback,
         error_code: Some(ErrorCode::of(e)),
+        class: Some(e.class()),
         ..SyncResult::new(SyncStatus::Partial, step, format!("{message}{suffix}"))
     }
 }

@@ -14,7 +14,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::Instrument;
 
 use crate::config::SyncOptions;
-use hikvision_isapi::{FacePicture, IsapiClient, check_employee_no};
+use chrono::{DateTime, Utc};
+use hikvision_isapi::{FacePicture, IsapiClient, IsapiError, check_employee_no};
 
 use crate::metrics::Metrics;
 use crate::models::{Device, DeviceEntry, Person, ServiceCode, SyncResult, SyncStatus, SyncStep};
@@ -34,6 +35,8 @@ pub enum Flow {
     PhotoOnly,
     /// `sync-angajat`: the person record, then the face.
     FullSync,
+    /// `remove-angajat`: the person and their face leave the terminal.
+    Remove,
 }
 
 impl Flow {
@@ -43,6 +46,7 @@ impl Flow {
             Self::UpdatePhoto => "update_photo",
             Self::PhotoOnly => "photo_only",
             Self::FullSync => "full_sync",
+            Self::Remove => "remove",
         }
     }
 }
@@ -67,6 +71,30 @@ pub struct DeviceReport {
     pub result: SyncResult,
     /// Time spent on this terminal, queueing excluded.
     pub elapsed_ms: u64,
+    /// True when the call was still running at the request deadline (it finishes in the
+    /// background and its result is recorded then).
+    pub in_flight: bool,
+    /// True when the terminal will be handled in the background (durable delivery).
+    pub queued: bool,
+    /// When the background attempt is due, if queued.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl DeviceReport {
+    /// A report for the device of `entry` with `result`, nothing timed.
+    pub fn of(entry: &DeviceEntry, result: SyncResult) -> Self {
+        let (device_id, device_ip, device_name) = identity(entry);
+        Self {
+            device_id,
+            device_ip,
+            device_name,
+            result,
+            elapsed_ms: 0,
+            in_flight: false,
+            queued: false,
+            next_attempt_at: None,
+        }
+    }
 }
 
 /// What every terminal gets in one request, decided once from the employee's data.
@@ -131,6 +159,7 @@ impl Orchestrator {
         let person = Arc::new(person);
         let permits = Arc::new(Semaphore::new(self.options.device_concurrency.max(1)));
         let identities: Vec<(String, String, String)> = devices.iter().map(identity).collect();
+        let deadline_ms = self.options.request_deadline.as_millis();
 
         let handles: Vec<_> = devices
             .into_iter()
@@ -161,19 +190,21 @@ impl Orchestrator {
         let mut reports = Vec::with_capacity(handles.len());
         for (handle, (id, ip, name)) in handles.into_iter().zip(identities) {
             let outcome = tokio::time::timeout_at(deadline, handle).await;
-            let result = match outcome {
+            let (result, in_flight) = match outcome {
                 Ok(Ok(Some(report))) => {
                     reports.push(report);
                     continue;
                 }
-                Ok(Ok(None)) | Err(_) => deadline_result(self.options.request_deadline.as_millis()),
+                Ok(Ok(None)) => (deadline_result(deadline_ms), false),
+                Err(_) => (deadline_result(deadline_ms), true),
                 Ok(Err(join_error)) => {
                     tracing::error!(device_id = %id, error = %join_error, "device task failed");
-                    SyncResult::new(
+                    let internal = SyncResult::new(
                         SyncStatus::Fatal,
                         SyncStep::Photo,
                         "Internal error while working on this terminal; see the service logs",
-                    )
+                    );
+                    (internal, false)
                 }
             };
             reports.push(DeviceReport {
@@ -182,6 +213,9 @@ impl Orchestrator {
                 device_name: name,
                 result,
                 elapsed_ms: 0,
+                in_flight,
+                queued: false,
+                next_attempt_at: None,
             });
         }
         reports
@@ -208,6 +242,7 @@ impl Orchestrator {
             return skip(format!("Skipped: {e}"), ServiceCode::InvalidEmployeeNo);
         }
         let picture = match person.photo() {
+            _ if flow == Flow::Remove => None,
             None if flow == Flow::FullSync => None,
             None => {
                 return skip(
@@ -275,7 +310,31 @@ impl Orchestrator {
             device_name,
             result,
             elapsed_ms,
+            in_flight: false,
+            queued: false,
+            next_attempt_at: None,
         }
+    }
+
+    /// True when this process already holds these credentials as refused (its message then says
+    /// more than the shared block's).
+    pub fn knows_refused(&self, device: &Device) -> bool {
+        device.terminal().is_ok_and(|t| {
+            self.credentials
+                .check(
+                    &t.address(),
+                    &device.username,
+                    device.password.expose_secret(),
+                )
+                .is_some()
+        })
+    }
+
+    /// One cheap paced call (deviceInfo) to see whether a terminal answers.
+    pub async fn probe(&self, device: &Device) -> Result<(), IsapiError> {
+        let terminal = device.terminal()?;
+        self.pacer.wait_turn(&terminal.address()).await;
+        self.client.device_info(&terminal).await.map(drop)
     }
 
     async fn run_flow(
@@ -330,6 +389,7 @@ impl Orchestrator {
             create_missing_person: flags.create_missing_person,
         });
         match (flow, &job) {
+            (Flow::Remove, _) => session.remove_person(employee_no).await,
             (Flow::FullSync, _) => {
                 session
                     .sync_person_and_photo(person, employee_no, job.as_ref())

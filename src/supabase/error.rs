@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 /// Why employees or terminals could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DirectoryError {
     /// No Supabase settings.
     #[error(

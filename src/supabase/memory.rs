@@ -35,6 +35,14 @@ impl MemoryDirectory {
         all.push(angajat);
     }
 
+    /// Deletes the employee (as a deleted angajati row).
+    pub fn remove_angajat(&self, id: Uuid) {
+        self.angajati
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|a| a.id != id);
+    }
+
     /// Replaces the active terminals.
     pub fn set_devices(&self, devices: Vec<DeviceEntry>) {
         *self.devices.write().unwrap_or_else(PoisonError::into_inner) = devices;
@@ -54,6 +62,15 @@ impl Directory for MemoryDirectory {
             .find(|a| a.id == id)
             .cloned();
         Box::pin(async move { found.ok_or(DirectoryError::NotFound(id)) })
+    }
+
+    fn list_angajati(&self) -> BoxFuture<'_, Result<Vec<Angajat>, DirectoryError>> {
+        let all = self
+            .angajati
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        Box::pin(async move { Ok(all) })
     }
 
     fn get_active_devices(&self) -> BoxFuture<'_, Result<Vec<DeviceEntry>, DirectoryError>> {

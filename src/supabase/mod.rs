@@ -27,6 +27,9 @@ pub trait Directory: Send + Sync {
         id: Uuid,
     ) -> BoxFuture<'_, Result<Angajat, DirectoryError>>;
 
+    /// Every employee with their biometric record (for the sweep).
+    fn list_angajati(&self) -> BoxFuture<'_, Result<Vec<Angajat>, DirectoryError>>;
+
     /// Every active terminal, in a stable order; unusable rows come back as `Err` entries.
     fn get_active_devices(&self) -> BoxFuture<'_, Result<Vec<DeviceEntry>, DirectoryError>>;
 

@@ -127,6 +127,10 @@ impl PostgrestDirectory {
     }
 }
 
+/// Rows per page when listing every employee (well under the reply cap).
+const LIST_PAGE_ROWS: usize = 500;
+const LIST_PAGE: &str = "500";
+
 async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
     let mut buf = Vec::new();
     while let Some(chunk) = response.chunk().await? {
@@ -177,6 +181,34 @@ impl Directory for PostgrestDirectory {
             match rows.first() {
                 Some(row) => angajat_from_row(row, &self.tables.biometrie),
                 None => Err(DirectoryError::NotFound(id)),
+            }
+        })
+    }
+
+    fn list_angajati(&self) -> BoxFuture<'_, Result<Vec<Angajat>, DirectoryError>> {
+        Box::pin(async move {
+            let select = format!("*,{}(*)", self.tables.biometrie);
+            let mut all = Vec::new();
+            loop {
+                let offset = all.len().to_string();
+                let page = self
+                    .get_rows(
+                        &self.tables.angajati,
+                        &[
+                            ("select", &select),
+                            ("order", "id.asc"),
+                            ("limit", LIST_PAGE),
+                            ("offset", &offset),
+                        ],
+                    )
+                    .await?;
+                let done = page.len() < LIST_PAGE_ROWS;
+                for row in &page {
+                    all.push(angajat_from_row(row, &self.tables.biometrie)?);
+                }
+                if done {
+                    return Ok(all);
+                }
             }
         })
     }

@@ -4,7 +4,6 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod chaos;
-pub mod jwt;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -74,6 +73,30 @@ impl Store {
                 id
             }
             Self::Rest(rest) => rest.insert_angajat(employee_no, foto).await,
+        }
+    }
+
+    /// Changes the employee's photo (and, when given, number) in place, as an HR edit would.
+    pub async fn set_biometrie(&self, id: Uuid, employee_no: Option<&str>, foto: Option<&str>) {
+        match self {
+            Self::Memory(dir) => dir.upsert_angajat(Angajat {
+                id,
+                nume: "Popescu".into(),
+                prenume: "Ion".into(),
+                biometrie: Some(Biometrie {
+                    employee_no: employee_no.map(Into::into),
+                    foto_fata_url: foto.map(Into::into),
+                }),
+            }),
+            Self::Rest(rest) => rest.set_biometrie(id, employee_no, foto).await,
+        }
+    }
+
+    /// Deletes the employee (their biometrie goes with them).
+    pub async fn delete_angajat(&self, id: Uuid) {
+        match self {
+            Self::Memory(dir) => dir.remove_angajat(id),
+            Self::Rest(rest) => rest.delete_angajat(id).await,
         }
     }
 
@@ -214,6 +237,24 @@ impl Rest {
         id
     }
 
+    /// Updates the employee's biometrie row.
+    pub async fn set_biometrie(&self, id: Uuid, employee_no: Option<&str>, foto: Option<&str>) {
+        let mut url = self.table(&self.tables.biometrie);
+        url.query_pairs_mut()
+            .append_pair("angajat_id", &format!("eq.{id}"));
+        self.send(self.http.patch(url).json(&json!({
+            "employee_no": employee_no, "foto_fata_url": foto
+        })))
+        .await;
+    }
+
+    /// Deletes the employee's row (and, by the foreign key, their biometrie).
+    pub async fn delete_angajat(&self, id: Uuid) {
+        let mut url = self.table(&self.tables.angajati);
+        url.query_pairs_mut().append_pair("id", &format!("eq.{id}"));
+        self.send(self.http.delete(url)).await;
+    }
+
     /// Replaces every device row with `rows`.
     pub async fn set_devices(&self, rows: Vec<Value>) {
         let mut url = self.table(&self.tables.devices);
@@ -340,17 +381,43 @@ pub fn enrol(terminal: &SimulatedTerminal, employee_no: &str, face: Option<Vec<u
 /// The terminals' password in tests.
 pub const PASSWORD: &str = "Sim-Pass-123";
 
-/// A simulated terminal on a random loopback port.
-pub async fn terminal(faults: Faults) -> SimulatedTerminal {
+/// A simulated terminal at `addr` (e.g. one that was shut down, coming back).
+pub async fn terminal_at(addr: SocketAddr, faults: Faults) -> SimulatedTerminal {
     let config = TerminalConfig {
         username: "admin".into(),
         password: PASSWORD.into(),
         faults,
         ..TerminalConfig::default()
     };
-    simulator::spawn(config, "127.0.0.1:0".parse().unwrap())
+    simulator::spawn(config, addr)
         .await
-        .expect("simulator starts")
+        .expect("simulator starts again on its address")
+}
+
+/// Polls `check` every 50 ms until it holds or `within` passes; returns whether it held.
+pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Fast background retries for tests: first retry after 200 ms, at most 1 s apart, sweep every 1 s.
+pub fn fast_retries(s: &mut Settings) {
+    s.delivery.retry_initial = Duration::from_millis(200);
+    s.delivery.retry_max = Duration::from_millis(1_000);
+    s.delivery.sweep_interval = Duration::from_millis(1_000);
+}
+
+/// A simulated terminal on a random loopback port.
+pub async fn terminal(faults: Faults) -> SimulatedTerminal {
+    terminal_at("127.0.0.1:0".parse().unwrap(), faults).await
 }
 
 /// The debugging endpoint as the tests use it: on, and calling loopback addresses only.
@@ -434,6 +501,18 @@ impl TestApp {
             .post(self.base.join(path).unwrap())
             .header("content-type", "application/json")
             .body(body.to_string())
+            .send()
+            .await
+            .expect("service answers");
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GETs `path` and returns (status, JSON body).
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(self.base.join(path).unwrap())
             .send()
             .await
             .expect("service answers");

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde::{Serialize, Serializer};
 
-use crate::wire::paths;
+use crate::wire::{FACE_LIB_TYPE, FDID, paths};
 
 /// One ISAPI call. Its name is the path below the ISAPI area (`FDModify`, `UserInfo/Record`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,6 +90,15 @@ impl TerminalCall {
             Self::UserCount => (Method::GET, paths::USER_COUNT),
             Self::DeviceInfo => (Method::GET, paths::DEVICE_INFO),
             Self::FaceCapabilities => (Method::GET, paths::FACE_CAPABILITIES),
+        }
+    }
+
+    /// Query pairs the call always carries after `format=json`: the face library of a face
+    /// delete (`docs/isapi.md`, "Calls"); none for the other calls.
+    pub fn query(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::FdDelete => &[("FDID", FDID), ("faceLibType", FACE_LIB_TYPE)],
+            _ => &[],
         }
     }
 

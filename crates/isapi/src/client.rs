@@ -18,9 +18,7 @@ use crate::payload::{build_face_image_payload, build_face_image_update_payload};
 use crate::reply::{RawReply, parse_json, parse_status, parse_xml};
 use crate::terminal::Terminal;
 use crate::wire::{
-    DeviceInfo, EmployeeNo, FACE_LIB_TYPE, FDID, FaceRecord, FaceSearchCond, FaceSearchReply,
-    FdLibCapabilities, ResponseStatus, UserInfo, UserInfoEnvelope, UserInfoSearchCond,
-    UserInfoSearchEnvelope, UserInfoSearchReplyEnvelope,
+    DeviceInfo, FaceRecord, FdLibCapabilities, ResponseStatus, UserInfo, UserInfoEnvelope,
 };
 
 /// Timeouts and limits of terminal calls.
@@ -90,7 +88,8 @@ pub enum FacePicture {
     Jpeg(Bytes),
 }
 
-enum Body {
+/// What a call sends.
+pub(crate) enum Body {
     Empty,
     /// No body, but `?format=json`.
     Query,
@@ -140,45 +139,28 @@ impl IsapiClient {
 
     /// POST UserInfo/Record: adds a person.
     pub async fn add_person(&self, t: &Terminal, user: &UserInfo) -> Result<(), IsapiError> {
-        let body = json(&UserInfoEnvelope {
-            user_info: user.clone(),
-        })?;
-        let reply = self.call(t, TerminalCall::UserRecord, body).await?;
-        parse_status(&reply).map(drop)
+        self.write_person(t, TerminalCall::UserRecord, user).await
     }
 
     /// PUT UserInfo/SetUp: adds the person or edits it if it exists.
     pub async fn setup_person(&self, t: &Terminal, user: &UserInfo) -> Result<(), IsapiError> {
-        let body = json(&UserInfoEnvelope {
-            user_info: user.clone(),
-        })?;
-        let reply = self.call(t, TerminalCall::UserSetUp, body).await?;
-        parse_status(&reply).map(drop)
+        self.write_person(t, TerminalCall::UserSetUp, user).await
     }
 
-    /// POST UserInfo/Search for one employeeNo.
-    pub async fn find_person(
+    /// A person write. The fields only search replies carry (`numOfFace`, `faceURL`) are the
+    /// terminal's to report and are never sent, so a listed person can be written back as is.
+    async fn write_person(
         &self,
         t: &Terminal,
-        employee_no: &str,
-    ) -> Result<Option<UserInfo>, IsapiError> {
-        let body = json(&UserInfoSearchEnvelope {
-            cond: UserInfoSearchCond {
-                search_id: uuid::Uuid::new_v4().simple().to_string(),
-                search_result_position: 0,
-                max_results: 1,
-                employee_no_list: vec![EmployeeNo {
-                    employee_no: employee_no.to_string(),
-                }],
-            },
-        })?;
-        let reply = self.call(t, TerminalCall::UserSearch, body).await?;
-        let found: UserInfoSearchReplyEnvelope = parse_json(&reply)?;
-        Ok(found
-            .search
-            .user_info
-            .into_iter()
-            .find(|u| u.employee_no == employee_no))
+        call: TerminalCall,
+        user: &UserInfo,
+    ) -> Result<(), IsapiError> {
+        let mut user_info = user.clone();
+        user_info.num_of_face = None;
+        user_info.face_url = None;
+        let body = json(&UserInfoEnvelope { user_info })?;
+        let reply = self.call(t, call, body).await?;
+        parse_status(&reply).map(drop)
     }
 
     /// One face call (FaceDataRecord, FDModify or FDSetUp) with a URL or pushed bytes.
@@ -244,23 +226,6 @@ impl IsapiClient {
         self.face(FaceCall::SetUp, t, employee_no, picture).await
     }
 
-    /// POST FDSearch: the faces of one person (or of everyone, one page).
-    pub async fn search_faces(
-        &self,
-        t: &Terminal,
-        employee_no: Option<&str>,
-    ) -> Result<FaceSearchReply, IsapiError> {
-        let body = json(&FaceSearchCond {
-            search_result_position: 0,
-            max_results: 30,
-            face_lib_type: FACE_LIB_TYPE.into(),
-            fdid: FDID.into(),
-            fpid: employee_no.map(Into::into),
-        })?;
-        let reply = self.call(t, TerminalCall::FdSearch, body).await?;
-        parse_json(&reply)
-    }
-
     /// GET deviceInfo: model, serial number and firmware (XML).
     pub async fn device_info(&self, t: &Terminal) -> Result<DeviceInfo, IsapiError> {
         let reply = self.call(t, TerminalCall::DeviceInfo, Body::Empty).await?;
@@ -282,7 +247,7 @@ impl IsapiClient {
     }
 
     /// Sends one request with Digest auth and reads the capped reply, all within the total timeout.
-    async fn call(
+    pub(crate) async fn call(
         &self,
         t: &Terminal,
         call: TerminalCall,
@@ -291,7 +256,8 @@ impl IsapiClient {
         let (method, path) = call.route();
         let is_json = !matches!(body, Body::Empty);
 
-        let url = t.url(path, is_json)?;
+        let mut url = t.url(path, is_json)?;
+        url.query_pairs_mut().extend_pairs(call.query());
         let mut request = self.http.request(method.clone(), url);
         request = match body {
             Body::Empty | Body::Query => request,
@@ -411,7 +377,8 @@ impl IsapiClient {
     }
 }
 
-fn json<T: Serialize>(value: &T) -> Result<Body, IsapiError> {
+/// `value` as a JSON body.
+pub(crate) fn json<T: Serialize>(value: &T) -> Result<Body, IsapiError> {
     serde_json::to_vec(value)
         .map(Body::Json)
         .map_err(|e| IsapiError::InvalidRequest(e.to_string()))

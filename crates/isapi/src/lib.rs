@@ -3,15 +3,19 @@
 //! What is here: the wire types ([`wire`]), the terminal's `subStatusCode` as an enum
 //! ([`SubStatus`]), every call by name ([`TerminalCall`]), one typed error with one
 //! classification ([`IsapiError`], [`ErrorClass`]), payload builders, multipart uploads and the
-//! client itself ([`IsapiClient`]). What is not: business decisions (what a failure means for an
-//! employee's sync is the service's), photo URLs, metrics back-ends (calls are reported to a
-//! [`CallObserver`]). Device facts this crate relies on, with sources: `docs/isapi.md`.
+//! client itself ([`IsapiClient`]): writes, deletes that cannot name nobody
+//! ([`wire::EmployeeNoList`]), counts, and listings paged to the terminal's end marker. What is
+//! not: business decisions (what a failure means for an employee's sync is the service's), photo
+//! URLs, metrics back-ends (calls are reported to a [`CallObserver`]). Device facts this crate
+//! relies on, with sources: `docs/isapi.md`.
 
 mod call;
 mod client;
+mod deletion;
 mod error;
 #[cfg(any(test, feature = "fuzz-support"))]
 pub mod fuzz;
+mod listing;
 mod multipart;
 mod observer;
 mod payload;

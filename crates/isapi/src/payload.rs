@@ -75,6 +75,7 @@ pub fn build_person(employee_no: &str, name: &str) -> Result<UserInfo, IsapiErro
             plan_template_no: "1".into(),
         }],
         num_of_face: None,
+        face_url: None,
     })
 }
 

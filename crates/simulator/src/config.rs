@@ -32,6 +32,15 @@ pub struct Faults {
     pub device_busy: bool,
     /// Every `faceURL` download fails with `urlDownloadFail` without being tried.
     pub face_download_fail: bool,
+    /// A terminal on a closed LAN: it cannot reach the photos' host, so every `faceURL` write
+    /// fails with `urlDownloadFail`, while pictures pushed in a multipart body still work.
+    pub closed_lan: bool,
+    /// Face writes answer OK but store nothing, like a firmware that acknowledges a face and
+    /// loses it (only a read-back finds out).
+    pub ack_without_storing: bool,
+    /// A delete naming a person or face the terminal does not have is refused as a whole
+    /// (`employeeNoNotExist` / `faceNotExist`) and deletes nothing, instead of answering OK.
+    pub delete_unknown_refused: bool,
 }
 
 /// Identity, credentials and limits of one simulated terminal.
@@ -59,6 +68,9 @@ pub struct TerminalConfig {
     pub nonce_ttl: Duration,
     /// Connect plus total timeout of one `faceURL` download.
     pub download_timeout: Duration,
+    /// Faces the library holds (`FDRecordDataMaxNum`); a new face beyond it is refused with
+    /// `exceedMaxFaceNumber`.
+    pub face_capacity: usize,
 }
 
 impl TerminalConfig {
@@ -80,6 +92,7 @@ impl Default for TerminalConfig {
             lockout_secs: 1800,
             nonce_ttl: Duration::from_secs(30),
             download_timeout: Duration::from_secs(5),
+            face_capacity: 3000,
         }
     }
 }
@@ -98,6 +111,7 @@ impl fmt::Debug for TerminalConfig {
             .field("lockout_secs", &self.lockout_secs)
             .field("nonce_ttl", &self.nonce_ttl)
             .field("download_timeout", &self.download_timeout)
+            .field("face_capacity", &self.face_capacity)
             .finish()
     }
 }

@@ -4,6 +4,7 @@
 //! - `GET /_sim/faults`, `PUT /_sim/faults` (JSON [`Faults`]; omitted knobs are off)
 //! - `GET /_sim/state` ([`StateSnapshot`](super::StateSnapshot))
 //! - `GET /_sim/requests` (the request log)
+//! - `GET /_sim/searches` (the search log: `searchID` and position of each search page)
 //! - `POST /_sim/reset-lock` (lifts the lockout and forgets failed logins)
 //! - `GET /_sim/faces/{fpid}` (the stored picture; FDSearch's `faceURL` points here)
 
@@ -26,6 +27,7 @@ pub(crate) fn routes() -> Router<Arc<Terminal>> {
         .route("/_sim/faults", get(get_faults).put(put_faults))
         .route("/_sim/state", get(state))
         .route("/_sim/requests", get(requests))
+        .route("/_sim/searches", get(searches))
         .route("/_sim/reset-lock", post(reset_lock))
         .route("/_sim/faces/{fpid}", get(face))
 }
@@ -57,6 +59,10 @@ async fn state(State(t): State<Arc<Terminal>>) -> Response {
 
 async fn requests(State(t): State<Arc<Terminal>>) -> Response {
     Json(t.store().request_log()).into_response()
+}
+
+async fn searches(State(t): State<Arc<Terminal>>) -> Response {
+    Json(t.store().search_log()).into_response()
 }
 
 async fn reset_lock(State(t): State<Arc<Terminal>>) -> Response {

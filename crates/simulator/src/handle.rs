@@ -14,7 +14,7 @@ use hikvision_isapi::wire::UserInfo;
 use super::config::{Faults, TerminalConfig};
 use super::net::{ConnHandle, SimListener};
 use super::server::router;
-use super::state::{RequestLogEntry, StateSnapshot, StoredFace};
+use super::state::{RequestLogEntry, SearchLogEntry, StateSnapshot, StoredFace};
 use super::terminal::Terminal;
 
 /// A running simulated terminal. Dropping it (or [`SimulatedTerminal::shutdown`]) stops its
@@ -163,9 +163,34 @@ impl SimulatedTerminal {
         self.terminal.store().request_log()
     }
 
-    /// Empties the request log.
+    /// The last search pages answered (at most
+    /// [`REQUEST_LOG_CAPACITY`](super::REQUEST_LOG_CAPACITY)), oldest first, with the
+    /// `searchID` and position each asked for.
+    pub fn search_log(&self) -> Vec<SearchLogEntry> {
+        self.terminal.store().search_log()
+    }
+
+    /// Empties the request log and the search log.
     pub fn clear_request_log(&self) {
         self.terminal.store().clear_request_log();
+    }
+
+    /// `UserInfo/Delete` calls that named nobody and so deleted every person (as real
+    /// terminals do); a careful client keeps it at 0.
+    pub fn mass_deletions(&self) -> u64 {
+        self.terminal.store().mass_deletions
+    }
+
+    /// `FDSearch/Delete` calls that named no face (refused here; undocumented on hardware).
+    pub fn mass_face_deletions(&self) -> u64 {
+        self.terminal.store().mass_face_deletions
+    }
+
+    /// The most write calls (person or face writes, deletes) for one person the terminal has
+    /// processed at once, from body parsed to reply built; 1 when a client serialises its calls
+    /// per person, 0 before any write.
+    pub fn max_concurrent_calls_per_person(&self) -> u32 {
+        self.terminal.in_flight.max()
     }
 
     /// Replaces the fault knobs; the next request sees them.
@@ -182,6 +207,7 @@ impl SimulatedTerminal {
     pub fn add_person(&self, person: UserInfo) {
         let mut person = person;
         person.num_of_face = None;
+        person.face_url = None;
         self.terminal
             .store()
             .persons

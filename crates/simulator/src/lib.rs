@@ -27,7 +27,16 @@
 //! | face call for an unknown person | `employeeNoNotExist`, 6, 0x6000601F, errorMsg `FPID` |
 //! | Modify for an unknown person | `employeeNoNotExist`, 6, 0x6000601F, errorMsg `employeeNo` |
 //! | same picture bytes enrolled under another person | `alreadyExistThisFace`, 4, 0x4000A008 |
-//! | `faceURL` unreachable, non-2xx, timed out, or the `face_download_fail` fault | `urlDownloadFail`, 6, 0x6000006E, errorMsg `faceURL` |
+//! | `faceURL` unreachable, non-2xx, timed out, or the `face_download_fail` / `closed_lan` fault | `urlDownloadFail`, 6, 0x6000006E, errorMsg `faceURL` (multipart pictures still work) |
+//! | face write with the `ack_without_storing` fault | OK, nothing stored |
+//! | new face when the library holds `face_capacity` faces | `exceedMaxFaceNumber`, 6, 0x60006024 (own choice), errorMsg `FPID` |
+//! | UserInfo/Delete naming persons | OK; those persons and their faces are gone |
+//! | UserInfo/Delete with an absent, `null` or empty `EmployeeNoList` | OK, and EVERY person and face is deleted, as [G §6.1.145] documents; counted in `mass_deletions` |
+//! | UserInfo/Delete naming persons it does not have | OK, the others deleted (the documents are silent); with `delete_unknown_refused`: `employeeNoNotExist`, 6, errorMsg `employeeNo`, nothing deleted |
+//! | UserInfo/Delete without `UserInfoDelCond` | `MessageParametersLack`, 6, 0x60000019 |
+//! | FDSearch/Delete with an absent or empty `FPID` list, or no body | `badParameters`, 6, errorMsg `FPID` (undocumented on hardware, so refused); counted in `mass_face_deletions` |
+//! | FDSearch/Delete naming faces it does not have | OK, the others deleted; with `delete_unknown_refused`: `faceNotExist`, nothing deleted |
+//! | FDSearch/Delete without `FDID` / `faceLibType` in the query, or another library | `MessageParametersLack` / `libraryNotExist` |
 //! | `faceURL` over 256 bytes or not absolute http(s) | `badParameters`, 6, 0x60000001, errorMsg `faceURL` |
 //! | empty picture | `badParameters`, 6, errorMsg `faceURL` / `img` |
 //! | picture neither JPEG nor PNG | `faceDetectFailed`, 4, 0x400010C5 |
@@ -38,7 +47,20 @@
 //! | known path, wrong method | `methodNotAllowed`, 4, 0x40000004, HTTP 405 |
 //!
 //! Error codes follow Hikvision's error-code table (see `docs/isapi.md`); only `faceNotExist`'s
-//! is the simulator's own.
+//! and `exceedMaxFaceNumber`'s are the simulator's own.
+//!
+//! Reads: `UserInfo/Search` and `FDSearch` return at most 30 a page whatever `maxResults` asks
+//! (0 is `badParameters`), `responseStatusStrg` `MORE` while more remain, `OK` on the last page,
+//! `NO MATCH` (persons) or `NO MATCHES` (faces, as the 2020 guide spells it) when the page is
+//! empty. A person with a face carries its `faceURL`. `FDSearch` answers flat, with
+//! `requestURL`, `statusCode`, `statusString`, `subStatusCode` and `searchResultPosition`
+//! beside the matches. `UserInfo/Count` counts persons and persons with a face
+//! (`bindCardUserNumber` is 0: the simulator stores no cards); `FDLib/capabilities` reports
+//! `face_capacity` as `FDRecordDataMaxNum`.
+//!
+//! Per person, the terminal counts the write calls (person and face writes, deletes) it is
+//! processing at once and keeps the maximum
+//! ([`SimulatedTerminal::max_concurrent_calls_per_person`]).
 //! With `xml_only`, every `ResponseStatus` above is sent as XML (`requestURL`, `statusCode`,
 //! `statusString`, `subStatusCode` only) with the same HTTP status.
 //!
@@ -52,9 +74,12 @@
 mod auth;
 mod config;
 mod control;
+mod deletion;
 mod faces;
 mod handle;
+mod in_flight;
 mod net;
+mod paging;
 mod persons;
 mod picture;
 mod reply;
@@ -65,4 +90,6 @@ mod terminal;
 
 pub use config::{Faults, TerminalConfig};
 pub use handle::{SimulatedTerminal, run_many, run_many_on, spawn};
-pub use state::{FaceSummary, REQUEST_LOG_CAPACITY, RequestLogEntry, StateSnapshot, StoredFace};
+pub use state::{
+    FaceSummary, REQUEST_LOG_CAPACITY, RequestLogEntry, SearchLogEntry, StateSnapshot, StoredFace,
+};

@@ -1,21 +1,21 @@
-//! `/ISAPI/AccessControl/UserInfo/*`: adding, editing and finding persons.
+//! `/ISAPI/AccessControl/UserInfo/*`: adding, editing, finding and counting persons (deleting
+//! them is in `deletion`).
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use hikvision_isapi::wire::{
-    MAX_EMPLOYEE_NO_BYTES, UserInfo, UserInfoEnvelope, UserInfoSearchEnvelope, UserInfoSearchReply,
-    UserInfoSearchReplyEnvelope,
+    MAX_EMPLOYEE_NO_BYTES, UserInfo, UserInfoCount, UserInfoCountEnvelope, UserInfoEnvelope,
+    UserInfoSearchEnvelope, UserInfoSearchReply, UserInfoSearchReplyEnvelope, paths,
 };
 
+use super::faces::{face_url, faces_base_url};
+use super::paging;
 use super::reply::{Failure, Outcome, Success, render};
 use super::request::{IsapiRequest, parse_json};
 use super::terminal::Terminal;
-
-/// Most results one search page returns, whatever `maxResults` asks for.
-pub(crate) const MAX_SEARCH_RESULTS: u32 = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Write {
@@ -64,9 +64,12 @@ fn write(t: &Terminal, req: &IsapiRequest, kind: Write) -> Outcome {
         return Err(Failure::device_busy());
     }
     let UserInfoEnvelope { mut user_info } = parse_json(&req.body, "UserInfo")?;
-    check_employee_no(&user_info.employee_no, "employeeNo")?;
-    // The face count is the terminal's to report, not the client's to set.
+    let employee_no = user_info.employee_no.clone();
+    let _call = t.in_flight.enter([employee_no.as_str()]);
+    check_employee_no(&employee_no, "employeeNo")?;
+    // The face count and URL are the terminal's to report, not the client's to set.
     user_info.num_of_face = None;
+    user_info.face_url = None;
     let mut store = t.store();
     let exists = store.persons.contains_key(&user_info.employee_no);
     match (kind, exists) {
@@ -82,56 +85,70 @@ fn write(t: &Terminal, req: &IsapiRequest, kind: Write) -> Outcome {
 
 fn find(t: &Terminal, req: &IsapiRequest) -> Outcome {
     let UserInfoSearchEnvelope { cond } = parse_json(&req.body, "UserInfoSearchCond")?;
-    if cond.max_results == 0 {
-        return Err(Failure::bad_parameters("maxResults"));
-    }
-    let page_size = cond.max_results.min(MAX_SEARCH_RESULTS) as usize;
-    let store = t.store();
-    let matching: Vec<&UserInfo> = if cond.employee_no_list.is_empty() {
-        store.persons.values().collect()
-    } else {
-        store
-            .persons
-            .values()
-            .filter(|p| {
-                cond.employee_no_list
+    let search = paging::Request {
+        path: paths::USER_SEARCH,
+        search_id: Some(&cond.search_id),
+        position: cond.search_result_position,
+        max_results: cond.max_results,
+        no_match: "NO MATCH",
+    };
+    let base = faces_base_url(t, req);
+    let mut store = t.store();
+    search.log(&mut store);
+    let matching: Vec<&UserInfo> = store
+        .persons
+        .values()
+        .filter(|p| {
+            cond.employee_no_list.is_empty()
+                || cond
+                    .employee_no_list
                     .iter()
                     .any(|e| e.employee_no == p.employee_no)
-            })
-            .collect()
-    };
-    let total = matching.len();
-    let start = (cond.search_result_position as usize).min(total);
-    let page: Vec<UserInfo> = matching[start..]
-        .iter()
-        .take(page_size)
+        })
+        .collect();
+    let page = search.page(matching)?;
+    let user_info = page
+        .items
+        .into_iter()
         .map(|person| {
-            let mut person = (*person).clone();
-            person.num_of_face = Some(u32::from(store.faces.contains_key(&person.employee_no)));
+            let mut person = person.clone();
+            let has_face = store.faces.contains_key(&person.employee_no);
+            person.num_of_face = Some(u32::from(has_face));
+            person.face_url = has_face
+                .then(|| face_url(base.as_ref(), &person.employee_no))
+                .flatten();
             person
         })
         .collect();
-    let status = if page.is_empty() {
-        "NO MATCH"
-    } else if start + page.len() < total {
-        "MORE"
-    } else {
-        "OK"
-    };
     let reply = UserInfoSearchReplyEnvelope {
         search: UserInfoSearchReply {
-            search_id: cond.search_id,
-            response_status_strg: status.into(),
-            num_of_matches: count(page.len()),
-            total_matches: count(total),
-            user_info: page,
+            search_id: cond.search_id.clone(),
+            response_status_strg: page.status.into(),
+            num_of_matches: page.num_of_matches,
+            total_matches: page.total_matches,
+            user_info,
         },
     };
     let value = serde_json::to_value(reply).map_err(|_| Failure::bad_parameters("UserInfo"))?;
     Ok(Success::Json(value))
 }
 
-/// Counts in replies are `u32` on the wire; a terminal never holds more.
-pub(crate) fn count(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
+/// `GET /ISAPI/AccessControl/UserInfo/Count`: persons, persons with a face, persons with a card
+/// (the simulator stores no cards).
+pub(crate) async fn count(State(t): State<Arc<Terminal>>) -> Response {
+    let store = t.store();
+    let with_face = store
+        .persons
+        .keys()
+        .filter(|no| store.faces.contains_key(*no))
+        .count();
+    let reply = UserInfoCountEnvelope {
+        count: UserInfoCount {
+            user_number: store.persons.len() as u64,
+            bind_face_user_number: with_face as u64,
+            bind_card_user_number: 0,
+        },
+    };
+    drop(store);
+    axum::Json(reply).into_response()
 }

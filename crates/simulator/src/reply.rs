@@ -14,11 +14,13 @@ const XML: &str = "application/xml";
 /// Namespace of `<DeviceInfo>` on HikVision firmware.
 const HIKVISION_NAMESPACE: &str = "http://www.hikvision.com/ver20/XMLSchema";
 
-// Error codes from Hikvision's error-code table (`docs/isapi.md`, "Replies"); `faceNotExist` is
-// not in it, so its number is the simulator's own, in the statusCode 6 range.
+// Error codes from Hikvision's error-code table (`docs/isapi.md`, "Replies"); `faceNotExist` and
+// `exceedMaxFaceNumber` are not in it, so their numbers are the simulator's own, in the
+// statusCode 6 range.
 const ERR_EMPLOYEE_NO_NOT_EXIST: u64 = 0x6000_601F;
 const ERR_USER_ALREADY_HAS_FACE: u64 = 0x6000_7004;
 const ERR_FACE_NOT_EXIST: u64 = 0x6000_6023;
+const ERR_EXCEED_MAX_FACE_NUMBER: u64 = 0x6000_6024;
 const ERR_URL_DOWNLOAD_FAIL: u64 = 0x6000_006E;
 const ERR_ALREADY_EXIST_THIS_FACE: u64 = 0x4000_A008;
 
@@ -171,7 +173,8 @@ impl Failure {
         )
     }
 
-    /// `employeeNoNotExist` (6): the person (or the face's FPID) is not on the terminal.
+    /// `employeeNoNotExist` (6): the person (or the face's FPID) is not on the terminal; with
+    /// `delete_unknown_refused`, also a delete naming an unknown person.
     pub(crate) fn employee_no_not_exist(field: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -193,13 +196,25 @@ impl Failure {
         )
     }
 
-    /// `faceNotExist` (6): FDModify for a person without a face.
+    /// `faceNotExist` (6): FDModify for a person without a face, or (with the
+    /// `delete_unknown_refused` fault) a delete naming a face the terminal does not have.
     pub(crate) fn face_not_exist() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             6,
             SubStatus::FaceNotExist,
             ERR_FACE_NOT_EXIST,
+            "FPID",
+        )
+    }
+
+    /// `exceedMaxFaceNumber` (6): the face library is full.
+    pub(crate) fn exceed_max_face_number() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            6,
+            SubStatus::ExceedMaxFaceNumber,
+            ERR_EXCEED_MAX_FACE_NUMBER,
             "FPID",
         )
     }

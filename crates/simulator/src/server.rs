@@ -16,6 +16,7 @@ use hikvision_isapi::wire::{UserCheck, paths};
 
 use super::auth::{Denial, authorize, challenge};
 use super::control;
+use super::deletion;
 use super::faces;
 use super::net::ConnHandle;
 use super::persons;
@@ -30,10 +31,13 @@ pub(crate) fn router(terminal: Arc<Terminal>) -> Router {
         .route(paths::USER_MODIFY, put(persons::modify))
         .route(paths::USER_SETUP, put(persons::setup))
         .route(paths::USER_SEARCH, post(persons::search))
+        .route(paths::USER_DELETE, put(deletion::persons))
+        .route(paths::USER_COUNT, get(persons::count))
         .route(paths::FACE_RECORD, post(faces::record))
         .route(paths::FACE_MODIFY, put(faces::modify))
         .route(paths::FACE_SETUP, put(faces::setup))
         .route(paths::FACE_SEARCH, post(faces::search))
+        .route(paths::FACE_DELETE, put(deletion::faces))
         .route(paths::DEVICE_INFO, get(device_info))
         .route(paths::FACE_CAPABILITIES, get(face_capabilities))
         .method_not_allowed_fallback(method_not_allowed)
@@ -57,7 +61,7 @@ async fn face_capabilities(State(t): State<Arc<Terminal>>) -> Response {
         "statusCode": 1,
         "statusString": "OK",
         "subStatusCode": "ok",
-        "FDRecordDataMaxNum": 3000,
+        "FDRecordDataMaxNum": t.config.face_capacity,
         "supportFDFunction": functions,
         "faceLibType": "blackFD"
     }))

@@ -70,6 +70,22 @@ pub struct RequestLogEntry {
     pub status: Option<u16>,
 }
 
+/// One search page the terminal answered (`UserInfo/Search` or `FDSearch`), kept so tests can
+/// see how a client pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchLogEntry {
+    /// Path without the query.
+    pub path: String,
+    /// The request's `searchID` (FDSearch requests may have none).
+    #[serde(rename = "searchID")]
+    pub search_id: Option<String>,
+    /// The request's `searchResultPosition`.
+    pub search_result_position: u32,
+    /// The request's `maxResults`, as asked.
+    pub max_results: u32,
+}
+
 /// A copy of a terminal's state, as served by `GET /_sim/state`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateSnapshot {
@@ -85,6 +101,12 @@ pub struct StateSnapshot {
     pub unlock_in_secs: u64,
     /// TCP connections accepted since start (all paths).
     pub connections: u64,
+    /// `UserInfo/Delete` calls that named nobody and so deleted every person.
+    pub mass_deletions: u64,
+    /// `FDSearch/Delete` calls that named no face (refused, but a danger on hardware).
+    pub mass_face_deletions: u64,
+    /// The most write calls for one person the terminal processed at once.
+    pub max_concurrent_calls_per_person: u32,
 }
 
 /// The mutable part of a terminal.
@@ -93,15 +115,25 @@ pub(crate) struct Store {
     pub(crate) persons: BTreeMap<String, UserInfo>,
     pub(crate) faces: BTreeMap<String, StoredFace>,
     pub(crate) login: LoginState,
+    /// `UserInfo/Delete` calls that deleted every person.
+    pub(crate) mass_deletions: u64,
+    /// `FDSearch/Delete` calls that named no face.
+    pub(crate) mass_face_deletions: u64,
     log: VecDeque<RequestLogEntry>,
+    searches: VecDeque<SearchLogEntry>,
 }
 
 impl Store {
     pub(crate) fn log(&mut self, entry: RequestLogEntry) {
-        if self.log.len() >= REQUEST_LOG_CAPACITY {
-            self.log.pop_front();
-        }
-        self.log.push_back(entry);
+        push_capped(&mut self.log, entry);
+    }
+
+    pub(crate) fn log_search(&mut self, entry: SearchLogEntry) {
+        push_capped(&mut self.searches, entry);
+    }
+
+    pub(crate) fn search_log(&self) -> Vec<SearchLogEntry> {
+        self.searches.iter().cloned().collect()
     }
 
     pub(crate) fn request_log(&self) -> Vec<RequestLogEntry> {
@@ -110,6 +142,7 @@ impl Store {
 
     pub(crate) fn clear_request_log(&mut self) {
         self.log.clear();
+        self.searches.clear();
     }
 
     /// The person other than `fpid` whose face has exactly this content, if any.
@@ -139,6 +172,14 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Appends to a log of at most [`REQUEST_LOG_CAPACITY`] entries, dropping the oldest.
+fn push_capped<T>(log: &mut VecDeque<T>, entry: T) {
+    if log.len() >= REQUEST_LOG_CAPACITY {
+        log.pop_front();
+    }
+    log.push_back(entry);
 }
 
 /// Locks a mutex, recovering the data if another thread panicked while holding it: the store

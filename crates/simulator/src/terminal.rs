@@ -12,6 +12,7 @@ use hikvision_isapi::wire::DeviceInfo;
 
 use super::auth::NonceIssuer;
 use super::config::{Faults, TerminalConfig};
+use super::in_flight::InFlight;
 use super::state::{RequestLogEntry, StateSnapshot, Store, lock};
 
 /// One terminal: configuration, memory, faults and the shutdown signal.
@@ -22,6 +23,8 @@ pub(crate) struct Terminal {
     pub(crate) nonces: NonceIssuer,
     /// TCP connections accepted so far.
     pub(crate) connections: Arc<AtomicU64>,
+    /// Write calls per person being processed.
+    pub(crate) in_flight: InFlight,
     store: Mutex<Store>,
     /// A watch channel rather than a mutex, so a request held by `hang` can notice the knob
     /// being turned off.
@@ -38,6 +41,7 @@ impl Terminal {
         Self {
             nonces: NonceIssuer::new(config.nonce_ttl),
             connections: Arc::new(AtomicU64::new(0)),
+            in_flight: InFlight::default(),
             faults: watch::Sender::new(config.faults.clone()),
             store: Mutex::new(Store::default()),
             config,
@@ -96,6 +100,9 @@ impl Terminal {
             locked: unlock_in.is_some(),
             unlock_in_secs: unlock_in.unwrap_or(0),
             connections: self.connections.load(Ordering::Relaxed),
+            mass_deletions: store.mass_deletions,
+            mass_face_deletions: store.mass_face_deletions,
+            max_concurrent_calls_per_person: self.in_flight.max(),
         }
     }
 

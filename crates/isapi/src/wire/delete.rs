@@ -7,6 +7,28 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::EmployeeNo;
 
 /// A list of at least one employee number.
+///
+/// Every way to build one names someone first, so a delete that names nobody cannot be
+/// written:
+///
+/// ```
+/// use hikvision_isapi::wire::EmployeeNoList;
+/// let two = EmployeeNoList::new("1042", ["1043".to_string()]);
+/// assert_eq!(two.len(), 2);
+/// assert!(EmployeeNoList::try_from(Vec::<String>::new()).is_err());
+/// ```
+///
+/// ```compile_fail
+/// let nobody = hikvision_isapi::wire::EmployeeNoList::new();
+/// ```
+///
+/// ```compile_fail
+/// let nobody = hikvision_isapi::wire::EmployeeNoList::default();
+/// ```
+///
+/// ```compile_fail
+/// let nobody = hikvision_isapi::wire::EmployeeNoList(Vec::new());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EmployeeNoList(Vec<EmployeeNo>);
 

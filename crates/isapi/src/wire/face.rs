@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct FaceSearchCond {
     /// Offset of the first result.
     pub search_result_position: u32,
-    /// Page size.
+    /// Page size (terminals return at most [`super::MAX_SEARCH_RESULTS`]).
     pub max_results: u32,
     /// Always [`super::FACE_LIB_TYPE`].
     pub face_lib_type: String,
@@ -32,8 +32,8 @@ pub struct FaceSearchReply {
     /// Results in all pages.
     #[serde(default)]
     pub total_matches: u32,
-    /// The faces found.
-    #[serde(rename = "MatchList", default)]
+    /// The faces found (absent from a `NO MATCHES` reply).
+    #[serde(rename = "MatchList", default, skip_serializing_if = "Vec::is_empty")]
     pub match_list: Vec<FaceMatch>,
 }
 
@@ -46,4 +46,7 @@ pub struct FaceMatch {
     /// Where the terminal serves the stored picture.
     #[serde(rename = "faceURL", default)]
     pub face_url: Option<String>,
+    /// The person's name, when the terminal sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }

@@ -20,6 +20,8 @@ pub const MAX_FACE_URL_BYTES: usize = 256;
 pub const MAX_EMPLOYEE_NO_BYTES: usize = 32;
 /// Largest picture a terminal accepts, in bytes (200 KB).
 pub const MAX_PICTURE_BYTES: usize = 200 * 1024;
+/// Most results one search page returns (`maxResults` above it is clamped or refused).
+pub const MAX_SEARCH_RESULTS: u32 = 30;
 
 /// ISAPI paths this service calls.
 pub mod paths {

@@ -34,6 +34,10 @@ pub struct UserInfo {
     /// Number of faces attached (search replies only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_of_face: Option<u32>,
+    /// Where the terminal serves the person's face (search replies only, for a person with a
+    /// face).
+    #[serde(rename = "faceURL", default, skip_serializing_if = "Option::is_none")]
+    pub face_url: Option<String>,
 }
 
 fn default_user_type() -> String {
@@ -82,7 +86,7 @@ pub struct UserInfoSearchCond {
     pub search_id: String,
     /// Offset of the first result.
     pub search_result_position: u32,
-    /// Page size (keep it <= 30).
+    /// Page size (terminals return at most [`super::MAX_SEARCH_RESULTS`]).
     pub max_results: u32,
     /// Persons to look for; absent means all.
     #[serde(
@@ -122,7 +126,7 @@ pub struct UserInfoSearchReply {
     pub num_of_matches: u32,
     /// Results in all pages.
     pub total_matches: u32,
-    /// The persons found.
-    #[serde(rename = "UserInfo", default)]
+    /// The persons found (absent from a `NO MATCH` reply).
+    #[serde(rename = "UserInfo", default, skip_serializing_if = "Vec::is_empty")]
     pub user_info: Vec<UserInfo>,
 }

@@ -1,0 +1,180 @@
+//! The benchmark's command line (clap): `cargo bench --bench fanout [-- OPTIONS]`, and the
+//! settings it resolves to (defaults that depend on `--quick`, checks of the numbers).
+
+use clap::Parser;
+
+use super::child::Launch;
+
+/// A part of the benchmark that `--only` can pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// Healthy fan-out at K = 1, 10, 100, 500.
+    Fanout,
+    /// Old firmware and offline terminals.
+    Faults,
+    /// Service overhead with an instant terminal.
+    Overhead,
+    /// Memory at 1,000 terminals.
+    Rss,
+    /// The simulators alone, without the service.
+    Check,
+}
+
+impl Section {
+    const ALL: [Self; 5] = [
+        Self::Fanout,
+        Self::Faults,
+        Self::Overhead,
+        Self::Rss,
+        Self::Check,
+    ];
+}
+
+fn section(s: &str) -> Result<Section, String> {
+    match s.trim() {
+        "fanout" => Ok(Section::Fanout),
+        "faults" => Ok(Section::Faults),
+        "overhead" => Ok(Section::Overhead),
+        "rss" => Ok(Section::Rss),
+        "check" => Ok(Section::Check),
+        other => Err(format!("unknown section '{other}'")),
+    }
+}
+
+fn count(s: &str) -> Result<usize, String> {
+    s.trim().parse().map_err(|e| format!("'{s}': {e}"))
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or("--service-env takes KEY=VALUE")?;
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// Fan-out at the speed of the slowest terminal, measured end to end; prints Markdown tables.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fanout",
+    override_usage = "cargo bench --bench fanout [-- OPTIONS]",
+    args_override_self = true
+)]
+pub struct Cli {
+    /// Fewer cells and runs (under a minute).
+    #[arg(long)]
+    quick: bool,
+    /// Sections, comma-separated: fanout,faults,overhead,rss,check [default: all].
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = section)]
+    only: Vec<Section>,
+    /// Runs per cell [default: 5 for cells under 1.5 s, 3 under 5 s, else 1; with --quick: 3
+    /// under 1.5 s, else 1].
+    #[arg(long, value_name = "N")]
+    runs: Option<usize>,
+    /// Simulated delay before every terminal reply.
+    #[arg(long, value_name = "L", default_value_t = 200)]
+    latency_ms: u64,
+    /// Largest K measured with DEVICE_CONCURRENCY=1; larger K are extrapolated from it.
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    serial_max: usize,
+    /// DEVICE_TIMEOUT_MS of the fault cells (the service's default is 10000).
+    #[arg(long, value_name = "T", default_value_t = 2_000)]
+    hang_timeout_ms: u64,
+    /// Requests of each kind in the overhead test [default: 2000; --quick 500].
+    #[arg(long, value_name = "N")]
+    requests: Option<usize>,
+    /// Duration of each load test [default: 5; --quick 2].
+    #[arg(long, value_name = "S")]
+    load_secs: Option<u64>,
+    /// Concurrent clients of the load test.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    clients: usize,
+    /// Terminals of the memory test.
+    #[arg(long, value_name = "K", default_value_t = 1_000)]
+    rss_k: usize,
+    /// DEVICE_CONCURRENCY values of the memory test, comma-separated [default: K].
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = count)]
+    rss_concurrency: Vec<usize>,
+    /// RUST_LOG of the service (as in production); off = none.
+    #[arg(long, value_name = "F", default_value = "info")]
+    service_log: String,
+    /// Extra environment of the service process (repeatable), e.g. MALLOC_ARENA_MAX=2.
+    #[arg(long, value_name = "K=V", value_parser = key_value)]
+    service_env: Vec<(String, String)>,
+    /// Run the service under CMD (split on spaces), e.g. 'perf stat -e task-clock' or
+    /// 'valgrind --tool=massif'.
+    #[arg(long, value_name = "CMD")]
+    service_wrap: Option<String>,
+    /// Passed by cargo to `harness = false` benches; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// The settings of one benchmark run.
+#[derive(Debug, Clone)]
+pub struct Args {
+    /// `--quick`.
+    pub quick: bool,
+    /// `--runs`, when given.
+    pub runs: Option<usize>,
+    /// The sections to run, in the order they run.
+    pub sections: Vec<Section>,
+    /// `--latency-ms`.
+    pub latency_ms: u64,
+    /// `--serial-max`.
+    pub serial_max: usize,
+    /// `--hang-timeout-ms`.
+    pub hang_timeout_ms: u64,
+    /// `--requests`, or its default.
+    pub requests: usize,
+    /// `--load-secs`, or its default.
+    pub load_secs: u64,
+    /// `--clients`.
+    pub clients: usize,
+    /// `--rss-k`.
+    pub rss_k: usize,
+    /// `--rss-concurrency`, or `[rss_k]`.
+    pub rss_concurrency: Vec<usize>,
+    /// `--service-log`; `None` for `off`.
+    pub service_log: Option<String>,
+    /// `--service-env` and `--service-wrap`.
+    pub launch: Launch,
+}
+
+impl Cli {
+    /// The settings, with the defaults that depend on `--quick` filled in.
+    pub fn resolve(self) -> Result<Args, String> {
+        let quick = self.quick;
+        if self.runs == Some(0) || self.serial_max == 0 || self.clients == 0 || self.rss_k == 0 {
+            return Err("--runs, --serial-max, --clients and --rss-k must be at least 1".into());
+        }
+        let sections = if self.only.is_empty() {
+            Section::ALL.to_vec()
+        } else {
+            self.only
+        };
+        let rss_concurrency = if self.rss_concurrency.is_empty() {
+            vec![self.rss_k]
+        } else {
+            self.rss_concurrency
+        };
+        Ok(Args {
+            quick,
+            runs: self.runs,
+            sections,
+            latency_ms: self.latency_ms,
+            serial_max: self.serial_max,
+            hang_timeout_ms: self.hang_timeout_ms,
+            requests: self.requests.unwrap_or(if quick { 500 } else { 2_000 }),
+            load_secs: self.load_secs.unwrap_or(if quick { 2 } else { 5 }),
+            clients: self.clients,
+            rss_k: self.rss_k,
+            rss_concurrency,
+            service_log: (self.service_log != "off").then_some(self.service_log),
+            launch: Launch {
+                wrapper: self
+                    .service_wrap
+                    .map(|cmd| cmd.split_whitespace().map(String::from).collect())
+                    .unwrap_or_default(),
+                env: self.service_env,
+            },
+        })
+    }
+}

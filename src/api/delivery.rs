@@ -1,0 +1,211 @@
+//! Durable delivery at the edge: per-employee and per-terminal status, and removal.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::AppState;
+use super::body::JsonBody;
+use super::error::{ApiCode, ApiError};
+use super::response::{RemoveRequest, SyncResponse};
+use crate::delivery::PairState;
+use crate::models::DeviceEntry;
+use crate::orchestration::{Flow, FlowOptions};
+
+/// One terminal's line in an employee's status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PairStatus {
+    /// Device row id.
+    pub device_id: String,
+    /// Device name (empty when the terminal is no longer in the devices table).
+    pub device_name: String,
+    /// `in_sync`, `pending`, `failed`, `skipped` or `unknown` (never tried).
+    pub state: PairState,
+    /// Attempts since the last change.
+    pub attempts: u32,
+    /// When the last attempt ended.
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Machine-readable reason of the last failure.
+    pub error_code: Option<String>,
+    /// The last outcome in plain words.
+    pub message: Option<String>,
+}
+
+/// `GET /api/hikvision/angajat/{angajat_id}/status`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AngajatStatus {
+    /// The employee.
+    pub angajat_id: Uuid,
+    /// Their employee number, as last given to the terminals.
+    pub employee_no: Option<String>,
+    /// Every active terminal, and any other that holds a change for this employee.
+    pub devices: Vec<PairStatus>,
+}
+
+/// One terminal's line in `GET /api/hikvision/devices/status`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceStatus {
+    /// Device row id.
+    pub device_id: String,
+    /// Device name.
+    pub device_name: String,
+    /// Changes waiting to be applied ("waiting to be applied").
+    pub pending: u64,
+    /// Changes waiting for a person.
+    pub failed: u64,
+    /// When a change last reached this terminal.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// The newest failure, in plain words.
+    pub last_error: Option<String>,
+}
+
+/// `GET /api/hikvision/devices/status`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DevicesStatus {
+    /// Every active terminal.
+    pub devices: Vec<DeviceStatus>,
+}
+
+fn names(devices: &[DeviceEntry]) -> Vec<(String, String)> {
+    devices
+        .iter()
+        .map(|d| match d {
+            Ok(d) => (d.id.clone(), d.name.clone()),
+            Err(i) => (i.id.clone(), i.name.clone()),
+        })
+        .collect()
+}
+
+/// Where delivery of one employee's changes stands on every terminal.
+#[utoipa::path(get, path = "/api/hikvision/angajat/{angajat_id}/status", tag = "delivery",
+    params(("angajat_id" = Uuid, Path, description = "The employee (`angajati.id`)",
+        example = "6f1d3a52-7c1e-4c55-9a0e-1d2b3c4d5e01")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Every active terminal's state for the employee", body = AngajatStatus)))]
+pub async fn angajat_status(
+    State(state): State<AppState>,
+    angajat_id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<AngajatStatus>, ApiError> {
+    let Path(angajat_id) = angajat_id.map_err(|e| {
+        ApiError::invalid(
+            ApiCode::InvalidUuid,
+            format!("'angajat_id' in the path must be a UUID like 6f1d3a52-7c1e-4c55-9a0e-1d2b3c4d5e01 ({e})"),
+        )
+    })?;
+    let devices = names(&state.directory()?.get_active_devices().await?);
+    let pairs = state.delivery.store().pairs_of(angajat_id).await?;
+    let employee_no = pairs.iter().find_map(|p| p.change.employee_no.clone());
+    let mut lines: Vec<PairStatus> = devices
+        .iter()
+        .map(
+            |(id, name)| match pairs.iter().find(|p| &p.change.key.device_id == id) {
+                Some(p) => PairStatus {
+                    device_id: id.clone(),
+                    device_name: name.clone(),
+                    state: p.state,
+                    attempts: p.attempts,
+                    last_attempt_at: p.last_attempt_at,
+                    next_attempt_at: p.next_attempt_at.filter(|_| p.state == PairState::Pending),
+                    error_code: p.error_code.clone(),
+                    message: p.message.clone(),
+                },
+                None => PairStatus {
+                    device_id: id.clone(),
+                    device_name: name.clone(),
+                    state: PairState::Unknown,
+                    attempts: 0,
+                    last_attempt_at: None,
+                    next_attempt_at: None,
+                    error_code: None,
+                    message: None,
+                },
+            },
+        )
+        .collect();
+    // Terminals no longer active that still have work (a pending removal) are shown too.
+    for p in pairs
+        .iter()
+        .filter(|p| !devices.iter().any(|(id, _)| *id == p.change.key.device_id))
+    {
+        lines.push(PairStatus {
+            device_id: p.change.key.device_id.clone(),
+            device_name: String::new(),
+            state: p.state,
+            attempts: p.attempts,
+            last_attempt_at: p.last_attempt_at,
+            next_attempt_at: p.next_attempt_at.filter(|_| p.state == PairState::Pending),
+            error_code: p.error_code.clone(),
+            message: p.message.clone(),
+        });
+    }
+    Ok(Json(AngajatStatus {
+        angajat_id,
+        employee_no,
+        devices: lines,
+    }))
+}
+
+/// Per terminal: how many changes wait to be applied, how many wait for a person.
+#[utoipa::path(get, path = "/api/hikvision/devices/status", tag = "delivery",
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Every active terminal's backlog", body = DevicesStatus)))]
+pub async fn devices_status(
+    State(state): State<AppState>,
+) -> Result<Json<DevicesStatus>, ApiError> {
+    let devices = names(&state.directory()?.get_active_devices().await?);
+    let mut counts = state.delivery.store().device_counts().await?;
+    Ok(Json(DevicesStatus {
+        devices: devices
+            .into_iter()
+            .map(|(id, name)| {
+                let c = counts.remove(&id).unwrap_or_default();
+                DeviceStatus {
+                    device_id: id,
+                    device_name: name,
+                    pending: c.pending,
+                    failed: c.failed,
+                    last_success_at: c.last_success_at,
+                    last_error: c.last_error,
+                }
+            })
+            .collect(),
+    }))
+}
+
+/// Removes the person and their face from every active terminal, durably: terminals that are
+/// offline now are caught up when they return. Only this employee's number is deleted.
+#[utoipa::path(post, path = "/api/hikvision/remove-angajat", tag = "delivery",
+    request_body = RemoveRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Per-terminal results of the removal (terminals away now are caught up later: see `queued`)", body = SyncResponse)))]
+pub async fn remove_angajat(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RemoveRequest>,
+) -> Result<Json<SyncResponse>, ApiError> {
+    let started = Instant::now();
+    let angajat_id = body.angajat_id;
+    let Some(subject) = state.delivery.removal_target(angajat_id).await? else {
+        return Err(ApiError::invalid(
+            ApiCode::NoEmployeeNo,
+            format!(
+                "No employee number is known for angajat {angajat_id} (no biometrie.employee_no and none was ever sent to a terminal): there is nothing to remove"
+            ),
+        ));
+    };
+    let devices = state.directory()?.get_active_devices().await?;
+    let delivery = state.delivery.clone();
+    super::sync::respond_after(Some(angajat_id), started, async move {
+        Ok(delivery
+            .sync_now(subject, devices, Flow::Remove, FlowOptions::default())
+            .await?)
+    })
+    .await
+}

@@ -1,0 +1,128 @@
+//! Settings of durable delivery: the direct database connection, backoff, sweep, webhooks.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::parse::read_millis;
+
+/// Durable delivery settings.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// Direct Postgres connection (Supabase session mode, port 5432). `None`: in-memory store.
+    pub database_url: Option<SecretString>,
+    /// Connections in the pool (Supabase plans allow few).
+    pub pool_size: usize,
+    /// First retry delay; doubles per attempt.
+    pub retry_initial: Duration,
+    /// Largest retry delay.
+    pub retry_max: Duration,
+    /// How often the sweep compares the tables with the desired state.
+    pub sweep_interval: Duration,
+    /// Shared secret of the Supabase webhook (`x-webhook-secret`); `None` turns the route off.
+    pub webhook_secret: Option<SecretString>,
+    /// Whether a new biometrie row enrols the person on every terminal (grants door access).
+    pub enrol_new: bool,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            pool_size: 4,
+            retry_initial: Duration::from_secs(30),
+            retry_max: Duration::from_secs(3600),
+            sweep_interval: Duration::from_secs(600),
+            webhook_secret: None,
+            enrol_new: false,
+        }
+    }
+}
+
+/// Reads the delivery settings, adding every problem to `problems`.
+pub(super) fn read_delivery(
+    get: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> DeliverySettings {
+    let mut d = DeliverySettings::default();
+    if let Some(url) = get("DATABASE_URL") {
+        match check_database_url(&url) {
+            Ok(()) => d.database_url = Some(SecretString::from(url)),
+            Err(why) => problems.push(why),
+        }
+    }
+    if let Some(v) = get("DATABASE_POOL_SIZE") {
+        match v.parse::<usize>() {
+            Ok(n) if (1..=64).contains(&n) => d.pool_size = n,
+            _ => problems.push(format!(
+                "DATABASE_POOL_SIZE='{v}' must be a whole number between 1 and 64"
+            )),
+        }
+    }
+    d.retry_initial = read_millis(
+        get,
+        problems,
+        "RETRY_INITIAL_MS",
+        d.retry_initial,
+        (100, 86_400_000),
+    );
+    d.retry_max = read_millis(
+        get,
+        problems,
+        "RETRY_MAX_MS",
+        d.retry_max,
+        (100, 7 * 86_400_000),
+    );
+    if d.retry_max < d.retry_initial {
+        problems.push("RETRY_MAX_MS must not be smaller than RETRY_INITIAL_MS".into());
+    }
+    d.sweep_interval = read_millis(
+        get,
+        problems,
+        "SWEEP_INTERVAL_MS",
+        d.sweep_interval,
+        (1_000, 86_400_000),
+    );
+    d.webhook_secret = get("WEBHOOK_SECRET").map(SecretString::from);
+    match get("WEBHOOK_ENROL_NEW").map(|v| v.to_ascii_lowercase()) {
+        None => {}
+        Some(v) if v == "true" || v == "1" => d.enrol_new = true,
+        Some(v) if v == "false" || v == "0" => d.enrol_new = false,
+        Some(v) => problems.push(format!("WEBHOOK_ENROL_NEW='{v}' must be true or false")),
+    }
+    d
+}
+
+/// A usable direct connection string, never echoed back (it holds the database password).
+fn check_database_url(raw: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(raw).map_err(|_| {
+        "DATABASE_URL is not a postgres:// connection string (Supabase: Project Settings > Database > Connection string, \"Session pooler\" or \"Direct connection\")".to_string()
+    })?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return Err("DATABASE_URL must start with postgres:// or postgresql://".into());
+    }
+    if parsed.port() == Some(6543) {
+        return Err("DATABASE_URL points at Supabase's transaction pooler (port 6543), which supports neither LISTEN/NOTIFY nor advisory locks nor prepared statements: use the Session pooler string (port 5432) or the direct connection (Project Settings > Database > Connection string)".into());
+    }
+    Ok(())
+}
+
+impl DeliverySettings {
+    /// The connection string, for the pool only.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_ref().map(|s| s.expose_secret())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_transaction_pooler_is_refused_with_the_reason() {
+        let e = check_database_url("postgres://u:p@aws-0.pooler.supabase.com:6543/postgres");
+        assert!(e.is_err_and(|m| m.contains("5432") && !m.contains("u:p")));
+        assert!(check_database_url("postgres://u:p@db.x.supabase.co:5432/postgres").is_ok());
+        assert!(check_database_url("mysql://x").is_err());
+    }
+}

@@ -1,0 +1,172 @@
+//! Background work through the job engine, `graphile_worker` (Postgres, no extension): one named
+//! queue per terminal (one call in flight per terminal across every replica, so pacing holds too),
+//! one pending job per task key (`job_key`, replaced by a newer one), `run_at` for backoff, and
+//! worker heartbeats so a dead replica's jobs are taken over within `DEAD_REPLICA_AFTER`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use graphile_worker::{
+    Database, IntoTaskHandlerResult, JobKeyMode, JobSpec, TaskHandler, Worker, WorkerContext,
+    WorkerOptions, WorkerUtils,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::DeliveryError;
+use super::model::PairKey;
+use super::schedule::{Scheduler, Task, TaskRunner};
+use super::store::StoreFuture;
+
+/// The job engine's own schema.
+pub const WORKER_SCHEMA: &str = "hikvision_sync_worker";
+/// How often a replica proves it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// A replica silent this long is dead: its jobs go back on the queue.
+pub const DEAD_REPLICA_AFTER: Duration = Duration::from_secs(20);
+
+/// The runner, as a worker extension.
+#[derive(Clone)]
+struct Runner(Arc<dyn TaskRunner>);
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Runner")
+    }
+}
+
+async fn run_task(ctx: &WorkerContext, task: Task) -> Result<(), String> {
+    let runner = ctx
+        .get_ext::<Runner>()
+        .ok_or("the delivery runner is not registered")?;
+    runner.0.run(task).await.map_err(|e| e.to_string())
+}
+
+/// Job: deliver one pair's desired change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliverPair {
+    angajat_id: Uuid,
+    device_id: String,
+}
+
+impl TaskHandler for DeliverPair {
+    const IDENTIFIER: &'static str = "hikvision_deliver_pair";
+
+    async fn run(self, ctx: WorkerContext) -> impl IntoTaskHandlerResult {
+        run_task(
+            &ctx,
+            Task::Pair(PairKey::new(self.angajat_id, self.device_id)),
+        )
+        .await
+    }
+}
+
+/// Job: probe a terminal with deferred work.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeTerminal {
+    device_id: String,
+}
+
+impl TaskHandler for ProbeTerminal {
+    const IDENTIFIER: &'static str = "hikvision_probe_terminal";
+
+    async fn run(self, ctx: WorkerContext) -> impl IntoTaskHandlerResult {
+        run_task(&ctx, Task::Probe(self.device_id)).await
+    }
+}
+
+/// Schedules tasks as jobs.
+pub struct JobScheduler {
+    utils: WorkerUtils,
+}
+
+impl std::fmt::Debug for JobScheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JobScheduler")
+    }
+}
+
+fn spec(task: &Task, at: DateTime<Utc>) -> JobSpec {
+    JobSpec {
+        queue_name: Some(format!("terminal:{}", task.device_id())),
+        run_at: Some(at),
+        job_key: Some(task.key()),
+        job_key_mode: Some(JobKeyMode::Replace),
+        ..JobSpec::default()
+    }
+}
+
+impl JobScheduler {
+    /// A scheduler on `database`.
+    pub fn new(database: Database) -> Self {
+        Self {
+            utils: WorkerUtils::new(database, WORKER_SCHEMA),
+        }
+    }
+
+    /// Creates or upgrades the job engine's schema.
+    pub async fn migrate(&self) -> Result<(), DeliveryError> {
+        self.utils
+            .migrate()
+            .await
+            .map_err(|e| DeliveryError::Store(format!("job engine migration: {e}")))
+    }
+}
+
+impl Scheduler for JobScheduler {
+    fn schedule(&self, task: Task, at: DateTime<Utc>) -> StoreFuture<'_, ()> {
+        async move {
+            let spec = spec(&task, at);
+            let added = match task {
+                Task::Pair(key) => {
+                    let job = DeliverPair {
+                        angajat_id: key.angajat_id,
+                        device_id: key.device_id,
+                    };
+                    self.utils.add_job(job, spec).await
+                }
+                Task::Probe(device_id) => {
+                    self.utils.add_job(ProbeTerminal { device_id }, spec).await
+                }
+            };
+            added
+                .map(drop)
+                .map_err(|e| DeliveryError::Store(format!("cannot schedule a job: {e}")))
+        }
+        .boxed()
+    }
+}
+
+/// Starts the job engine's worker in this process; it runs until the process ends.
+pub async fn start_worker(
+    database: Database,
+    runner: Arc<dyn TaskRunner>,
+    concurrency: usize,
+) -> Result<Arc<Worker>, DeliveryError> {
+    let worker = WorkerOptions::default()
+        .database(database)
+        .schema(WORKER_SCHEMA)
+        .concurrency(concurrency.max(1))
+        .poll_interval(Duration::from_secs(1))
+        .listen_os_shutdown_signals(false)
+        .heartbeat_interval(HEARTBEAT)
+        .sweep_interval(HEARTBEAT)
+        .sweep_threshold(DEAD_REPLICA_AFTER)
+        .recovery_delay(Duration::from_millis(500))
+        .add_extension(Runner(runner))
+        .define_job::<DeliverPair>()
+        .define_job::<ProbeTerminal>()
+        .init()
+        .await
+        .map_err(|e| DeliveryError::Store(format!("cannot start the job engine: {e}")))?;
+    let worker = Arc::new(worker);
+    let running = Arc::clone(&worker);
+    tokio::spawn(async move {
+        if let Err(e) = running.run().await {
+            tracing::error!(error = %e, "the job engine stopped");
+        }
+    });
+    Ok(worker)
+}

@@ -1,0 +1,329 @@
+//! The in-memory store: the embedded demo's and the tests' twin of the Postgres store. It forgets
+//! everything on restart (the demo says so).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use uuid::Uuid;
+
+use super::model::{
+    Backlog, Change, Claim, DeviceCounts, Outcome, PairKey, PairRecord, PairState, Want,
+};
+use super::store::{CredentialBlock, DeliveryStore, StoreFuture};
+
+#[derive(Debug, Clone)]
+struct Row {
+    record: PairRecord,
+    revision: u64,
+    claimed_by: Option<String>,
+    claimed_until: Option<DateTime<Utc>>,
+    claim_revision: u64,
+    changed_at: DateTime<Utc>,
+    last_success_at: Option<DateTime<Utc>>,
+}
+
+impl Row {
+    fn claimed_by_other(&self, owner: Option<&str>, now: DateTime<Utc>) -> bool {
+        match (&self.claimed_by, self.claimed_until) {
+            (Some(holder), Some(until)) => until > now && Some(holder.as_str()) != owner,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    rows: HashMap<PairKey, Row>,
+    blocks: HashMap<String, CredentialBlock>,
+}
+
+/// Desired state held in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn fresh(change: &Change) -> PairRecord {
+    PairRecord {
+        change: change.clone(),
+        state: PairState::Pending,
+        attempts: 0,
+        last_attempt_at: None,
+        next_attempt_at: Some(Utc::now()),
+        error_code: None,
+        message: None,
+        confirmed_photo: None,
+    }
+}
+
+fn ready<'a, T: Send + 'a>(value: T) -> StoreFuture<'a, T> {
+    async move { Ok(value) }.boxed()
+}
+
+impl DeliveryStore for MemoryStore {
+    fn want<'a>(
+        &'a self,
+        changes: &'a [Change],
+        owner: Option<&'a str>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreFuture<'a, Vec<bool>> {
+        let now = Utc::now();
+        let mut inner = self.lock();
+        let claimed = changes
+            .iter()
+            .map(|change| {
+                let row = inner.rows.entry(change.key.clone()).or_insert_with(|| Row {
+                    record: fresh(change),
+                    revision: 0,
+                    claimed_by: None,
+                    claimed_until: None,
+                    claim_revision: 0,
+                    changed_at: now,
+                    last_success_at: None,
+                });
+                let confirmed = row.record.confirmed_photo.take();
+                row.record = PairRecord {
+                    confirmed_photo: confirmed,
+                    ..fresh(change)
+                };
+                row.revision += 1;
+                row.changed_at = now;
+                let Some(owner) = owner else {
+                    return false;
+                };
+                if row.claimed_by_other(Some(owner), now) {
+                    return false;
+                }
+                row.claimed_by = Some(owner.to_string());
+                row.claimed_until = Some(lease_until);
+                row.claim_revision = row.revision;
+                // Due when the claim runs out: if this process dies mid-call, a worker retries.
+                row.record.next_attempt_at = Some(lease_until);
+                true
+            })
+            .collect();
+        ready(claimed)
+    }
+
+    fn claim<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+        lease_until: DateTime<Utc>,
+    ) -> StoreFuture<'a, Claim> {
+        let now = Utc::now();
+        let mut inner = self.lock();
+        let claim = match inner.rows.get_mut(key) {
+            Some(row) if row.record.state == PairState::Pending => {
+                if row.claimed_by_other(Some(owner), now) {
+                    Claim::Held {
+                        until: row.claimed_until.unwrap_or(now),
+                    }
+                } else {
+                    row.claimed_by = Some(owner.to_string());
+                    row.claimed_until = Some(lease_until);
+                    row.claim_revision = row.revision;
+                    Claim::Claimed(Box::new(row.record.clone()))
+                }
+            }
+            _ => Claim::Idle,
+        };
+        ready(claim)
+    }
+
+    fn holds<'a>(&'a self, key: &'a PairKey, owner: &'a str) -> StoreFuture<'a, bool> {
+        let now = Utc::now();
+        let holds = self.lock().rows.get(key).is_some_and(|row| {
+            row.claimed_by.as_deref() == Some(owner)
+                && row.claimed_until.is_some_and(|u| u > now)
+                && row.claim_revision == row.revision
+        });
+        ready(holds)
+    }
+
+    fn record<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+        outcome: &'a Outcome,
+    ) -> StoreFuture<'a, ()> {
+        let now = Utc::now();
+        let mut inner = self.lock();
+        if let Some(row) = inner.rows.get_mut(key)
+            && row.claimed_by.as_deref() == Some(owner)
+        {
+            row.claimed_by = None;
+            row.claimed_until = None;
+            if row.claim_revision == row.revision {
+                let r = &mut row.record;
+                r.attempts += 1;
+                r.state = outcome.state;
+                r.last_attempt_at = Some(now);
+                r.next_attempt_at = outcome.next_attempt_at;
+                r.error_code.clone_from(&outcome.error_code);
+                r.message = Some(outcome.message.clone());
+                if outcome.state == PairState::InSync {
+                    r.confirmed_photo.clone_from(&outcome.confirmed_photo);
+                    row.last_success_at = Some(now);
+                }
+            } else {
+                // A newer change arrived during the call: it is due now.
+                row.record.next_attempt_at = Some(now);
+            }
+        }
+        ready(())
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+        due_at: DateTime<Utc>,
+    ) -> StoreFuture<'a, ()> {
+        if let Some(row) = self.lock().rows.get_mut(key)
+            && row.claimed_by.as_deref() == Some(owner)
+        {
+            row.claimed_by = None;
+            row.claimed_until = None;
+            row.record.next_attempt_at = Some(due_at);
+        }
+        ready(())
+    }
+
+    fn renew<'a>(
+        &'a self,
+        owner_prefix: &'a str,
+        lease_until: DateTime<Utc>,
+    ) -> StoreFuture<'a, u64> {
+        let now = Utc::now();
+        let mut renewed = 0;
+        for row in self.lock().rows.values_mut() {
+            let mine = row
+                .claimed_by
+                .as_deref()
+                .is_some_and(|o| o.starts_with(owner_prefix));
+            if mine && row.claimed_until.is_some_and(|u| u > now) {
+                row.claimed_until = Some(lease_until);
+                renewed += 1;
+            }
+        }
+        ready(renewed)
+    }
+
+    fn pairs_of(&self, angajat_id: Uuid) -> StoreFuture<'_, Vec<PairRecord>> {
+        let mut pairs: Vec<PairRecord> = self
+            .lock()
+            .rows
+            .values()
+            .filter(|r| r.record.change.key.angajat_id == angajat_id)
+            .map(|r| r.record.clone())
+            .collect();
+        pairs.sort_by(|a, b| a.change.key.cmp(&b.change.key));
+        ready(pairs)
+    }
+
+    fn all_pairs(&self) -> StoreFuture<'_, Vec<PairRecord>> {
+        ready(
+            self.lock()
+                .rows
+                .values()
+                .map(|r| r.record.clone())
+                .collect(),
+        )
+    }
+
+    fn pending<'a>(
+        &'a self,
+        device_id: Option<&'a str>,
+        due_by: Option<DateTime<Utc>>,
+    ) -> StoreFuture<'a, Vec<PairKey>> {
+        let mut keys: Vec<PairKey> = self
+            .lock()
+            .rows
+            .values()
+            .filter(|r| r.record.state == PairState::Pending)
+            .filter(|r| device_id.is_none_or(|d| r.record.change.key.device_id == d))
+            .filter(|r| match (due_by, r.record.next_attempt_at) {
+                (Some(by), Some(next)) => next <= by,
+                (Some(_), None) => true,
+                (None, _) => true,
+            })
+            .map(|r| r.record.change.key.clone())
+            .collect();
+        keys.sort();
+        ready(keys)
+    }
+
+    fn device_counts(&self) -> StoreFuture<'_, HashMap<String, DeviceCounts>> {
+        let mut counts: HashMap<String, DeviceCounts> = HashMap::new();
+        for row in self.lock().rows.values() {
+            let c = counts
+                .entry(row.record.change.key.device_id.clone())
+                .or_default();
+            match row.record.state {
+                PairState::Pending => c.pending += 1,
+                PairState::Failed => {
+                    c.failed += 1;
+                    c.last_error.clone_from(&row.record.message);
+                }
+                _ => {}
+            }
+            if row.last_success_at > c.last_success_at {
+                c.last_success_at = row.last_success_at;
+            }
+        }
+        ready(counts)
+    }
+
+    fn backlog(&self) -> StoreFuture<'_, Backlog> {
+        let now = Utc::now();
+        let mut b = Backlog::default();
+        for row in self.lock().rows.values() {
+            let age = (now - row.changed_at).as_seconds_f64();
+            match row.record.state {
+                PairState::Pending => {
+                    b.pending += 1;
+                    b.oldest_pending_secs = b.oldest_pending_secs.max(age);
+                    if row.record.change.want == Want::Remove {
+                        b.oldest_pending_removal_secs = b.oldest_pending_removal_secs.max(age);
+                    }
+                }
+                PairState::Failed => b.failed += 1,
+                _ => {}
+            }
+        }
+        ready(b)
+    }
+
+    fn credential_block<'a>(
+        &'a self,
+        device_id: &'a str,
+    ) -> StoreFuture<'a, Option<CredentialBlock>> {
+        ready(self.lock().blocks.get(device_id).cloned())
+    }
+
+    fn set_credential_block<'a>(
+        &'a self,
+        device_id: &'a str,
+        block: Option<CredentialBlock>,
+    ) -> StoreFuture<'a, ()> {
+        let mut inner = self.lock();
+        match block {
+            Some(b) => inner.blocks.insert(device_id.to_string(), b),
+            None => inner.blocks.remove(device_id),
+        };
+        ready(())
+    }
+
+    fn is_durable(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,166 @@
+//! Durable delivery: every change reaches every active terminal eventually, or stays visibly
+//! `failed` with a reason a person can act on.
+//!
+//! The desired state per (employee, terminal) lives in a store ([`DeliveryStore`]: Postgres, or
+//! memory for the demo); the request path claims each pair before calling its terminal and records
+//! what happened; what did not finish is retried in the background ([`runner`]) through the job
+//! engine ([`jobs`]: one named queue per terminal, one pending job per pair), with the backoff and
+//! the "retry or wait for a person" table of [`policy`]. A sweep ([`sweep`]) makes up for lost
+//! webhooks, and a claims heartbeat keeps a live replica's claims while a dead one's run out.
+
+mod background;
+mod credentials;
+pub mod jobs;
+pub mod memory;
+pub mod model;
+pub mod policy;
+pub mod postgres;
+mod request;
+mod runner;
+pub mod schedule;
+pub mod store;
+mod sweep;
+pub mod webhook;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::metrics::Metrics;
+use crate::orchestration::Orchestrator;
+use crate::supabase::{Directory, DirectoryError};
+
+pub use model::{Change, Claim, PairKey, PairRecord, PairState, Want};
+pub use policy::RetryTiming;
+pub use store::DeliveryStore;
+
+/// How long a claim lasts without a heartbeat: a dead replica's pairs are free again after this.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(30);
+
+/// Why the durable store or the job engine failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// A query failed.
+    #[error("the delivery database failed: {0}")]
+    Store(String),
+    /// The database has no `hikvision_sync` schema.
+    #[error(
+        "the database has no hikvision_sync schema: apply supabase/migrations/0002_hikvision_sync_delivery.sql (Supabase SQL editor or `supabase db push`)"
+    )]
+    SchemaMissing,
+    /// The database's migrations are older than the code.
+    #[error(
+        "the database is at hikvision_sync migration {found}, this version needs {needed}: apply the newer files in supabase/migrations/ (Supabase SQL editor or `supabase db push`)"
+    )]
+    SchemaOutdated {
+        /// What the database has.
+        found: i32,
+        /// What the code needs.
+        needed: i32,
+    },
+    /// Supabase could not be read.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+}
+
+impl From<tokio_postgres::Error> for DeliveryError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // The driver's Display carries no credentials; the URL never reaches here.
+        Self::Store(e.to_string())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for DeliveryError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Store(format!("no database connection: {e}"))
+    }
+}
+
+/// Settings of durable delivery.
+#[derive(Debug, Clone)]
+pub struct DeliveryOptions {
+    /// Backoff bounds.
+    pub timing: RetryTiming,
+    /// How often the sweep compares the tables with the desired state.
+    pub sweep_interval: Duration,
+    /// Whether a new biometrie row enrols the person (grants door access).
+    pub enrol_new: bool,
+    /// Key of the credentials fingerprints (shared by every replica; never stored).
+    pub fingerprint_key: Vec<u8>,
+}
+
+/// Durable delivery for one process: the request path, the background runner, the status reads.
+pub struct Delivery {
+    store: Arc<dyn DeliveryStore>,
+    scheduler: Arc<dyn schedule::Scheduler>,
+    orchestrator: Arc<Orchestrator>,
+    directory: Option<Arc<dyn Directory>>,
+    metrics: Arc<Metrics>,
+    options: DeliveryOptions,
+    replica: String,
+    seq: AtomicU64,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("replica", &self.replica)
+            .field("durable", &self.store.is_durable())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Delivery {
+    /// Durable delivery over `store`, scheduling through `scheduler`.
+    pub fn new(
+        store: Arc<dyn DeliveryStore>,
+        scheduler: Arc<dyn schedule::Scheduler>,
+        orchestrator: Arc<Orchestrator>,
+        directory: Option<Arc<dyn Directory>>,
+        metrics: Arc<Metrics>,
+        options: DeliveryOptions,
+    ) -> Self {
+        let replica = format!(
+            "{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+                .simple()
+                .to_string()
+                .get(..8)
+                .unwrap_or("0")
+        );
+        Self {
+            store,
+            scheduler,
+            orchestrator,
+            directory,
+            metrics,
+            options,
+            replica,
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    /// The store (status endpoints read it).
+    pub fn store(&self) -> &Arc<dyn DeliveryStore> {
+        &self.store
+    }
+
+    /// A fresh claim owner of this replica (`<replica>:<what>:<n>`).
+    fn owner(&self, what: &str) -> String {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        format!("{}:{what}:{n}", self.replica)
+    }
+
+    fn lease_until(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            + chrono::Duration::from_std(CLAIM_LEASE)
+                .unwrap_or_else(|_| chrono::Duration::seconds(30))
+    }
+
+    fn directory(&self) -> Result<&Arc<dyn Directory>, DeliveryError> {
+        self.directory
+            .as_ref()
+            .ok_or(DeliveryError::Directory(DirectoryError::NotConfigured))
+    }
+}

@@ -1,0 +1,195 @@
+//! What the durable store holds: per (employee, terminal) what the terminal should hold, what it
+//! was last confirmed to hold, and where delivery stands.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::orchestration::Flow;
+
+/// One (employee, terminal) pair.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct PairKey {
+    /// The employee.
+    pub angajat_id: Uuid,
+    /// The terminal (device row id).
+    pub device_id: String,
+}
+
+impl PairKey {
+    /// The pair of `angajat_id` and `device_id`.
+    pub fn new(angajat_id: Uuid, device_id: impl Into<String>) -> Self {
+        Self {
+            angajat_id,
+            device_id: device_id.into(),
+        }
+    }
+
+    /// The job key of the pair's pending delivery (one pending job per pair).
+    pub fn job_key(&self) -> String {
+        format!("pair:{}:{}", self.angajat_id, self.device_id)
+    }
+}
+
+/// Where delivery to one pair stands (the status endpoint's `state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PairState {
+    /// The terminal holds what it should (a confirmed removal is in sync too).
+    InSync,
+    /// Will be retried: offline, busy, deadline, a call cut off.
+    Pending,
+    /// Waits for a person: rejected picture, wrong password, invalid device row.
+    Failed,
+    /// Nothing to send: no employee_no or no photo.
+    Skipped,
+    /// Never tried.
+    Unknown,
+}
+
+impl PairState {
+    /// The snake_case name stored and shown.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::InSync => "in_sync",
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// The state called `name`; `Unknown` for anything else.
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "in_sync" => Self::InSync,
+            "pending" => Self::Pending,
+            "failed" => Self::Failed,
+            "skipped" => Self::Skipped,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// The change a pair should receive: the flow that created it, replayed until it is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// A flow that puts the person and/or face on the terminal.
+    Sync(Flow),
+    /// The person and their face must leave the terminal.
+    Remove,
+}
+
+impl Want {
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sync(flow) => flow.name(),
+            Self::Remove => "remove",
+        }
+    }
+
+    /// The want called `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "update_photo" => Self::Sync(Flow::UpdatePhoto),
+            "photo_only" => Self::Sync(Flow::PhotoOnly),
+            "full_sync" => Self::Sync(Flow::FullSync),
+            "remove" => Self::Remove,
+            _ => return None,
+        })
+    }
+}
+
+/// A new desired state for one pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The pair.
+    pub key: PairKey,
+    /// What to do.
+    pub want: Want,
+    /// The number the terminal should hold (or, for a removal, the number to remove).
+    pub employee_no: Option<String>,
+    /// An old number that must leave the terminal first (the employee's number changed).
+    pub remove_employee_no: Option<String>,
+    /// The photo's identity (its URL string until pictures are fetched by the service).
+    pub photo: Option<String>,
+    /// Enrol the person when a terminal does not know them (the request's flag).
+    pub create_missing_person: bool,
+}
+
+/// A pair as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairRecord {
+    /// The desired change.
+    pub change: Change,
+    /// Where delivery stands.
+    pub state: PairState,
+    /// Attempts since the change was made.
+    pub attempts: u32,
+    /// When the last attempt ended.
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Machine-readable reason of the last failure.
+    pub error_code: Option<String>,
+    /// The last outcome in plain words.
+    pub message: Option<String>,
+    /// The photo the terminal was last confirmed to hold.
+    pub confirmed_photo: Option<String>,
+}
+
+/// One attempt's result, as the policy decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The resulting state.
+    pub state: PairState,
+    /// When to try again (pending only).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Machine-readable reason, when not in sync.
+    pub error_code: Option<String>,
+    /// What happened, in plain words.
+    pub message: String,
+    /// The photo the terminal now holds, when confirmed.
+    pub confirmed_photo: Option<String>,
+}
+
+/// A terminal's line in `GET /api/hikvision/devices/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeviceCounts {
+    /// Pairs waiting to be applied.
+    pub pending: u64,
+    /// Pairs waiting for a person.
+    pub failed: u64,
+    /// When a change last reached this terminal.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// The newest failure message.
+    pub last_error: Option<String>,
+}
+
+/// Figures for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Backlog {
+    /// Pending pairs.
+    pub pending: u64,
+    /// Failed pairs.
+    pub failed: u64,
+    /// Age of the oldest pending change, seconds.
+    pub oldest_pending_secs: f64,
+    /// Age of the oldest pending removal, seconds (alert-worthy: someone keeps door access).
+    pub oldest_pending_removal_secs: f64,
+}
+
+/// What a claim attempt found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Claimed: the pair is ours until the lease runs out (renewed while we live).
+    Claimed(Box<PairRecord>),
+    /// Someone else is working on it until then.
+    Held {
+        /// When their claim runs out unless renewed.
+        until: DateTime<Utc>,
+    },
+    /// Nothing to do: not pending (done, failed, skipped) or unknown.
+    Idle,
+}

@@ -1,0 +1,470 @@
+//! The durable store in the project's own Supabase Postgres (`supabase/migrations/0002_*.sql`),
+//! over a direct connection (the pool the job engine uses too).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use futures::FutureExt;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::DeliveryError;
+use super::model::{
+    Backlog, Change, Claim, DeviceCounts, Outcome, PairKey, PairRecord, PairState, Want,
+};
+use super::store::{CredentialBlock, DeliveryStore, StoreFuture};
+
+/// The migration this code needs (`hikvision_sync.schema_version`).
+pub const SCHEMA_VERSION: i32 = 2;
+
+/// The store on a Postgres pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+const PAIR_COLUMNS: &str = "angajat_id, device_id, want, employee_no, remove_employee_no, photo, \
+     create_missing_person, state, attempts, last_attempt_at, next_attempt_at, error_code, message, \
+     confirmed_photo";
+
+fn pair_of(row: &Row) -> Result<PairRecord, DeliveryError> {
+    let want: String = row.try_get("want")?;
+    let state: String = row.try_get("state")?;
+    let attempts: i32 = row.try_get("attempts")?;
+    Ok(PairRecord {
+        change: Change {
+            key: PairKey::new(
+                row.try_get("angajat_id")?,
+                row.try_get::<_, String>("device_id")?,
+            ),
+            want: Want::parse(&want).ok_or_else(|| {
+                DeliveryError::Store(format!("unknown want '{want}' in hikvision_sync.delivery"))
+            })?,
+            employee_no: row.try_get("employee_no")?,
+            remove_employee_no: row.try_get("remove_employee_no")?,
+            photo: row.try_get("photo")?,
+            create_missing_person: row.try_get("create_missing_person")?,
+        },
+        state: PairState::parse(&state),
+        attempts: attempts.max(0) as u32,
+        last_attempt_at: row.try_get("last_attempt_at")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        error_code: row.try_get("error_code")?,
+        message: row.try_get("message")?,
+        confirmed_photo: row.try_get("confirmed_photo")?,
+    })
+}
+
+impl PgStore {
+    /// The store on `pool`.
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    /// Fails with a message naming the migration to apply when the database is older than the code.
+    pub async fn check_schema(&self) -> Result<(), DeliveryError> {
+        let client = self.pool.get().await?;
+        let version: Option<i32> = client
+            .query_opt(
+                "select max(version) from hikvision_sync.schema_version",
+                &[],
+            )
+            .await
+            .map_err(|_| DeliveryError::SchemaMissing)?
+            .and_then(|row| row.get(0));
+        match version {
+            Some(v) if v >= SCHEMA_VERSION => Ok(()),
+            found => Err(DeliveryError::SchemaOutdated {
+                found: found.unwrap_or(0),
+                needed: SCHEMA_VERSION,
+            }),
+        }
+    }
+
+    async fn query_pairs(
+        &self,
+        filter: &str,
+        id: Option<Uuid>,
+    ) -> Result<Vec<PairRecord>, DeliveryError> {
+        let client = self.pool.get().await?;
+        let sql = format!(
+            "select {PAIR_COLUMNS} from hikvision_sync.delivery {filter} order by angajat_id, device_id"
+        );
+        let rows = match id {
+            Some(id) => client.query(&sql, &[&id]).await?,
+            None => client.query(&sql, &[]).await?,
+        };
+        rows.iter().map(pair_of).collect()
+    }
+}
+
+impl DeliveryStore for PgStore {
+    fn want<'a>(
+        &'a self,
+        changes: &'a [Change],
+        owner: Option<&'a str>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreFuture<'a, Vec<bool>> {
+        async move {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            let statement = tx
+                .prepare(
+                    "insert into hikvision_sync.delivery as d
+                         (angajat_id, device_id, want, employee_no, remove_employee_no, photo,
+                          create_missing_person, state, attempts, next_attempt_at, error_code, message,
+                          claimed_by, claimed_until, claim_revision, changed_at)
+                     values ($1, $2, $3, $4, $5, $6, $7, 'pending', 0,
+                             case when $8::text is null then now() else $9 end, null, null,
+                             $8, case when $8::text is null then null else $9 end,
+                             case when $8::text is null then null else 1 end, now())
+                     on conflict (angajat_id, device_id) do update set
+                         want = excluded.want, employee_no = excluded.employee_no,
+                         remove_employee_no = excluded.remove_employee_no, photo = excluded.photo,
+                         create_missing_person = excluded.create_missing_person,
+                         state = 'pending', attempts = 0, error_code = null, message = null,
+                         revision = d.revision + 1, changed_at = now(),
+                         claimed_by = case
+                             when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
+                                  or d.claimed_by = $8) then $8 else d.claimed_by end,
+                         claimed_until = case
+                             when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
+                                  or d.claimed_by = $8) then $9 else d.claimed_until end,
+                         claim_revision = case
+                             when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
+                                  or d.claimed_by = $8) then d.revision + 1 else d.claim_revision end,
+                         next_attempt_at = case
+                             when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
+                                  or d.claimed_by = $8) then $9 else now() end
+                     returning (claimed_by is not distinct from $8 and $8::text is not null) as mine",
+                )
+                .await?;
+            let mut claimed = Vec::with_capacity(changes.len());
+            for c in changes {
+                let row = tx
+                    .query_one(
+                        &statement,
+                        &[
+                            &c.key.angajat_id,
+                            &c.key.device_id,
+                            &c.want.name(),
+                            &c.employee_no,
+                            &c.remove_employee_no,
+                            &c.photo,
+                            &c.create_missing_person,
+                            &owner,
+                            &lease_until,
+                        ],
+                    )
+                    .await?;
+                claimed.push(row.try_get::<_, bool>("mine")?);
+            }
+            tx.commit().await?;
+            Ok(claimed)
+        }
+        .boxed()
+    }
+
+    fn claim<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+        lease_until: DateTime<Utc>,
+    ) -> StoreFuture<'a, Claim> {
+        async move {
+            let client = self.pool.get().await?;
+            let row = client
+                .query_opt(
+                    &format!(
+                        "update hikvision_sync.delivery set claimed_by = $3, claimed_until = $4,
+                             claim_revision = revision
+                         where angajat_id = $1 and device_id = $2 and state = 'pending'
+                           and (claimed_until is null or claimed_until <= now() or claimed_by = $3)
+                         returning {PAIR_COLUMNS}"
+                    ),
+                    &[&key.angajat_id, &key.device_id, &owner, &lease_until],
+                )
+                .await?;
+            if let Some(row) = row {
+                return Ok(Claim::Claimed(Box::new(pair_of(&row)?)));
+            }
+            let held = client
+                .query_opt(
+                    "select claimed_until from hikvision_sync.delivery
+                     where angajat_id = $1 and device_id = $2 and state = 'pending'
+                       and claimed_until > now()",
+                    &[&key.angajat_id, &key.device_id],
+                )
+                .await?;
+            Ok(match held {
+                Some(r) => Claim::Held {
+                    until: r.try_get("claimed_until")?,
+                },
+                None => Claim::Idle,
+            })
+        }
+        .boxed()
+    }
+
+    fn holds<'a>(&'a self, key: &'a PairKey, owner: &'a str) -> StoreFuture<'a, bool> {
+        async move {
+            let client = self.pool.get().await?;
+            let row = client
+                .query_opt(
+                    "select 1 from hikvision_sync.delivery
+                     where angajat_id = $1 and device_id = $2 and claimed_by = $3
+                       and claimed_until > now() and claim_revision = revision",
+                    &[&key.angajat_id, &key.device_id, &owner],
+                )
+                .await?;
+            Ok(row.is_some())
+        }
+        .boxed()
+    }
+
+    fn record<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+        outcome: &'a Outcome,
+    ) -> StoreFuture<'a, ()> {
+        async move {
+            let client = self.pool.get().await?;
+            let in_sync = outcome.state == PairState::InSync;
+            client
+                .execute(
+                    "update hikvision_sync.delivery set
+                         claimed_by = null, claimed_until = null,
+                         attempts = case when claim_revision = revision then attempts + 1 else attempts end,
+                         state = case when claim_revision = revision then $4 else state end,
+                         last_attempt_at = case when claim_revision = revision then now() else last_attempt_at end,
+                         next_attempt_at = case when claim_revision = revision then $5 else now() end,
+                         error_code = case when claim_revision = revision then $6 else error_code end,
+                         message = case when claim_revision = revision then $7 else message end,
+                         confirmed_photo = case when claim_revision = revision and $8 then $9
+                                                else confirmed_photo end,
+                         last_success_at = case when claim_revision = revision and $8 then now()
+                                                else last_success_at end
+                     where angajat_id = $1 and device_id = $2 and claimed_by = $3",
+                    &[
+                        &key.angajat_id,
+                        &key.device_id,
+                        &owner,
+                        &outcome.state.name(),
+                        &outcome.next_attempt_at,
+                        &outcome.error_code,
+                        &outcome.message,
+                        &in_sync,
+                        &outcome.confirmed_photo,
+                    ],
+                )
+                .await?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+        due_at: DateTime<Utc>,
+    ) -> StoreFuture<'a, ()> {
+        async move {
+            let client = self.pool.get().await?;
+            client
+                .execute(
+                    "update hikvision_sync.delivery
+                     set claimed_by = null, claimed_until = null, next_attempt_at = $4
+                     where angajat_id = $1 and device_id = $2 and claimed_by = $3",
+                    &[&key.angajat_id, &key.device_id, &owner, &due_at],
+                )
+                .await?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn renew<'a>(
+        &'a self,
+        owner_prefix: &'a str,
+        lease_until: DateTime<Utc>,
+    ) -> StoreFuture<'a, u64> {
+        async move {
+            let client = self.pool.get().await?;
+            Ok(client
+                .execute(
+                    "update hikvision_sync.delivery set claimed_until = $2
+                     where starts_with(claimed_by, $1) and claimed_until > now()",
+                    &[&owner_prefix, &lease_until],
+                )
+                .await?)
+        }
+        .boxed()
+    }
+
+    fn pairs_of(&self, angajat_id: Uuid) -> StoreFuture<'_, Vec<PairRecord>> {
+        async move {
+            self.query_pairs("where angajat_id = $1", Some(angajat_id))
+                .await
+        }
+        .boxed()
+    }
+
+    fn all_pairs(&self) -> StoreFuture<'_, Vec<PairRecord>> {
+        async move { self.query_pairs("", None).await }.boxed()
+    }
+
+    fn pending<'a>(
+        &'a self,
+        device_id: Option<&'a str>,
+        due_by: Option<DateTime<Utc>>,
+    ) -> StoreFuture<'a, Vec<PairKey>> {
+        async move {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "select angajat_id, device_id from hikvision_sync.delivery
+                     where state = 'pending' and ($1::text is null or device_id = $1)
+                       and ($2::timestamptz is null or next_attempt_at is null or next_attempt_at <= $2)
+                     order by angajat_id, device_id",
+                    &[&device_id, &due_by],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| Ok(PairKey::new(r.try_get("angajat_id")?, r.try_get::<_, String>("device_id")?)))
+                .collect()
+        }
+        .boxed()
+    }
+
+    fn device_counts(&self) -> StoreFuture<'_, HashMap<String, DeviceCounts>> {
+        async move {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "select device_id,
+                            count(*) filter (where state = 'pending') as pending,
+                            count(*) filter (where state = 'failed') as failed,
+                            max(last_success_at) as last_success_at,
+                            (array_agg(message order by last_attempt_at desc nulls last)
+                                filter (where state = 'failed'))[1] as last_error
+                     from hikvision_sync.delivery group by device_id",
+                    &[],
+                )
+                .await?;
+            let mut counts = HashMap::new();
+            for r in rows {
+                let pending: i64 = r.try_get("pending")?;
+                let failed: i64 = r.try_get("failed")?;
+                counts.insert(
+                    r.try_get::<_, String>("device_id")?,
+                    DeviceCounts {
+                        pending: pending.max(0) as u64,
+                        failed: failed.max(0) as u64,
+                        last_success_at: r.try_get("last_success_at")?,
+                        last_error: r.try_get("last_error")?,
+                    },
+                );
+            }
+            Ok(counts)
+        }
+        .boxed()
+    }
+
+    fn backlog(&self) -> StoreFuture<'_, Backlog> {
+        async move {
+            let client = self.pool.get().await?;
+            let r = client
+                .query_one(
+                    "select count(*) filter (where state = 'pending') as pending,
+                            count(*) filter (where state = 'failed') as failed,
+                            coalesce(extract(epoch from now() - min(changed_at)
+                                filter (where state = 'pending')), 0)::float8 as oldest,
+                            coalesce(extract(epoch from now() - min(changed_at)
+                                filter (where state = 'pending' and want = 'remove')), 0)::float8 as oldest_removal
+                     from hikvision_sync.delivery",
+                    &[],
+                )
+                .await?;
+            let pending: i64 = r.try_get("pending")?;
+            let failed: i64 = r.try_get("failed")?;
+            Ok(Backlog {
+                pending: pending.max(0) as u64,
+                failed: failed.max(0) as u64,
+                oldest_pending_secs: r.try_get("oldest")?,
+                oldest_pending_removal_secs: r.try_get("oldest_removal")?,
+            })
+        }
+        .boxed()
+    }
+
+    fn credential_block<'a>(
+        &'a self,
+        device_id: &'a str,
+    ) -> StoreFuture<'a, Option<CredentialBlock>> {
+        async move {
+            let client = self.pool.get().await?;
+            let row = client
+                .query_opt(
+                    "select fingerprint, message, blocked_at from hikvision_sync.credential_blocks
+                     where device_id = $1",
+                    &[&device_id],
+                )
+                .await?;
+            row.map(|r| {
+                Ok(CredentialBlock {
+                    fingerprint: r.try_get("fingerprint")?,
+                    message: r.try_get("message")?,
+                    at: r.try_get("blocked_at")?,
+                })
+            })
+            .transpose()
+        }
+        .boxed()
+    }
+
+    fn set_credential_block<'a>(
+        &'a self,
+        device_id: &'a str,
+        block: Option<CredentialBlock>,
+    ) -> StoreFuture<'a, ()> {
+        async move {
+            let client = self.pool.get().await?;
+            match block {
+                Some(b) => {
+                    client
+                        .execute(
+                            "insert into hikvision_sync.credential_blocks
+                                 (device_id, fingerprint, message, blocked_at) values ($1, $2, $3, $4)
+                             on conflict (device_id) do update set fingerprint = excluded.fingerprint,
+                                 message = excluded.message, blocked_at = excluded.blocked_at",
+                            &[&device_id, &b.fingerprint, &b.message, &b.at],
+                        )
+                        .await?;
+                }
+                None => {
+                    client
+                        .execute(
+                            "delete from hikvision_sync.credential_blocks where device_id = $1",
+                            &[&device_id],
+                        )
+                        .await?;
+                }
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn is_durable(&self) -> bool {
+        true
+    }
+}

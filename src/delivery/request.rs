@@ -1,0 +1,249 @@
+//! The request path: the React app still gets per-terminal results at once; what does not finish
+//! continues in the background. Each pair is claimed before its terminal is called; a pair another
+//! replica (or the background) is working on is reported `queued` instead of called twice.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+use super::model::{Change, PairKey, PairRecord, PairState, Want};
+use super::runner::entry_id;
+use super::schedule::Task;
+use super::{Delivery, DeliveryError};
+use crate::models::{Angajat, DeviceEntry, SyncResult, SyncStatus, SyncStep};
+use crate::orchestration::{DeviceReport, Flow, FlowOptions};
+
+/// What the request path does with one terminal.
+enum Route {
+    /// Call it now (we hold the claim).
+    Call,
+    /// Answer without calling.
+    Answer(DeviceReport),
+}
+
+impl Delivery {
+    /// Runs `flow` for `angajat` on `devices` now, durably: every pair's change is recorded first,
+    /// and whatever does not succeed is retried in the background until it does or waits for a
+    /// person. Reports keep the devices' order.
+    pub async fn sync_now(
+        self: &Arc<Self>,
+        angajat: Angajat,
+        devices: Vec<DeviceEntry>,
+        flow: Flow,
+        flags: FlowOptions,
+    ) -> Result<Vec<DeviceReport>, DeliveryError> {
+        let owner = self.owner("req");
+        let lease = self.lease_until();
+        let previous: HashMap<String, PairRecord> = self
+            .store
+            .pairs_of(angajat.id)
+            .await?
+            .into_iter()
+            .map(|p| (p.change.key.device_id.clone(), p))
+            .collect();
+        let changes: Vec<Change> = devices
+            .iter()
+            .map(|entry| change_for(&angajat, entry, flow, flags, previous.get(entry_id(entry))))
+            .collect();
+        let claimed = self.store.want(&changes, Some(&owner), lease).await?;
+
+        let mut routes = Vec::with_capacity(devices.len());
+        for ((entry, change), mine) in devices.iter().zip(&changes).zip(claimed) {
+            routes.push(self.route(entry, change, mine, &owner).await?);
+        }
+        let to_call: Vec<DeviceEntry> = devices
+            .iter()
+            .zip(&routes)
+            .filter(|(_, r)| matches!(r, Route::Call))
+            .map(|(e, _)| e.clone())
+            .collect();
+        // If this process dies mid-call, the pair is retried when its claim runs out.
+        let safety_at = lease + chrono::Duration::seconds(1);
+        for (change, route) in changes.iter().zip(&routes) {
+            if matches!(route, Route::Call) {
+                self.scheduler
+                    .schedule(Task::Pair(change.key.clone()), safety_at)
+                    .await?;
+            }
+        }
+
+        let (tx, rx) = mpsc::unbounded_channel();
+        let orchestrator = Arc::clone(&self.orchestrator);
+        let called = orchestrator
+            .sync(angajat.clone(), to_call.clone(), flow, flags, Some(tx))
+            .await;
+        let photo = angajat.photo().map(str::to_string);
+        let mut in_flight = HashSet::new();
+        let mut called = called.into_iter().enumerate();
+        let mut reports = Vec::with_capacity(devices.len());
+        for (change, route) in changes.iter().zip(routes) {
+            let report = match route {
+                Route::Answer(report) => report,
+                Route::Call => {
+                    let Some((index, mut report)) = called.next() else {
+                        continue;
+                    };
+                    if report.in_flight {
+                        in_flight.insert(index);
+                        report.queued = true;
+                        report.next_attempt_at = Some(safety_at);
+                    } else {
+                        let device = to_call.get(index).and_then(|e| e.as_ref().ok());
+                        let outcome = self
+                            .settle(
+                                &change.key,
+                                &owner,
+                                device,
+                                &report.result,
+                                photo.as_deref(),
+                                1,
+                            )
+                            .await?;
+                        report.queued = outcome.state == PairState::Pending;
+                        report.next_attempt_at = outcome.next_attempt_at;
+                    }
+                    report
+                }
+            };
+            reports.push(report);
+        }
+        if !in_flight.is_empty() {
+            self.record_late(owner, changes, to_call, in_flight, rx, photo);
+        }
+        Ok(reports)
+    }
+
+    async fn route(
+        &self,
+        entry: &DeviceEntry,
+        change: &Change,
+        mine: bool,
+        owner: &str,
+    ) -> Result<Route, DeliveryError> {
+        if !mine {
+            let mut report = DeviceReport::of(
+                entry,
+                SyncResult::new(
+                    SyncStatus::Partial,
+                    SyncStep::Photo,
+                    "Queued: a background delivery to this terminal is in progress for this employee; it applies the newest data when it runs",
+                ),
+            );
+            report.queued = true;
+            return Ok(Route::Answer(report));
+        }
+        if change.remove_employee_no.is_some() {
+            // The old number must leave the terminal first: the background does both, in order.
+            let now = Utc::now();
+            self.store.release(&change.key, owner, now).await?;
+            self.scheduler
+                .schedule(Task::Pair(change.key.clone()), now)
+                .await?;
+            let mut report = DeviceReport::of(
+                entry,
+                SyncResult::new(
+                    SyncStatus::Partial,
+                    SyncStep::Person,
+                    "Queued: the employee number changed; the old number is removed from this terminal first, then the new one is enrolled",
+                ),
+            );
+            report.queued = true;
+            report.next_attempt_at = Some(now);
+            return Ok(Route::Answer(report));
+        }
+        if let Ok(device) = entry
+            && let Some(blocked) = self.blocked(device).await?
+        {
+            let outcome = self
+                .settle(&change.key, owner, None, &blocked, None, 1)
+                .await?;
+            let mut report = DeviceReport::of(entry, blocked);
+            report.next_attempt_at = outcome.next_attempt_at;
+            return Ok(Route::Answer(report));
+        }
+        Ok(Route::Call)
+    }
+
+    /// Records, in the background, the results of calls still running at the request deadline:
+    /// such a call keeps its claim and records its result when it ends.
+    fn record_late(
+        self: &Arc<Self>,
+        owner: String,
+        changes: Vec<Change>,
+        called: Vec<DeviceEntry>,
+        mut waiting: HashSet<usize>,
+        mut rx: mpsc::UnboundedReceiver<(usize, DeviceReport)>,
+        photo: Option<String>,
+    ) {
+        let this = Arc::clone(self);
+        let keys: Vec<PairKey> = called
+            .iter()
+            .filter_map(|e| changes.iter().find(|c| c.key.device_id == entry_id(e)))
+            .map(|c| c.key.clone())
+            .collect();
+        let task = async move {
+            while !waiting.is_empty() {
+                let Some((index, report)) = rx.recv().await else {
+                    break;
+                };
+                if !waiting.remove(&index) {
+                    continue;
+                }
+                let (Some(key), device) = (keys.get(index), called.get(index)) else {
+                    continue;
+                };
+                let device = device.and_then(|e| e.as_ref().ok());
+                if let Err(e) = this
+                    .settle(key, &owner, device, &report.result, photo.as_deref(), 1)
+                    .await
+                {
+                    tracing::warn!(error = %e, device_id = %key.device_id, "could not record a late result; the pair is retried when its claim runs out");
+                }
+            }
+        };
+        tokio::spawn(task.in_current_span());
+    }
+}
+
+/// The change a request makes for one terminal. When the employee's number changed since the
+/// terminal was last given one, the old number is removed first (it must not keep door access).
+pub(super) fn change_for(
+    angajat: &Angajat,
+    entry: &DeviceEntry,
+    flow: Flow,
+    flags: FlowOptions,
+    previous: Option<&PairRecord>,
+) -> Change {
+    let employee_no = angajat.employee_no().map(str::to_string);
+    let want = match flow {
+        Flow::Remove => Want::Remove,
+        other => Want::Sync(other),
+    };
+    let remove_employee_no = previous.and_then(|p| {
+        let pending_removal = p
+            .change
+            .remove_employee_no
+            .clone()
+            .filter(|_| p.state != PairState::InSync);
+        let old = p
+            .change
+            .employee_no
+            .clone()
+            .filter(|old| p.change.want != Want::Remove && Some(old) != employee_no.as_ref());
+        match want {
+            Want::Remove => None,
+            Want::Sync(_) => old.or(pending_removal),
+        }
+    });
+    Change {
+        key: PairKey::new(angajat.id, entry_id(entry)),
+        want,
+        employee_no,
+        remove_employee_no,
+        photo: angajat.photo().map(str::to_string),
+        create_missing_person: flags.create_missing_person,
+    }
+}

@@ -1,0 +1,242 @@
+//! The background side: one task delivers one pair's change (claim, re-read the employee's
+//! current rows so the newest photo wins, replay the flow that made the change, record), and a
+//! probe asks a terminal with deferred work whether it is back.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::FutureExt;
+use hikvision_isapi::ErrorClass;
+
+use super::model::{Claim, Outcome, PairKey, PairRecord, PairState, Want};
+use super::policy::decide;
+use super::schedule::{Task, TaskRunner};
+use super::store::StoreFuture;
+use super::{Delivery, DeliveryError};
+use crate::models::{Angajat, Biometrie, Device, DeviceEntry, SyncResult, SyncStatus, SyncStep};
+use crate::orchestration::{Flow, FlowOptions};
+use crate::supabase::DirectoryError;
+
+impl Delivery {
+    /// Records `result` as the outcome of an attempt on `key` by `owner`, notes refused
+    /// credentials, and schedules what comes next (a retry, a probe of a terminal that is down).
+    pub(super) async fn settle(
+        &self,
+        key: &PairKey,
+        owner: &str,
+        device: Option<&Device>,
+        result: &SyncResult,
+        photo: Option<&str>,
+        attempts: u32,
+    ) -> Result<Outcome, DeliveryError> {
+        let outcome = decide(result, photo, attempts, self.options.timing, Utc::now());
+        if let Some(device) = device {
+            self.note_credentials(device, result).await?;
+        }
+        self.store.record(key, owner, &outcome).await?;
+        self.metrics.observe_delivery_attempt(outcome.state.name());
+        if let Some(next) = outcome.next_attempt_at {
+            self.scheduler
+                .schedule(Task::Pair(key.clone()), next)
+                .await?;
+            if result.class.is_some_and(ErrorClass::terminal_is_down) {
+                let probe_at = Utc::now()
+                    + chrono::Duration::from_std(self.options.timing.initial)
+                        .unwrap_or_else(|_| chrono::Duration::seconds(30));
+                if probe_at < next {
+                    self.scheduler
+                        .schedule(Task::Probe(key.device_id.clone()), probe_at)
+                        .await?;
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn run_pair(&self, key: PairKey) -> Result<(), DeliveryError> {
+        let owner = self.owner("job");
+        let record = match self.store.claim(&key, &owner, self.lease_until()).await? {
+            Claim::Claimed(record) => *record,
+            Claim::Held { until } => {
+                // Whoever holds it records its result; come back if they vanish.
+                let at = until + chrono::Duration::seconds(1);
+                return self.scheduler.schedule(Task::Pair(key), at).await;
+            }
+            Claim::Idle => return Ok(()),
+        };
+        let attempts = record.attempts + 1;
+        let devices = self.directory()?.get_active_devices().await?;
+        let entry = devices.into_iter().find(|d| entry_id(d) == key.device_id);
+        let Some(entry) = entry else {
+            return self.device_gone(&key, &owner, &record).await;
+        };
+        let (result, photo) = self.replay(&record, &entry).await?;
+        let device = entry.as_ref().ok();
+        self.settle(&key, &owner, device, &result, photo.as_deref(), attempts)
+            .await
+            .map(drop)
+    }
+
+    /// A deactivated or deleted terminal: pending updates are dropped, pending removals kept
+    /// (applied if it comes back).
+    async fn device_gone(
+        &self,
+        key: &PairKey,
+        owner: &str,
+        record: &PairRecord,
+    ) -> Result<(), DeliveryError> {
+        if record.change.want == Want::Remove {
+            let later = Utc::now()
+                + chrono::Duration::from_std(self.options.timing.max)
+                    .unwrap_or_else(|_| chrono::Duration::hours(1));
+            self.store.release(key, owner, later).await?;
+            return self
+                .scheduler
+                .schedule(Task::Pair(key.clone()), later)
+                .await;
+        }
+        let outcome = Outcome {
+            state: PairState::Skipped,
+            next_attempt_at: None,
+            error_code: None,
+            message:
+                "The terminal is no longer active (or was deleted): the pending update was dropped"
+                    .into(),
+            confirmed_photo: None,
+        };
+        self.store.record(key, owner, &outcome).await
+    }
+
+    /// Replays the change on one terminal with the employee's current data.
+    async fn replay(
+        &self,
+        record: &PairRecord,
+        entry: &DeviceEntry,
+    ) -> Result<(SyncResult, Option<String>), DeliveryError> {
+        let change = &record.change;
+        if let Ok(device) = entry
+            && let Some(blocked) = self.blocked(device).await?
+        {
+            return Ok((blocked, None));
+        }
+        let flags = FlowOptions {
+            create_missing_person: change.create_missing_person,
+        };
+        let angajat = match change.want {
+            Want::Remove => removal_subject(change.key.angajat_id, change.employee_no.as_deref()),
+            Want::Sync(_) => {
+                match self
+                    .directory()?
+                    .get_angajat_with_biometrie(change.key.angajat_id)
+                    .await
+                {
+                    Ok(angajat) => angajat,
+                    Err(DirectoryError::NotFound(_)) => {
+                        let gone = SyncResult::new(
+                            SyncStatus::Skipped,
+                            SyncStep::Person,
+                            "The employee no longer exists in Supabase: nothing to send (the sweep schedules the removal)",
+                        );
+                        return Ok((gone, None));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        if let Some(old) = change.remove_employee_no.as_deref() {
+            let subject = removal_subject(change.key.angajat_id, Some(old));
+            let removed = self.run_one(subject, entry, Flow::Remove, flags).await;
+            if removed.status != SyncStatus::Success {
+                return Ok((removed, None));
+            }
+        }
+        let flow = match change.want {
+            Want::Remove => Flow::Remove,
+            Want::Sync(flow) => flow,
+        };
+        let photo = angajat.photo().map(str::to_string);
+        let result = self.run_one(angajat, entry, flow, flags).await;
+        Ok((result, photo))
+    }
+
+    /// Runs `flow` on one terminal through the orchestrator (pacing, retries, deadline).
+    pub(super) async fn run_one(
+        &self,
+        angajat: Angajat,
+        entry: &DeviceEntry,
+        flow: Flow,
+        flags: FlowOptions,
+    ) -> SyncResult {
+        let orchestrator = Arc::clone(&self.orchestrator);
+        let reports = orchestrator
+            .sync(angajat, vec![entry.clone()], flow, flags, None)
+            .await;
+        reports.into_iter().next().map_or_else(
+            || {
+                SyncResult::new(
+                    SyncStatus::Fatal,
+                    SyncStep::Device,
+                    "Internal error: no result",
+                )
+            },
+            |r| r.result,
+        )
+    }
+
+    async fn probe(&self, device_id: String) -> Result<(), DeliveryError> {
+        let pending = self.store.pending(Some(&device_id), None).await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let devices = self.directory()?.get_active_devices().await?;
+        let Some(Ok(device)) = devices.into_iter().find(|d| entry_id(d) == device_id) else {
+            return Ok(());
+        };
+        if self.orchestrator.probe(&device).await.is_ok() {
+            tracing::info!(device_id = %device_id, pending = pending.len(), "terminal is back: its deferred work is due now");
+            let now = Utc::now();
+            for key in pending {
+                self.scheduler.schedule(Task::Pair(key), now).await?;
+            }
+            return Ok(());
+        }
+        let again = Utc::now()
+            + chrono::Duration::from_std(self.options.timing.initial)
+                .unwrap_or_else(|_| chrono::Duration::seconds(30));
+        self.scheduler.schedule(Task::Probe(device_id), again).await
+    }
+}
+
+/// The employee as far as a removal needs: the number to remove.
+pub(super) fn removal_subject(angajat_id: uuid::Uuid, employee_no: Option<&str>) -> Angajat {
+    Angajat {
+        id: angajat_id,
+        nume: String::new(),
+        prenume: String::new(),
+        biometrie: Some(Biometrie {
+            employee_no: employee_no.map(str::to_string),
+            foto_fata_url: None,
+        }),
+    }
+}
+
+/// The device row id of an entry.
+pub(super) fn entry_id(entry: &DeviceEntry) -> &str {
+    match entry {
+        Ok(d) => &d.id,
+        Err(i) => &i.id,
+    }
+}
+
+/// The background runner is the delivery itself.
+impl TaskRunner for Delivery {
+    fn run(&self, task: Task) -> StoreFuture<'_, ()> {
+        async move {
+            match task {
+                Task::Pair(key) => self.run_pair(key).await,
+                Task::Probe(device_id) => self.probe(device_id).await,
+            }
+        }
+        .boxed()
+    }
+}

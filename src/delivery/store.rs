@@ -1,0 +1,110 @@
+//! The durable store's interface: Postgres in production ([`super::postgres::PgStore`]), memory in
+//! the embedded demo and the tests ([`super::memory::MemoryStore`]).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use uuid::Uuid;
+
+use super::DeliveryError;
+use super::model::{Backlog, Change, Claim, DeviceCounts, Outcome, PairKey, PairRecord};
+
+/// A terminal that refused a set of credentials: not called with them again until they change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialBlock {
+    /// Fingerprint of the refused credentials (never the password).
+    pub fingerprint: String,
+    /// What the terminal said, for the message.
+    pub message: String,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+}
+
+/// Result of a store call.
+pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, DeliveryError>>;
+
+/// Desired state, claims and outcomes per (employee, terminal).
+pub trait DeliveryStore: Send + Sync {
+    /// Makes `changes` the pairs' desired state (pending, attempts reset, error cleared) and, with
+    /// an `owner`, claims each pair until `lease_until` unless another owner holds a live claim.
+    /// Returns, per change, whether it is claimed by `owner` (always false without an owner).
+    fn want<'a>(
+        &'a self,
+        changes: &'a [Change],
+        owner: Option<&'a str>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreFuture<'a, Vec<bool>>;
+
+    /// Claims `key` for `owner` until `lease_until` when it is pending and free (or its claim
+    /// expired).
+    fn claim<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+        lease_until: DateTime<Utc>,
+    ) -> StoreFuture<'a, Claim>;
+
+    /// True while `owner` holds a live claim on `key` (checked before every terminal call).
+    fn holds<'a>(&'a self, key: &'a PairKey, owner: &'a str) -> StoreFuture<'a, bool>;
+
+    /// Records an attempt's outcome (attempts + 1) and releases `owner`'s claim. Ignored when the
+    /// pair's change was replaced since the claim (a newer photo wins).
+    fn record<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+        outcome: &'a Outcome,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Gives up `owner`'s claim on `key` without an attempt; the pair is due at `due_at`.
+    fn release<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+        due_at: DateTime<Utc>,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Extends every live claim whose owner starts with `owner_prefix` to `lease_until` (the
+    /// claims heartbeat of one replica).
+    fn renew<'a>(
+        &'a self,
+        owner_prefix: &'a str,
+        lease_until: DateTime<Utc>,
+    ) -> StoreFuture<'a, u64>;
+
+    /// Every pair of one employee.
+    fn pairs_of(&self, angajat_id: Uuid) -> StoreFuture<'_, Vec<PairRecord>>;
+
+    /// Every pair (for the sweep).
+    fn all_pairs(&self) -> StoreFuture<'_, Vec<PairRecord>>;
+
+    /// Pending pairs, of one device or all, due by `due_by` when given.
+    fn pending<'a>(
+        &'a self,
+        device_id: Option<&'a str>,
+        due_by: Option<DateTime<Utc>>,
+    ) -> StoreFuture<'a, Vec<PairKey>>;
+
+    /// Pending and failed counts, last success and last error, per device.
+    fn device_counts(&self) -> StoreFuture<'_, HashMap<String, DeviceCounts>>;
+
+    /// Backlog figures for the metrics.
+    fn backlog(&self) -> StoreFuture<'_, Backlog>;
+
+    /// The credentials block of a device, if any.
+    fn credential_block<'a>(
+        &'a self,
+        device_id: &'a str,
+    ) -> StoreFuture<'a, Option<CredentialBlock>>;
+
+    /// Blocks (`Some`) or unblocks (`None`) a device's credentials.
+    fn set_credential_block<'a>(
+        &'a self,
+        device_id: &'a str,
+        block: Option<CredentialBlock>,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Says whether the store forgets on restart (the demo's), for the start-up message.
+    fn is_durable(&self) -> bool;
+}
