@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # schemathesis (PyPI, pinned in scripts/tools.sh) against a running demo, as an outside client:
 # `--checks all`, positive and negative data, the x-api-key header (the demo runs with an API_KEY,
-# so `ignored_auth` is checked too), and the demo's ids from config/demo.json so the generated
-# requests reach the terminals. Any failure fails this script (and ./scripts/test).
+# so `ignored_auth` is checked too; the webhook's secret likewise), and the demo's ids from
+# config/demo.json so the generated requests reach the terminals. Any failure fails this script
+# (and ./scripts/test).
 #
 # Only loopback is ever contacted: the demo and its simulated terminals listen on 127.0.0.1, its
 # photos are served by itself, the debugging endpoint may call 127.0.0.0/8 and ::1 only, and the
@@ -36,6 +37,7 @@ trap cleanup EXIT
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 api_key="schemathesis-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
+webhook_secret="webhook-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
 base="http://127.0.0.1:$port"
 
 # A clean environment and an empty working directory: no .env or config/*.toml of the developer's.
@@ -43,6 +45,7 @@ base="http://127.0.0.1:$port"
     cd "$work"
     exec env -i PATH="$PATH" HOME="$HOME" RUST_LOG=warn \
         API_KEY="$api_key" DEBUG_ENDPOINT=true DEBUG_ALLOWED_NETS=127.0.0.0/8,::1/128 \
+        WEBHOOK_SECRET="$webhook_secret" \
         HIKVISION_PASSWORD=Sim-Pass-123 RATE_LIMIT_DELAY_MS=0 DEVICE_TIMEOUT_MS=3000 \
         "$bin" demo --bind "127.0.0.1:$port" --data "$repo/config/demo.json"
 ) >"$work/demo.log" 2>&1 &
@@ -86,11 +89,15 @@ values = {q(numbers)}
 
 [parameters]
 "body.angajat_id" = {{ dictionary = "demo_angajati", probability = 0.5 }}
+"path.angajat_id" = {{ dictionary = "demo_angajati", probability = 0.5 }}
 
-# The key is the document's `api_key` scheme: `ignored_auth` leaves it out, or spoils it, and
-# expects 401.
+# The credentials are the document's security schemes: `ignored_auth` leaves them out, or spoils
+# them, and expects 401.
 [auth.openapi.api_key]
 api_key = "${{SCHEMATHESIS_API_KEY}}"
+
+[auth.openapi.webhook_secret]
+api_key = "${{SCHEMATHESIS_WEBHOOK_SECRET}}"
 
 [[operations]]
 include-path = "/api/test-isapi/update-face-image"
@@ -103,7 +110,7 @@ echo "[schemathesis] demo at $base (terminal 127.0.0.1:$terminal_port), $max_exa
 status=0
 (
     cd "$work"
-    SCHEMATHESIS_API_KEY="$api_key" \
+    SCHEMATHESIS_API_KEY="$api_key" SCHEMATHESIS_WEBHOOK_SECRET="$webhook_secret" \
         "$tools_bin/schemathesis" --no-color --config-file "$work/schemathesis.toml" run \
         "$base/api/openapi.json" \
         --checks all --mode all \

@@ -351,3 +351,97 @@ async fn the_document_says_what_a_generated_client_needs() {
         assert!(op.get("security").is_none(), "{path} needs no credentials");
     }
 }
+
+#[tokio::test]
+async fn the_delivery_endpoints_keep_the_same_contract() {
+    let f = Fixture::on(Store::memory(), |s| {
+        s.delivery.webhook_secret = Some(secrecy::SecretString::from("hook-secret"));
+    })
+    .await;
+    // No employee number known: nothing to remove, a conflict with the record, not a bad body.
+    let no_number = f.store.insert_angajat(None, Some("x.jpg")).await;
+    let (status, json) = f
+        .app
+        .post(
+            "/api/hikvision/remove-angajat",
+            json!({"angajat_id": no_number, "extra": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{json}");
+    assert_eq!(json["code"], "no_employee_no");
+    let (status, json) = f
+        .app
+        .post(
+            "/api/hikvision/remove-angajat",
+            json!({"angajat_id": "nope"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+    assert_eq!(json["code"], "invalid_uuid");
+
+    let r = f
+        .app
+        .http
+        .get(
+            f.app
+                .base
+                .join("/api/hikvision/angajat/not-a-uuid/status")
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let json: Value = r.json().await.unwrap();
+    assert_eq!(json["code"], "invalid_uuid", "{json}");
+
+    // The secret is checked before the body is read: a stranger learns nothing about bodies.
+    let (status, json) = f
+        .app
+        .post_raw("/api/hikvision/webhooks/supabase", "{not json")
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{json}");
+    assert_eq!(json["code"], "unauthorized");
+    let r = f
+        .app
+        .http
+        .post(f.app.base.join("/api/hikvision/webhooks/supabase").unwrap())
+        .header("x-webhook-secret", "hook-secret")
+        .json(&json!({"type": "UPDATE"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let json: Value = r.json().await.unwrap();
+    assert_eq!(json["code"], "missing_field");
+    assert!(
+        json["message"].as_str().unwrap().contains("'table'"),
+        "{json}"
+    );
+
+    let doc = document(&f).await;
+    let webhook = &doc["paths"]["/api/hikvision/webhooks/supabase"]["post"];
+    assert_eq!(webhook["security"], json!([{"webhook_secret": []}]));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["webhook_secret"]["name"],
+        "x-webhook-secret"
+    );
+    for (path, method) in [
+        ("/api/hikvision/remove-angajat", "post"),
+        ("/api/hikvision/angajat/{angajat_id}/status", "get"),
+        ("/api/hikvision/devices/status", "get"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert_eq!(
+            op["security"],
+            json!([{"bearer": []}, {"api_key": []}]),
+            "{path}"
+        );
+        for status in ["200", "401", "403", "500", "503"] {
+            assert!(
+                op["responses"][status].is_object(),
+                "{path}: {status} missing"
+            );
+        }
+    }
+}

@@ -68,7 +68,7 @@ api_codes! {
     InvalidUuid => "invalid_uuid", UNPROCESSABLE_ENTITY: "A UUID field is not a UUID.";
     InvalidField => "invalid_field", UNPROCESSABLE_ENTITY: "A field has the wrong type or is out of range.";
     UnknownHost => "unknown_host", UNPROCESSABLE_ENTITY: "The terminal's host name does not resolve.";
-    NoEmployeeNo => "no_employee_no", UNPROCESSABLE_ENTITY: "No employee number is known for the angajat: nothing to remove.";
+    NoEmployeeNo => "no_employee_no", CONFLICT: "No employee number is known for the angajat: nothing to remove.";
     InternalError => "internal_error", INTERNAL_SERVER_ERROR: "A bug; the details are in the service logs.";
     SupabaseError => "supabase_error", BAD_GATEWAY: "Supabase answered something unusable.";
     SupabaseNotConfigured => "supabase_not_configured", SERVICE_UNAVAILABLE: "SUPABASE_URL is not set.";
