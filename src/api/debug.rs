@@ -42,19 +42,12 @@ pub async fn update_face_image(
         name,
         create_missing_person,
     } = request;
-    let host = device.ip.trim();
-    // A blank address is reported by the device check below, like a devices row without one.
-    let ip = if host.is_empty() {
-        String::new()
-    } else {
-        allowed_address(host, &state.settings.debug)
-            .await?
-            .to_string()
-    };
+    let host = device.ip;
+    let ip = allowed_address(&host, &state.settings.debug).await?;
     let fields = DeviceFields {
         id: String::new(),
-        name: host.to_string(),
-        ip,
+        name: host,
+        ip: ip.to_string(),
         port: device.port.map(|p| p.to_string()),
         username: device.username,
         password: device.password,
@@ -90,8 +83,7 @@ pub async fn disabled() -> ApiError {
 /// IPv4 address, else its first), once every address it resolves to is inside
 /// `DEBUG_ALLOWED_NETS`.
 async fn allowed_address(host: &str, debug: &DebugOptions) -> Result<IpAddr, ApiError> {
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<IpAddr> = match literal.parse::<IpAddr>() {
+    let addrs: Vec<IpAddr> = match literal(host).parse::<IpAddr>() {
         Ok(ip) => vec![ip],
         Err(_) => resolve(host).await?,
     };
@@ -118,6 +110,17 @@ async fn resolve(host: &str) -> Result<Vec<IpAddr>, ApiError> {
         Ok(Err(e)) => Err(unknown_host(host, &e.to_string())),
         Ok(Ok(addrs)) => Ok(addrs.map(|a| a.ip()).collect()),
     }
+}
+
+/// An IP address (IPv6 in brackets or not) or a host name.
+pub(super) fn is_host(host: &str) -> bool {
+    literal(host).parse::<IpAddr>().is_ok() || is_host_name(host)
+}
+
+fn literal(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }
 
 /// Letters, digits and hyphens in dot-separated labels of at most 63 characters.
@@ -188,5 +191,11 @@ mod tests {
             assert!(!is_host_name(bad), "{bad}");
         }
         assert!(is_host_name("door-1.example.com"));
+        for ok in ["10.0.0.1", "::1", "[fe80::1]", "localhost"] {
+            assert!(is_host(ok), "{ok}");
+        }
+        for bad in ["", " ", "10.0.0.1 ", "[10.0.0.1"] {
+            assert!(!is_host(bad), "{bad:?}");
+        }
     }
 }

@@ -160,7 +160,7 @@ impl RequestBody for RemoveRequest {
 pub struct DebugDevice {
     /// IP address or host name; every address it resolves to must be inside
     /// `DEBUG_ALLOWED_NETS`.
-    #[schema(min_length = 1, max_length = 253, example = "127.0.0.1")]
+    #[schema(schema_with = host_schema)]
     pub ip: String,
     /// HTTP port (default 80).
     #[schema(minimum = 1, maximum = 65535, example = 80)]
@@ -200,8 +200,8 @@ impl RequestBody for DebugRequest {
 
     fn validate(&self) -> Result<(), ApiError> {
         let too_long = |max: usize, s: &str| s.chars().count() > max;
-        let problem = if self.device.ip.is_empty() || too_long(253, &self.device.ip) {
-            Some("'device.ip' must be 1 to 253 characters")
+        let problem = if !super::debug::is_host(&self.device.ip) {
+            Some("'device.ip' must be an IP address or a host name, like 192.168.1.100")
         } else if self.device.port == Some(0) {
             Some("'device.port' must be 1-65535")
         } else if self.employee_no.is_empty() || too_long(32, &self.employee_no) {
@@ -216,6 +216,26 @@ impl RequestBody for DebugRequest {
             None => Ok(()),
         }
     }
+}
+
+/// `device.ip`: an IPv4 or IPv6 address, or a host name.
+fn host_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = |format: KnownFormat| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+            .max_length(Some(253))
+    };
+    AnyOfBuilder::new()
+        .item(string(KnownFormat::Ipv4))
+        .item(string(KnownFormat::Ipv6))
+        .item(string(KnownFormat::Hostname))
+        .description(Some(
+            "IP address or host name; every address it resolves to must be inside DEBUG_ALLOWED_NETS",
+        ))
+        .examples([serde_json::json!("127.0.0.1")])
+        .into()
 }
 
 /// Every request-level error.
