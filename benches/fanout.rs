@@ -24,7 +24,7 @@ use support::BoxError;
 use support::cells::{Ctx, load_average};
 use support::child::{CHILD_FLAG, child_main};
 use support::fleet::PhotoServer;
-use support::options::{Args, Cli, Section};
+use support::options::{Args, Section};
 use support::overhead::{check, overhead};
 use support::report::targets;
 use support::scenarios::{fanout, faults, rss};
@@ -41,9 +41,10 @@ fn main() -> ExitCode {
         };
     }
     // Inconsistent numbers are reported like any other command-line error (exit status 2).
-    let args = Cli::parse()
-        .resolve()
-        .unwrap_or_else(|e| Cli::command().error(ErrorKind::ValueValidation, e).exit());
+    let args = Args::parse();
+    if let Err(e) = args.check() {
+        Args::command().error(ErrorKind::ValueValidation, e).exit();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -76,7 +77,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         load_average(),
         if args.quick { "--quick" } else { "full" },
         args.latency_ms,
-        args.service_log.as_deref().unwrap_or("off"),
+        args.service_log().unwrap_or("off"),
     );
     let http = reqwest::Client::builder()
         .no_proxy()
@@ -91,7 +92,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         started: Instant::now(),
         args,
     };
-    let sections = ctx.args.sections.clone();
+    let sections = ctx.args.sections();
     if sections.contains(&Section::Fanout) {
         fanout(&mut ctx).await?;
     }

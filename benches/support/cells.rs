@@ -153,14 +153,14 @@ impl Ctx {
         ServiceSpec {
             env,
             photo_base: self.photos.base.clone(),
-            log_filter: self.args.service_log.clone(),
+            log_filter: self.args.service_log().map(String::from),
             angajati: persons.to_vec(),
             devices: fleet.devices.clone(),
         }
     }
 
     pub async fn service(&self, spec: &ServiceSpec) -> Result<ServiceProcess, BoxError> {
-        ServiceProcess::start(spec, &self.args.launch).await
+        ServiceProcess::start(spec, &self.args.launch()).await
     }
 
     pub fn runs_for(&self, model: Duration) -> usize {

@@ -1,5 +1,5 @@
-//! The benchmark's command line (clap): `cargo bench --bench fanout [-- OPTIONS]`, and the
-//! settings it resolves to (defaults that depend on `--quick`, checks of the numbers).
+//! The benchmark's command line (clap): `cargo bench --bench fanout [-- OPTIONS]`, with the
+//! defaults that depend on `--quick` and the checks of the numbers.
 
 use clap::Parser;
 
@@ -51,44 +51,44 @@ fn key_value(s: &str) -> Result<(String, String), String> {
 }
 
 /// Fan-out at the speed of the slowest terminal, measured end to end; prints Markdown tables.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "fanout",
     override_usage = "cargo bench --bench fanout [-- OPTIONS]",
     args_override_self = true
 )]
-pub struct Cli {
+pub struct Args {
     /// Fewer cells and runs (under a minute).
     #[arg(long)]
-    quick: bool,
+    pub quick: bool,
     /// Sections, comma-separated: fanout,faults,overhead,rss,check [default: all].
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = section)]
     only: Vec<Section>,
     /// Runs per cell [default: 5 for cells under 1.5 s, 3 under 5 s, else 1; with --quick: 3
     /// under 1.5 s, else 1].
     #[arg(long, value_name = "N")]
-    runs: Option<usize>,
+    pub runs: Option<usize>,
     /// Simulated delay before every terminal reply.
     #[arg(long, value_name = "L", default_value_t = 200)]
-    latency_ms: u64,
+    pub latency_ms: u64,
     /// Largest K measured with DEVICE_CONCURRENCY=1; larger K are extrapolated from it.
     #[arg(long, value_name = "K", default_value_t = 10)]
-    serial_max: usize,
+    pub serial_max: usize,
     /// DEVICE_TIMEOUT_MS of the fault cells (the service's default is 10000).
     #[arg(long, value_name = "T", default_value_t = 2_000)]
-    hang_timeout_ms: u64,
+    pub hang_timeout_ms: u64,
     /// Requests of each kind in the overhead test [default: 2000; --quick 500].
-    #[arg(long, value_name = "N")]
-    requests: Option<usize>,
+    #[arg(long = "requests", value_name = "N")]
+    requests_given: Option<usize>,
     /// Duration of each load test [default: 5; --quick 2].
-    #[arg(long, value_name = "S")]
-    load_secs: Option<u64>,
+    #[arg(long = "load-secs", value_name = "S")]
+    load_secs_given: Option<u64>,
     /// Concurrent clients of the load test.
     #[arg(long, value_name = "N", default_value_t = 64)]
-    clients: usize,
+    pub clients: usize,
     /// Terminals of the memory test.
     #[arg(long, value_name = "K", default_value_t = 1_000)]
-    rss_k: usize,
+    pub rss_k: usize,
     /// DEVICE_CONCURRENCY values of the memory test, comma-separated [default: K].
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = count)]
     rss_concurrency: Vec<usize>,
@@ -107,74 +107,59 @@ pub struct Cli {
     bench: bool,
 }
 
-/// The settings of one benchmark run.
-#[derive(Debug, Clone)]
-pub struct Args {
-    /// `--quick`.
-    pub quick: bool,
-    /// `--runs`, when given.
-    pub runs: Option<usize>,
-    /// The sections to run, in the order they run.
-    pub sections: Vec<Section>,
-    /// `--latency-ms`.
-    pub latency_ms: u64,
-    /// `--serial-max`.
-    pub serial_max: usize,
-    /// `--hang-timeout-ms`.
-    pub hang_timeout_ms: u64,
-    /// `--requests`, or its default.
-    pub requests: usize,
-    /// `--load-secs`, or its default.
-    pub load_secs: u64,
-    /// `--clients`.
-    pub clients: usize,
-    /// `--rss-k`.
-    pub rss_k: usize,
-    /// `--rss-concurrency`, or `[rss_k]`.
-    pub rss_concurrency: Vec<usize>,
-    /// `--service-log`; `None` for `off`.
-    pub service_log: Option<String>,
-    /// `--service-env` and `--service-wrap`.
-    pub launch: Launch,
-}
-
-impl Cli {
-    /// The settings, with the defaults that depend on `--quick` filled in.
-    pub fn resolve(self) -> Result<Args, String> {
-        let quick = self.quick;
+impl Args {
+    /// The numbers that must be at least 1 are.
+    pub fn check(&self) -> Result<(), String> {
         if self.runs == Some(0) || self.serial_max == 0 || self.clients == 0 || self.rss_k == 0 {
             return Err("--runs, --serial-max, --clients and --rss-k must be at least 1".into());
         }
-        let sections = if self.only.is_empty() {
+        Ok(())
+    }
+
+    /// The sections to run (`--only`, or all), in the order they run.
+    pub fn sections(&self) -> Vec<Section> {
+        if self.only.is_empty() {
             Section::ALL.to_vec()
         } else {
-            self.only
-        };
-        let rss_concurrency = if self.rss_concurrency.is_empty() {
+            self.only.clone()
+        }
+    }
+
+    /// `--requests`, or its default.
+    pub fn requests(&self) -> usize {
+        self.requests_given
+            .unwrap_or(if self.quick { 500 } else { 2_000 })
+    }
+
+    /// `--load-secs`, or its default.
+    pub fn load_secs(&self) -> u64 {
+        self.load_secs_given
+            .unwrap_or(if self.quick { 2 } else { 5 })
+    }
+
+    /// `--rss-concurrency`, or `[rss_k]`.
+    pub fn rss_concurrency(&self) -> Vec<usize> {
+        if self.rss_concurrency.is_empty() {
             vec![self.rss_k]
         } else {
-            self.rss_concurrency
-        };
-        Ok(Args {
-            quick,
-            runs: self.runs,
-            sections,
-            latency_ms: self.latency_ms,
-            serial_max: self.serial_max,
-            hang_timeout_ms: self.hang_timeout_ms,
-            requests: self.requests.unwrap_or(if quick { 500 } else { 2_000 }),
-            load_secs: self.load_secs.unwrap_or(if quick { 2 } else { 5 }),
-            clients: self.clients,
-            rss_k: self.rss_k,
-            rss_concurrency,
-            service_log: (self.service_log != "off").then_some(self.service_log),
-            launch: Launch {
-                wrapper: self
-                    .service_wrap
-                    .map(|cmd| cmd.split_whitespace().map(String::from).collect())
-                    .unwrap_or_default(),
-                env: self.service_env,
-            },
-        })
+            self.rss_concurrency.clone()
+        }
+    }
+
+    /// `--service-log`; `None` for `off`.
+    pub fn service_log(&self) -> Option<&str> {
+        Some(self.service_log.as_str()).filter(|&log| log != "off")
+    }
+
+    /// `--service-env` and `--service-wrap`.
+    pub fn launch(&self) -> Launch {
+        Launch {
+            wrapper: self
+                .service_wrap
+                .as_deref()
+                .map(|cmd| cmd.split_whitespace().map(String::from).collect())
+                .unwrap_or_default(),
+            env: self.service_env.clone(),
+        }
     }
 }

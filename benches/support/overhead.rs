@@ -143,11 +143,12 @@ pub fn bench_terminal(port: u16) -> Result<Terminal, BoxError> {
 
 /// Returns the p99 overhead (end to end minus the simulator alone).
 pub async fn overhead(ctx: &Ctx) -> Result<Duration, BoxError> {
-    let n = ctx.args.requests;
+    let n = ctx.args.requests();
     let warm = (n / 20).max(20);
     ctx.progress(format_args!(
         "overhead: {n} x 3 interleaved requests, then {} clients for 2 x {} s\n",
-        ctx.args.clients, ctx.args.load_secs
+        ctx.args.clients,
+        ctx.args.load_secs()
     ));
     let persons = ctx.persons(1);
     let person = persons.first().ok_or("no person")?;
@@ -219,12 +220,12 @@ pub async fn overhead(ctx: &Ctx) -> Result<Duration, BoxError> {
         service.cpu_time(ctx.ticks),
         stats::cpu_time("self", ctx.ticks),
     );
-    let e2e = load(&update, ctx.args.clients, ctx.args.load_secs).await;
+    let e2e = load(&update, ctx.args.clients, ctx.args.load_secs()).await;
     let (svc1, me1) = (
         service.cpu_time(ctx.ticks),
         stats::cpu_time("self", ctx.ticks),
     );
-    let raw = load(&direct, ctx.args.clients, ctx.args.load_secs).await;
+    let raw = load(&direct, ctx.args.clients, ctx.args.load_secs()).await;
     let me2 = stats::cpu_time("self", ctx.ticks);
     let memory = service.memory();
     service.stop().await;
@@ -270,7 +271,8 @@ pub async fn overhead(ctx: &Ctx) -> Result<Duration, BoxError> {
     let svc_cpu = svc1.saturating_sub(svc0);
     println!(
         "Throughput: {} concurrent clients for {} s each, on {cores} cores shared by the service, the simulator, the clients (and any neighbour).\n",
-        ctx.args.clients, ctx.args.load_secs
+        ctx.args.clients,
+        ctx.args.load_secs()
     );
     println!(
         "| what | requests | errors | req/s | p50 ms | p99 ms | service CPU ms/req | service CPU | bench process CPU |"

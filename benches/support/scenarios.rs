@@ -216,7 +216,7 @@ pub async fn rss(ctx: &mut Ctx) -> Result<RssResult, BoxError> {
     let mut rows = Vec::new();
     let mut peak_at_k = 0;
     let mut bench_note = String::new();
-    for c in ctx.args.rss_concurrency.clone() {
+    for c in ctx.args.rss_concurrency() {
         ctx.progress(format_args!(
             "memory: K={k} DEVICE_CONCURRENCY={c}, {runs} run(s)\n"
         ));

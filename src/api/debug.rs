@@ -18,7 +18,7 @@ use super::error::{ApiCode, ApiError};
 use super::response::{DebugRequest, SyncResponse};
 use crate::config::DebugOptions;
 use crate::models::{Biometrie, Person};
-use crate::orchestration::{Flow, FlowOptions};
+use crate::orchestration::{Flow, FlowOptions, Hooks};
 use crate::supabase::{DeviceFields, device_from_fields};
 
 /// The longest a host name may take to resolve.
@@ -67,7 +67,13 @@ pub async fn update_face_image(
     let orchestrator = state.orchestrator.clone();
     super::sync::respond_after(None, started, async move {
         Ok(orchestrator
-            .sync(person, vec![device], Flow::UpdatePhoto, flags, None)
+            .sync(
+                person,
+                vec![device],
+                Flow::UpdatePhoto,
+                flags,
+                Hooks::default(),
+            )
             .await)
     })
     .await

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::table;
 use crate::config::Settings;
 use crate::models::{Summary, SyncStatus};
-use crate::orchestration::{Flow, FlowOptions};
+use crate::orchestration::{Flow, FlowOptions, Hooks};
 use crate::startup::Services;
 
 /// Runs the update for one employee; `Ok(true)` when every terminal succeeded or was skipped.
@@ -39,7 +39,16 @@ pub async fn update_photo(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let run = tokio::spawn(async move {
         orchestrator
-            .sync(angajat, devices, Flow::UpdatePhoto, flags, Some(tx))
+            .sync(
+                angajat,
+                devices,
+                Flow::UpdatePhoto,
+                flags,
+                Hooks {
+                    progress: Some(tx),
+                    gate: None,
+                },
+            )
             .await
     });
     let mut done = 0;

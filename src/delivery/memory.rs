@@ -82,7 +82,7 @@ impl DeliveryStore for MemoryStore {
             .map(|change| {
                 let row = inner.rows.entry(change.key.clone()).or_insert_with(|| Row {
                     record: fresh(change),
-                    revision: 0,
+                    revision: 1,
                     claimed_by: None,
                     claimed_until: None,
                     claim_revision: 0,
@@ -90,11 +90,13 @@ impl DeliveryStore for MemoryStore {
                     last_success_at: None,
                 });
                 let confirmed = row.record.confirmed_photo.take();
+                if row.record.change != *change {
+                    row.revision += 1;
+                }
                 row.record = PairRecord {
                     confirmed_photo: confirmed,
                     ..fresh(change)
                 };
-                row.revision += 1;
                 row.changed_at = now;
                 let Some(owner) = owner else {
                     return false;
@@ -154,15 +156,17 @@ impl DeliveryStore for MemoryStore {
         key: &'a PairKey,
         owner: &'a str,
         outcome: &'a Outcome,
-    ) -> StoreFuture<'a, ()> {
+    ) -> StoreFuture<'a, bool> {
         let now = Utc::now();
         let mut inner = self.lock();
+        let mut applied = false;
         if let Some(row) = inner.rows.get_mut(key)
             && row.claimed_by.as_deref() == Some(owner)
         {
             row.claimed_by = None;
             row.claimed_until = None;
-            if row.claim_revision == row.revision {
+            applied = row.claim_revision == row.revision;
+            if applied {
                 let r = &mut row.record;
                 r.attempts += 1;
                 r.state = outcome.state;
@@ -179,7 +183,7 @@ impl DeliveryStore for MemoryStore {
                 row.record.next_attempt_at = Some(now);
             }
         }
-        ready(())
+        ready(applied)
     }
 
     fn release<'a>(
@@ -325,5 +329,104 @@ impl DeliveryStore for MemoryStore {
 
     fn is_durable(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::orchestration::Flow;
+
+    fn change(photo: &str) -> Change {
+        Change {
+            key: PairKey::new(Uuid::nil(), "d1"),
+            want: Want::Sync(Flow::UpdatePhoto),
+            employee_no: Some("7".into()),
+            remove_employee_no: None,
+            photo: Some(photo.into()),
+            create_missing_person: false,
+        }
+    }
+
+    fn lease() -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::seconds(30)
+    }
+
+    fn done() -> Outcome {
+        Outcome {
+            state: PairState::InSync,
+            next_attempt_at: None,
+            error_code: None,
+            message: "ok".into(),
+            confirmed_photo: Some("a".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn one_owner_at_a_time_and_a_newer_change_takes_the_claim_away() {
+        let store = MemoryStore::default();
+        let key = change("a").key;
+        assert_eq!(
+            store
+                .want(&[change("a")], Some("r1:req:0"), lease())
+                .await
+                .ok(),
+            Some(vec![true])
+        );
+        assert_eq!(
+            store
+                .want(&[change("a")], Some("r2:req:0"), lease())
+                .await
+                .ok(),
+            Some(vec![false])
+        );
+        assert!(matches!(
+            store.claim(&key, "r2:job:1", lease()).await,
+            Ok(Claim::Held { .. })
+        ));
+        assert_eq!(store.holds(&key, "r1:req:0").await.ok(), Some(true));
+
+        // A newer photo arrives during r1's call: r1's next call must not go out, and its
+        // result must not mark the newer photo as delivered.
+        store.want(&[change("b")], None, lease()).await.ok();
+        assert_eq!(store.holds(&key, "r1:req:0").await.ok(), Some(false));
+        assert_eq!(
+            store.record(&key, "r1:req:0", &done()).await.ok(),
+            Some(false)
+        );
+        let pairs = store.pairs_of(Uuid::nil()).await.unwrap_or_default();
+        assert_eq!(pairs[0].state, PairState::Pending);
+        assert_eq!(pairs[0].change.photo.as_deref(), Some("b"));
+    }
+
+    #[tokio::test]
+    async fn the_heartbeat_renews_only_its_own_replica() {
+        let store = MemoryStore::default();
+        let mut other = change("a");
+        other.key.device_id = "d2".into();
+        store
+            .want(&[change("a")], Some("r1:req:0"), lease())
+            .await
+            .ok();
+        store.want(&[other], Some("r2:req:0"), lease()).await.ok();
+        assert_eq!(store.renew("r1:", lease()).await.ok(), Some(1));
+    }
+
+    #[tokio::test]
+    async fn done_pairs_are_idle() {
+        let store = MemoryStore::default();
+        let key = change("a").key;
+        store
+            .want(&[change("a")], Some("r1:req:0"), lease())
+            .await
+            .ok();
+        store.record(&key, "r1:req:0", &done()).await.ok();
+        assert!(matches!(
+            store.claim(&key, "r1:job:1", lease()).await,
+            Ok(Claim::Idle)
+        ));
+        let pairs = store.pairs_of(Uuid::nil()).await.unwrap_or_default();
+        assert_eq!(pairs[0].confirmed_photo.as_deref(), Some("a"));
+        assert_eq!(pairs[0].attempts, 1);
     }
 }

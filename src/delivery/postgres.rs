@@ -130,7 +130,11 @@ impl DeliveryStore for PgStore {
                          remove_employee_no = excluded.remove_employee_no, photo = excluded.photo,
                          create_missing_person = excluded.create_missing_person,
                          state = 'pending', attempts = 0, error_code = null, message = null,
-                         revision = d.revision + 1, changed_at = now(),
+                         revision = d.revision + case when (d.want, d.employee_no, d.remove_employee_no,
+                             d.photo, d.create_missing_person) is distinct from (excluded.want,
+                             excluded.employee_no, excluded.remove_employee_no, excluded.photo,
+                             excluded.create_missing_person) then 1 else 0 end,
+                         changed_at = now(),
                          claimed_by = case
                              when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
                                   or d.claimed_by = $8) then $8 else d.claimed_by end,
@@ -139,7 +143,11 @@ impl DeliveryStore for PgStore {
                                   or d.claimed_by = $8) then $9 else d.claimed_until end,
                          claim_revision = case
                              when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
-                                  or d.claimed_by = $8) then d.revision + 1 else d.claim_revision end,
+                                  or d.claimed_by = $8) then d.revision + case when (d.want, d.employee_no,
+                                  d.remove_employee_no, d.photo, d.create_missing_person) is distinct from
+                                  (excluded.want, excluded.employee_no, excluded.remove_employee_no,
+                                  excluded.photo, excluded.create_missing_person) then 1 else 0 end
+                             else d.claim_revision end,
                          next_attempt_at = case
                              when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
                                   or d.claimed_by = $8) then $9 else now() end
@@ -234,12 +242,12 @@ impl DeliveryStore for PgStore {
         key: &'a PairKey,
         owner: &'a str,
         outcome: &'a Outcome,
-    ) -> StoreFuture<'a, ()> {
+    ) -> StoreFuture<'a, bool> {
         async move {
             let client = self.pool.get().await?;
             let in_sync = outcome.state == PairState::InSync;
-            client
-                .execute(
+            let row = client
+                .query_opt(
                     "update hikvision_sync.delivery set
                          claimed_by = null, claimed_until = null,
                          attempts = case when claim_revision = revision then attempts + 1 else attempts end,
@@ -252,7 +260,8 @@ impl DeliveryStore for PgStore {
                                                 else confirmed_photo end,
                          last_success_at = case when claim_revision = revision and $8 then now()
                                                 else last_success_at end
-                     where angajat_id = $1 and device_id = $2 and claimed_by = $3",
+                     where angajat_id = $1 and device_id = $2 and claimed_by = $3
+                     returning claim_revision = revision as applied",
                     &[
                         &key.angajat_id,
                         &key.device_id,
@@ -266,7 +275,10 @@ impl DeliveryStore for PgStore {
                     ],
                 )
                 .await?;
-            Ok(())
+            Ok(match row {
+                Some(r) => r.try_get::<_, Option<bool>>("applied")?.unwrap_or(false),
+                None => false,
+            })
         }
         .boxed()
     }

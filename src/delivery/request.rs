@@ -14,7 +14,7 @@ use super::runner::entry_id;
 use super::schedule::Task;
 use super::{Delivery, DeliveryError};
 use crate::models::{Angajat, DeviceEntry, SyncResult, SyncStatus, SyncStep};
-use crate::orchestration::{DeviceReport, Flow, FlowOptions};
+use crate::orchestration::{DeviceReport, Flow, FlowOptions, Hooks};
 
 /// What the request path does with one terminal.
 enum Route {
@@ -49,6 +49,25 @@ impl Delivery {
             .map(|entry| change_for(&angajat, entry, flow, flags, previous.get(entry_id(entry))))
             .collect();
         let claimed = self.store.want(&changes, Some(&owner), lease).await?;
+        // First of all: if this process dies from here on, each claimed pair is retried when its
+        // claim runs out.
+        let safety_at = lease + chrono::Duration::seconds(1);
+        let mine: Vec<PairKey> = changes
+            .iter()
+            .zip(&claimed)
+            .filter(|(_, mine)| **mine)
+            .map(|(c, _)| c.key.clone())
+            .collect();
+        self.scheduler.schedule_pairs(mine, safety_at).await?;
+        // Pairs someone else is working on: look again once they are done (a newer change made
+        // here is then due).
+        let theirs: Vec<PairKey> = changes
+            .iter()
+            .zip(&claimed)
+            .filter(|(_, mine)| !**mine)
+            .map(|(c, _)| c.key.clone())
+            .collect();
+        self.scheduler.schedule_pairs(theirs, Utc::now()).await?;
 
         let mut routes = Vec::with_capacity(devices.len());
         for ((entry, change), mine) in devices.iter().zip(&changes).zip(claimed) {
@@ -60,20 +79,20 @@ impl Delivery {
             .filter(|(_, r)| matches!(r, Route::Call))
             .map(|(e, _)| e.clone())
             .collect();
-        // If this process dies mid-call, the pair is retried when its claim runs out.
-        let safety_at = lease + chrono::Duration::seconds(1);
-        for (change, route) in changes.iter().zip(&routes) {
-            if matches!(route, Route::Call) {
-                self.scheduler
-                    .schedule(Task::Pair(change.key.clone()), safety_at)
-                    .await?;
-            }
-        }
 
         let (tx, rx) = mpsc::unbounded_channel();
         let orchestrator = Arc::clone(&self.orchestrator);
         let called = orchestrator
-            .sync(angajat.clone(), to_call.clone(), flow, flags, Some(tx))
+            .sync(
+                angajat.clone(),
+                to_call.clone(),
+                flow,
+                flags,
+                Hooks {
+                    progress: Some(tx),
+                    gate: Some(self.gate(angajat.id, &owner)),
+                },
+            )
             .await;
         let photo = angajat.photo().map(str::to_string);
         let mut in_flight = HashSet::new();

@@ -14,7 +14,7 @@ use super::schedule::{Task, TaskRunner};
 use super::store::StoreFuture;
 use super::{Delivery, DeliveryError};
 use crate::models::{Angajat, Biometrie, Device, DeviceEntry, SyncResult, SyncStatus, SyncStep};
-use crate::orchestration::{Flow, FlowOptions};
+use crate::orchestration::{CallGate, Flow, FlowOptions, Hooks};
 use crate::supabase::DirectoryError;
 
 impl Delivery {
@@ -70,7 +70,7 @@ impl Delivery {
         let Some(entry) = entry else {
             return self.device_gone(&key, &owner, &record).await;
         };
-        let (result, photo) = self.replay(&record, &entry).await?;
+        let (result, photo) = self.replay(&record, &entry, &owner).await?;
         let device = entry.as_ref().ok();
         self.settle(&key, &owner, device, &result, photo.as_deref(), attempts)
             .await
@@ -104,7 +104,7 @@ impl Delivery {
                     .into(),
             confirmed_photo: None,
         };
-        self.store.record(key, owner, &outcome).await
+        self.store.record(key, owner, &outcome).await.map(drop)
     }
 
     /// Replays the change on one terminal with the employee's current data.
@@ -112,6 +112,7 @@ impl Delivery {
         &self,
         record: &PairRecord,
         entry: &DeviceEntry,
+        owner: &str,
     ) -> Result<(SyncResult, Option<String>), DeliveryError> {
         let change = &record.change;
         if let Ok(device) = entry
@@ -145,7 +146,9 @@ impl Delivery {
         };
         if let Some(old) = change.remove_employee_no.as_deref() {
             let subject = removal_subject(change.key.angajat_id, Some(old));
-            let removed = self.run_one(subject, entry, Flow::Remove, flags).await;
+            let removed = self
+                .run_one(subject, entry, Flow::Remove, flags, owner)
+                .await;
             if removed.status != SyncStatus::Success {
                 return Ok((removed, None));
             }
@@ -155,21 +158,27 @@ impl Delivery {
             Want::Sync(flow) => flow,
         };
         let photo = angajat.photo().map(str::to_string);
-        let result = self.run_one(angajat, entry, flow, flags).await;
+        let result = self.run_one(angajat, entry, flow, flags, owner).await;
         Ok((result, photo))
     }
 
-    /// Runs `flow` on one terminal through the orchestrator (pacing, retries, deadline).
-    pub(super) async fn run_one(
+    /// Runs `flow` on one terminal through the orchestrator (pacing, retries, deadline), every
+    /// call gated on `owner`'s claim.
+    async fn run_one(
         &self,
         angajat: Angajat,
         entry: &DeviceEntry,
         flow: Flow,
         flags: FlowOptions,
+        owner: &str,
     ) -> SyncResult {
         let orchestrator = Arc::clone(&self.orchestrator);
+        let hooks = Hooks {
+            progress: None,
+            gate: Some(self.gate(angajat.id, owner)),
+        };
         let reports = orchestrator
-            .sync(angajat, vec![entry.clone()], flow, flags, None)
+            .sync(angajat, vec![entry.clone()], flow, flags, hooks)
             .await;
         reports.into_iter().next().map_or_else(
             || {
@@ -204,6 +213,35 @@ impl Delivery {
             + chrono::Duration::from_std(self.options.timing.initial)
                 .unwrap_or_else(|_| chrono::Duration::seconds(30));
         self.scheduler.schedule(Task::Probe(device_id), again).await
+    }
+}
+
+/// The claim check before every terminal call of one employee's pairs.
+struct ClaimGate {
+    store: Arc<dyn super::DeliveryStore>,
+    angajat_id: uuid::Uuid,
+    owner: String,
+}
+
+impl CallGate for ClaimGate {
+    fn allowed<'a>(&'a self, device_id: &'a str) -> futures::future::BoxFuture<'a, bool> {
+        async move {
+            let key = PairKey::new(self.angajat_id, device_id);
+            // Unverifiable (the database is down) counts as lost: the pair is retried later.
+            self.store.holds(&key, &self.owner).await.unwrap_or(false)
+        }
+        .boxed()
+    }
+}
+
+impl Delivery {
+    /// The gate that lets `owner`'s calls for `angajat_id` out while it holds their claims.
+    pub(super) fn gate(&self, angajat_id: uuid::Uuid, owner: &str) -> Arc<dyn CallGate> {
+        Arc::new(ClaimGate {
+            store: Arc::clone(&self.store),
+            angajat_id,
+            owner: owner.to_string(),
+        })
     }
 }
 

@@ -44,6 +44,17 @@ impl Task {
 pub trait Scheduler: Send + Sync {
     /// Runs `task` at `at` (replacing a pending task with the same key).
     fn schedule(&self, task: Task, at: DateTime<Utc>) -> StoreFuture<'_, ()>;
+
+    /// Runs every pair of `keys` at `at`, in one go where the queue allows.
+    fn schedule_pairs(&self, keys: Vec<PairKey>, at: DateTime<Utc>) -> StoreFuture<'_, ()> {
+        async move {
+            for key in keys {
+                self.schedule(Task::Pair(key), at).await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
 }
 
 /// Runs tasks taken off the queue.

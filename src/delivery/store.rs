@@ -26,7 +26,8 @@ pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, DeliveryError>>;
 
 /// Desired state, claims and outcomes per (employee, terminal).
 pub trait DeliveryStore: Send + Sync {
-    /// Makes `changes` the pairs' desired state (pending, attempts reset, error cleared) and, with
+    /// Makes `changes` the pairs' desired state (pending, attempts reset, error cleared; a change
+    /// that differs from the stored one makes any claim on the older one stale) and, with
     /// an `owner`, claims each pair until `lease_until` unless another owner holds a live claim.
     /// Returns, per change, whether it is claimed by `owner` (always false without an owner).
     fn want<'a>(
@@ -48,14 +49,15 @@ pub trait DeliveryStore: Send + Sync {
     /// True while `owner` holds a live claim on `key` (checked before every terminal call).
     fn holds<'a>(&'a self, key: &'a PairKey, owner: &'a str) -> StoreFuture<'a, bool>;
 
-    /// Records an attempt's outcome (attempts + 1) and releases `owner`'s claim. Ignored when the
-    /// pair's change was replaced since the claim (a newer photo wins).
+    /// Records an attempt's outcome (attempts + 1) and releases `owner`'s claim. Returns false,
+    /// recording nothing, when the pair's change was replaced since the claim (a newer photo
+    /// wins: the newer change is then due).
     fn record<'a>(
         &'a self,
         key: &'a PairKey,
         owner: &'a str,
         outcome: &'a Outcome,
-    ) -> StoreFuture<'a, ()>;
+    ) -> StoreFuture<'a, bool>;
 
     /// Gives up `owner`'s claim on `key` without an attempt; the pair is due at `due_at`.
     fn release<'a>(

@@ -187,7 +187,17 @@ impl Delivery {
         if scheduled > 0 {
             tracing::info!(scheduled, "sweep scheduled changes a webhook missed");
         }
-        Ok(scheduled)
+        // A pending pair long past due has lost its job (a crash between recording the change and
+        // scheduling it): schedule it again (one pending job per pair, so this never doubles).
+        let overdue = Utc::now() - chrono::Duration::seconds(5);
+        let stuck = self.store.pending(None, Some(overdue)).await?;
+        let now = Utc::now();
+        for key in &stuck {
+            self.scheduler
+                .schedule(Task::Pair(key.clone()), now)
+                .await?;
+        }
+        Ok(scheduled + stuck.len())
     }
 
     /// What one pair needs now that it did not get, if anything.

@@ -23,6 +23,7 @@ use hikvision_isapi::{
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::CallGate;
 use super::credentials::CredentialGuard;
 use super::pacing::Pacer;
 use super::retry::RetryPolicy;
@@ -45,6 +46,8 @@ pub struct DeviceSession<'a> {
     pub username: &'a str,
     /// The password (for the guard's fingerprint only).
     pub password: &'a SecretString,
+    /// Asked before every call, with this terminal's device id.
+    pub gate: Option<(&'a dyn CallGate, &'a str)>,
 }
 
 /// What the person/face flows need from the employee, already checked.
@@ -67,12 +70,19 @@ impl DeviceSession<'_> {
         Fut: Future<Output = Result<T, IsapiError>>,
     {
         let (op, pacer, address) = (&op, self.pacer, self.terminal.address());
-        let address = &address;
+        let (address, gate) = (&address, self.gate);
         let budget = self.client.options().total_timeout;
         let result = self
             .retry
             .run(idempotent, self.deadline, budget, move || async move {
                 pacer.wait_turn(address).await;
+                if let Some((gate, device_id)) = gate
+                    && !gate.allowed(device_id).await
+                {
+                    return Err(IsapiError::InvalidRequest(
+                        "not called: the delivery claim on this terminal was taken over (another replica delivers this change)".into(),
+                    ));
+                }
                 op().await
             })
             .await;

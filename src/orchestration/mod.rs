@@ -13,9 +13,10 @@ use secrecy::ExposeSecret;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::Instrument;
 
-use crate::config::SyncOptions;
 use chrono::{DateTime, Utc};
 use hikvision_isapi::{FacePicture, IsapiClient, IsapiError, check_employee_no};
+
+use crate::config::SyncOptions;
 
 use crate::metrics::Metrics;
 use crate::models::{Device, DeviceEntry, Person, ServiceCode, SyncResult, SyncStatus, SyncStep};
@@ -49,6 +50,22 @@ impl Flow {
             Self::Remove => "remove",
         }
     }
+}
+
+/// Asked before every terminal call: may this call still go out? Durable delivery answers from
+/// its claim on the (employee, terminal) pair, so a call whose claim was taken over is not made.
+pub trait CallGate: Send + Sync {
+    /// True when the call to `device_id` may go out.
+    fn allowed<'a>(&'a self, device_id: &'a str) -> futures::future::BoxFuture<'a, bool>;
+}
+
+/// What a caller hooks into a run: progress as terminals finish, and the gate before each call.
+#[derive(Default, Clone)]
+pub struct Hooks {
+    /// Each finished report, as `(index, report)`.
+    pub progress: Option<mpsc::UnboundedSender<(usize, DeviceReport)>>,
+    /// Asked before every terminal call.
+    pub gate: Option<Arc<dyn CallGate>>,
 }
 
 /// Options a caller may set per request.
@@ -143,16 +160,16 @@ impl Orchestrator {
 
     /// Runs `flow` for `person` (an angajat, or the debugging endpoint's person) on every
     /// device, concurrently, and returns one report per device in the devices' order, within the
-    /// request deadline. Each finished report is also sent to `progress` as `(index, report)`
-    /// when given.
+    /// request deadline, with the caller's `hooks`.
     pub async fn sync(
         self: &Arc<Self>,
         person: impl Into<Person>,
         devices: Vec<DeviceEntry>,
         flow: Flow,
         flags: FlowOptions,
-        progress: Option<mpsc::UnboundedSender<(usize, DeviceReport)>>,
+        hooks: Hooks,
     ) -> Vec<DeviceReport> {
+        let Hooks { progress, gate } = hooks;
         let deadline = tokio::time::Instant::now() + self.options.request_deadline;
         let person: Person = person.into();
         let plan = Arc::new(self.plan(&person, flow));
@@ -167,16 +184,20 @@ impl Orchestrator {
             .map(|(index, entry)| {
                 let this = Arc::clone(self);
                 let (plan, person, permits) = (plan.clone(), person.clone(), permits.clone());
-                let progress = progress.clone();
+                let (progress, gate) = (progress.clone(), gate.clone());
                 let task = async move {
                     // Closed only if the semaphore is dropped, which cannot happen while we hold it.
                     let _permit = permits.acquire_owned().await.ok()?;
                     if tokio::time::Instant::now() >= deadline {
                         return None;
                     }
-                    let report = this
-                        .run_device(entry, &plan, &person, flow, flags, deadline)
-                        .await;
+                    let run = Run {
+                        flow,
+                        flags,
+                        deadline,
+                        gate: gate.as_deref(),
+                    };
+                    let report = this.run_device(entry, &plan, &person, run).await;
                     if let Some(tx) = progress {
                         let _ = tx.send((index, report.clone()));
                     }
@@ -266,10 +287,9 @@ impl Orchestrator {
         entry: DeviceEntry,
         plan: &Plan,
         person: &Person,
-        flow: Flow,
-        flags: FlowOptions,
-        deadline: tokio::time::Instant,
+        run: Run<'_>,
     ) -> DeviceReport {
+        let flow = run.flow;
         let started = Instant::now();
         let (device_id, device_ip, device_name) = identity(&entry);
         let result = match (entry, plan) {
@@ -292,7 +312,7 @@ impl Orchestrator {
                     employee_no,
                     picture: picture.as_ref(),
                 };
-                self.run_flow(target, flow, flags, deadline).await
+                self.run_flow(target, run).await
             }
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -337,13 +357,13 @@ impl Orchestrator {
         self.client.device_info(&terminal).await.map(drop)
     }
 
-    async fn run_flow(
-        &self,
-        target: FlowTarget<'_>,
-        flow: Flow,
-        flags: FlowOptions,
-        deadline: tokio::time::Instant,
-    ) -> SyncResult {
+    async fn run_flow(&self, target: FlowTarget<'_>, run: Run<'_>) -> SyncResult {
+        let Run {
+            flow,
+            flags,
+            deadline,
+            gate,
+        } = run;
         let FlowTarget {
             device,
             person,
@@ -381,6 +401,7 @@ impl Orchestrator {
             guard: &self.credentials,
             username: &device.username,
             password: &device.password,
+            gate: gate.map(|g| (g, device.id.as_str())),
         };
         let job = picture.map(|picture| FaceJob {
             person,
@@ -405,6 +426,15 @@ impl Orchestrator {
             ),
         }
     }
+}
+
+/// How one terminal is run in this request.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    flow: Flow,
+    flags: FlowOptions,
+    deadline: tokio::time::Instant,
+    gate: Option<&'a dyn CallGate>,
 }
 
 /// One terminal and what to send it.

@@ -11,6 +11,8 @@ use hikvision_isapi::wire::{DeviceInfo, ResponseStatus, UserCheck, XML_NAMESPACE
 const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 const JSON: &str = "application/json";
 const XML: &str = "application/xml";
+/// Namespace of `<userCheck>` (and current firmware's other XML), per docs/isapi.md.
+const ISAPI_NAMESPACE: &str = "http://www.isapi.org/ver20/XMLSchema";
 /// Namespace of `<DeviceInfo>` on HikVision firmware.
 const HIKVISION_NAMESPACE: &str = "http://www.hikvision.com/ver20/XMLSchema";
 
@@ -305,7 +307,7 @@ fn status_response(
 /// The `<userCheck>` body of a 401, fields in the order HikVision firmware sends them.
 pub(crate) fn user_check_xml(check: &UserCheck) -> String {
     format!(
-        "{XML_DECLARATION}<userCheck><statusValue>{}</statusValue><statusString>{}</statusString><lockStatus>{}</lockStatus><unlockTime>{}</unlockTime><retryLoginTime>{}</retryLoginTime></userCheck>",
+        "{XML_DECLARATION}<userCheck version=\"2.0\" xmlns=\"{ISAPI_NAMESPACE}\"><statusValue>{}</statusValue><statusString>{}</statusString><isDefaultPassword>false</isDefaultPassword><isRiskPassword>false</isRiskPassword><isActivated>true</isActivated><lockStatus>{}</lockStatus><unlockTime>{}</unlockTime><retryLoginTime>{}</retryLoginTime></userCheck>",
         check.status_value,
         escape(check.status_string.as_str()),
         escape(check.lock_status.as_str()),

@@ -7,14 +7,13 @@ mod support;
 
 use std::time::Duration;
 
-use diqwest::WithDigestAuth;
 use hikvision_isapi::wire::{UserCheck, paths};
 use hikvision_simulator::{RequestLogEntry, StateSnapshot, TerminalConfig};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::json;
 use support::{
-    PASS, USER, assert_ok, call, client, jpeg, json_of, multipart, send_multipart, start,
-    start_default, user_body,
+    PASS, USER, assert_ok, call, client, device_info_url, get_as, jpeg, json_of, multipart,
+    send_multipart, start, start_default, user_body,
 };
 
 fn challenge_of(response: &Response) -> String {
@@ -49,10 +48,20 @@ fn authorization(
     prompt.respond(&context).expect("answer").to_header_string()
 }
 
+/// A GET of `url` with a hand-made `Authorization` header.
+async fn get_with_header(client: &Client, url: &str, header: String) -> Response {
+    client
+        .get(url)
+        .header("Authorization", header)
+        .send()
+        .await
+        .expect("request completes")
+}
+
 #[tokio::test]
 async fn challenge_has_the_hikvision_shape_and_a_fresh_nonce_each_time() {
     let t = start_default().await;
-    let url = format!("{}{}", t.base_url(), paths::DEVICE_INFO);
+    let url = device_info_url(&t);
     let first = client().get(&url).send().await.expect("request");
     assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
     let header = challenge_of(&first);
@@ -76,11 +85,7 @@ async fn challenge_has_the_hikvision_shape_and_a_fresh_nonce_each_time() {
 #[tokio::test]
 async fn right_credentials_succeed_in_exactly_two_requests() {
     let t = start_default().await;
-    let response = client()
-        .get(format!("{}{}", t.base_url(), paths::DEVICE_INFO))
-        .send_digest_auth((USER, PASS))
-        .await
-        .expect("request");
+    let response = get_as(&client(), &device_info_url(&t), PASS).await;
     assert_eq!(response.status(), StatusCode::OK);
     let entry = |status| RequestLogEntry {
         method: "GET".into(),
@@ -127,23 +132,15 @@ async fn wrong_password_gets_user_check_with_attempts_left_counting_down() {
 async fn account_locks_after_five_failures_even_for_the_right_password() {
     let t = start_default().await;
     let client = client();
-    let url = format!("{}{}", t.base_url(), paths::DEVICE_INFO);
+    let url = device_info_url(&t);
     for _ in 0..5 {
-        let response = client
-            .get(&url)
-            .send_digest_auth((USER, "wrong"))
-            .await
-            .expect("request");
+        let response = get_as(&client, &url, "wrong").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
     assert_eq!(t.failed_logins(), 5);
     assert!(t.is_locked());
 
-    let response = client
-        .get(&url)
-        .send_digest_auth((USER, PASS))
-        .await
-        .expect("request");
+    let response = get_as(&client, &url, PASS).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let check: UserCheck =
         quick_xml::de::from_str(&response.text().await.expect("body")).expect("userCheck XML");
@@ -166,11 +163,7 @@ async fn account_locks_after_five_failures_even_for_the_right_password() {
         .await
         .expect("state");
     assert!(!state.locked);
-    let response = client
-        .get(&url)
-        .send_digest_auth((USER, PASS))
-        .await
-        .expect("request");
+    let response = get_as(&client, &url, PASS).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -182,21 +175,13 @@ async fn lock_lifts_after_lockout_secs() {
         ..TerminalConfig::default()
     })
     .await;
-    let url = format!("{}{}", t.base_url(), paths::DEVICE_INFO);
+    let url = device_info_url(&t);
     for _ in 0..2 {
-        client()
-            .get(&url)
-            .send_digest_auth((USER, "wrong"))
-            .await
-            .expect("request");
+        get_as(&client(), &url, "wrong").await;
     }
     assert!(t.is_locked());
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let response = client()
-        .get(&url)
-        .send_digest_auth((USER, PASS))
-        .await
-        .expect("request");
+    let response = get_as(&client(), &url, PASS).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -208,17 +193,12 @@ async fn stale_nonce_gets_stale_true_and_is_not_a_failed_login() {
     })
     .await;
     let client = client();
-    let url = format!("{}{}", t.base_url(), paths::DEVICE_INFO);
+    let url = device_info_url(&t);
     let challenge = challenge_of(&client.get(&url).send().await.expect("request"));
     tokio::time::sleep(Duration::from_millis(400)).await;
 
     let header = authorization(&challenge, "GET", paths::DEVICE_INFO, PASS, None);
-    let response = client
-        .get(&url)
-        .header("Authorization", header)
-        .send()
-        .await
-        .expect("request");
+    let response = get_with_header(&client, &url, header).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let fresh = challenge_of(&response);
     assert!(fresh.ends_with("stale=\"TRUE\""), "{fresh}");
@@ -226,12 +206,7 @@ async fn stale_nonce_gets_stale_true_and_is_not_a_failed_login() {
 
     // The fresh nonce of the stale reply works straight away.
     let header = authorization(&fresh, "GET", paths::DEVICE_INFO, PASS, None);
-    let response = client
-        .get(&url)
-        .header("Authorization", header)
-        .send()
-        .await
-        .expect("request");
+    let response = get_with_header(&client, &url, header).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -239,7 +214,7 @@ async fn stale_nonce_gets_stale_true_and_is_not_a_failed_login() {
 async fn sha256_digest_is_accepted() {
     let t = start_default().await;
     let client = client();
-    let url = format!("{}{}", t.base_url(), paths::DEVICE_INFO);
+    let url = device_info_url(&t);
     let challenge = challenge_of(&client.get(&url).send().await.expect("request"));
     let header = authorization(
         &challenge,
@@ -249,12 +224,7 @@ async fn sha256_digest_is_accepted() {
         Some(digest_auth::AlgorithmType::SHA2_256),
     );
     assert!(header.contains("algorithm=SHA-256"), "{header}");
-    let response = client
-        .get(&url)
-        .header("Authorization", header)
-        .send()
-        .await
-        .expect("request");
+    let response = get_with_header(&client, &url, header).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 

@@ -7,14 +7,13 @@ mod support;
 
 use std::time::Duration;
 
-use diqwest::WithDigestAuth;
 use hikvision_isapi::wire::{DeviceInfo, paths};
 use hikvision_simulator::{Faults, StateSnapshot, TerminalConfig, run_many};
-use reqwest::StatusCode;
-use serde_json::json;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
 use support::{
-    PASS, USER, assert_failure, client, isapi_url, jpeg, json_of, person, post, sim_get, start,
-    start_default, user_body,
+    PASS, assert_failure, client, device_info_url, get_as, isapi_url, jpeg, json_of, person, post,
+    sim_get, start, start_default, user_body,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -28,11 +27,7 @@ async fn device_info_is_hikvision_xml() {
         ..TerminalConfig::default()
     })
     .await;
-    let response = client()
-        .get(format!("{}{}", t.base_url(), paths::DEVICE_INFO))
-        .send_digest_auth((USER, PASS))
-        .await
-        .expect("request");
+    let response = get_as(&client(), &device_info_url(&t), PASS).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/xml");
     let body = response.text().await.expect("body");
@@ -64,21 +59,13 @@ async fn unknown_isapi_call_needs_auth_then_answers_not_support() {
     );
     let unauthenticated = client().get(&url).send().await.expect("request");
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
-    let response = client()
-        .get(&url)
-        .send_digest_auth((USER, PASS))
-        .await
-        .expect("request");
+    let response = get_as(&client(), &url, PASS).await;
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_failure(&body, 4, "notSupport");
     assert_eq!(body["errorCode"], 0x4000_0001u64);
 
-    let response = client()
-        .get(isapi_url(&t, paths::USER_RECORD))
-        .send_digest_auth((USER, PASS))
-        .await
-        .expect("request");
+    let response = get_as(&client(), &isapi_url(&t, paths::USER_RECORD), PASS).await;
     let (status, body) = json_of(response).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_failure(&body, 4, "methodNotAllowed");
@@ -87,34 +74,31 @@ async fn unknown_isapi_call_needs_auth_then_answers_not_support() {
 // ---------------------------------------------------------------------------------------------
 // control endpoints
 
+/// `PUT /_sim/faults` with `body`: the faults now in force.
+async fn put_faults(client: &Client, url: &str, body: Value) -> Faults {
+    client
+        .put(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("PUT faults")
+        .json()
+        .await
+        .expect("faults JSON")
+}
+
 #[tokio::test]
 async fn control_endpoint_changes_faults_at_runtime() {
     let t = start_default().await;
     let client = client();
     let faults_url = format!("{}/_sim/faults", t.base_url());
-    let set: Faults = client
-        .put(&faults_url)
-        .json(&json!({"device_busy": true}))
-        .send()
-        .await
-        .expect("PUT faults")
-        .json()
-        .await
-        .expect("faults JSON");
+    let set: Faults = put_faults(&client, &faults_url, json!({"device_busy": true})).await;
     assert!(set.device_busy);
     assert_eq!(t.faults(), set);
     let (_, body) = json_of(post(&t, paths::USER_RECORD, user_body("1")).await).await;
     assert_eq!(body["subStatusCode"], "deviceBusy");
 
-    let off: Faults = client
-        .put(&faults_url)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("PUT faults")
-        .json()
-        .await
-        .expect("faults JSON");
+    let off: Faults = put_faults(&client, &faults_url, json!({})).await;
     assert_eq!(off, Faults::default());
     assert_eq!(
         sim_get::<Faults>(&t, "/_sim/faults").await,
@@ -153,11 +137,7 @@ async fn state_endpoint_shows_persons_faces_and_failed_logins() {
     t.add_person(person("5"));
     let picture = jpeg(7, 321);
     t.set_face("5", picture.clone());
-    client()
-        .get(format!("{}{}", t.base_url(), paths::DEVICE_INFO))
-        .send_digest_auth((USER, "nope"))
-        .await
-        .expect("request");
+    get_as(&client(), &device_info_url(&t), "nope").await;
     let state: StateSnapshot = sim_get(&t, "/_sim/state").await;
     assert_eq!(state.persons.len(), 1);
     assert_eq!(state.faces.len(), 1);
@@ -188,11 +168,7 @@ async fn run_many_starts_terminals_on_consecutive_ports() {
     let base = terminals[0].addr().port();
     for (i, t) in terminals.iter().enumerate() {
         assert_eq!(t.addr().port(), base + i as u16);
-        let response = client()
-            .get(format!("{}{}", t.base_url(), paths::DEVICE_INFO))
-            .send_digest_auth((USER, PASS))
-            .await
-            .expect("request");
+        let response = get_as(&client(), &device_info_url(t), PASS).await;
         let info: DeviceInfo =
             quick_xml::de::from_str(&response.text().await.expect("body")).expect("XML");
         assert_eq!(info.device_name, format!("Simulated Terminal {}", i + 1));

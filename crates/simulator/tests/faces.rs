@@ -14,22 +14,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use support::{
     PictureServer, assert_failure, assert_ok, client, face_body, jpeg, json_of, multipart, person,
-    post, put, send_multipart, start, start_default,
+    post, put, send_face, send_multipart, start, start_default,
 };
 
 #[tokio::test]
 async fn face_for_an_unknown_person_is_employee_no_not_exist() {
     let t = start_default().await;
     let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), jpeg(1, 2000))])).await;
-    let (status, body) = json_of(
-        post(
-            &t,
-            paths::FACE_RECORD,
-            face_body("ghost", &pictures.url("a.jpg")),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = send_face(&t, paths::FACE_RECORD, "ghost", &pictures.url("a.jpg")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_failure(&body, 6, "employeeNoNotExist");
     assert!(t.face("ghost").is_none());
@@ -42,7 +34,7 @@ async fn face_by_url_stores_exactly_the_downloaded_bytes() {
     let picture = jpeg(3, 20_000);
     let pictures = PictureServer::start(HashMap::from([("5.jpg".into(), picture.clone())])).await;
     let url = pictures.url("5.jpg");
-    let (status, body) = json_of(post(&t, paths::FACE_RECORD, face_body("5", &url)).await).await;
+    let (status, body) = send_face(&t, paths::FACE_RECORD, "5", &url).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_ok(&body);
     assert_eq!(body["FPID"], "5");
@@ -61,25 +53,9 @@ async fn second_face_data_record_is_device_user_already_exist_face() {
         ("b.jpg".into(), jpeg(2, 3000)),
     ]))
     .await;
-    let (status, _) = json_of(
-        post(
-            &t,
-            paths::FACE_RECORD,
-            face_body("5", &pictures.url("a.jpg")),
-        )
-        .await,
-    )
-    .await;
+    let (status, _) = send_face(&t, paths::FACE_RECORD, "5", &pictures.url("a.jpg")).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = json_of(
-        post(
-            &t,
-            paths::FACE_RECORD,
-            face_body("5", &pictures.url("b.jpg")),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = send_face(&t, paths::FACE_RECORD, "5", &pictures.url("b.jpg")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_failure(&body, 6, "deviceUserAlreadyExistFace");
     assert_eq!(
@@ -122,28 +98,12 @@ async fn fdmodify_without_a_face_is_face_not_exist() {
     let t = start_default().await;
     t.add_person(person("5"));
     let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), jpeg(1, 900))])).await;
-    let (status, body) = json_of(
-        put(
-            &t,
-            paths::FACE_MODIFY,
-            face_body("5", &pictures.url("a.jpg")),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = send_face(&t, paths::FACE_MODIFY, "5", &pictures.url("a.jpg")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_failure(&body, 6, "faceNotExist");
     assert_eq!(body["errorMsg"], "FPID");
 
-    let (status, body) = json_of(
-        put(
-            &t,
-            paths::FACE_MODIFY,
-            face_body("nobody", &pictures.url("a.jpg")),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = send_face(&t, paths::FACE_MODIFY, "nobody", &pictures.url("a.jpg")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_failure(&body, 6, "employeeNoNotExist");
 }
@@ -158,8 +118,7 @@ async fn fdsetup_adds_then_replaces() {
     ]))
     .await;
     for name in ["a.jpg", "b.jpg"] {
-        let (status, body) =
-            json_of(put(&t, paths::FACE_SETUP, face_body("8", &pictures.url(name))).await).await;
+        let (status, body) = send_face(&t, paths::FACE_SETUP, "8", &pictures.url(name)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     let face = t.face("8").expect("face");
@@ -254,8 +213,7 @@ async fn bad_face_urls_are_rejected_like_a_terminal() {
     ];
     for (url, status_code, sub) in cases {
         let started = Instant::now();
-        let (status, body) =
-            json_of(post(&t, paths::FACE_RECORD, face_body("5", &url)).await).await;
+        let (status, body) = send_face(&t, paths::FACE_RECORD, "5", &url).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
         assert_failure(&body, status_code, sub);
         if sub == "pictureSizeExceedLimit" {
@@ -271,15 +229,7 @@ async fn bad_face_urls_are_rejected_like_a_terminal() {
     }
     assert!(t.face("5").is_none());
 
-    let (status, _) = json_of(
-        post(
-            &t,
-            paths::FACE_RECORD,
-            face_body("5", &pictures.url("exact.jpg")),
-        )
-        .await,
-    )
-    .await;
+    let (status, _) = send_face(&t, paths::FACE_RECORD, "5", &pictures.url("exact.jpg")).await;
     assert_eq!(status, StatusCode::OK, "exactly 200 KB is accepted");
 }
 
@@ -289,37 +239,13 @@ async fn same_picture_under_another_person_is_already_exist_this_face() {
     t.add_person(person("1"));
     t.add_person(person("2"));
     let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), jpeg(1, 800))])).await;
-    let (status, _) = json_of(
-        post(
-            &t,
-            paths::FACE_RECORD,
-            face_body("1", &pictures.url("a.jpg")),
-        )
-        .await,
-    )
-    .await;
+    let (status, _) = send_face(&t, paths::FACE_RECORD, "1", &pictures.url("a.jpg")).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = json_of(
-        post(
-            &t,
-            paths::FACE_RECORD,
-            face_body("2", &pictures.url("a.jpg")),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = send_face(&t, paths::FACE_RECORD, "2", &pictures.url("a.jpg")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_failure(&body, 4, "alreadyExistThisFace");
     // Re-sending one's own picture is fine.
-    let (status, _) = json_of(
-        put(
-            &t,
-            paths::FACE_SETUP,
-            face_body("1", &pictures.url("a.jpg")),
-        )
-        .await,
-    )
-    .await;
+    let (status, _) = send_face(&t, paths::FACE_SETUP, "1", &pictures.url("a.jpg")).await;
     assert_eq!(status, StatusCode::OK);
 }
 

@@ -10,30 +10,19 @@ use std::time::{Duration, Instant};
 
 use diqwest::WithDigestAuth;
 use hikvision_isapi::wire::{ResponseStatus, paths};
-use hikvision_simulator::{Faults, TerminalConfig};
+use hikvision_simulator::Faults;
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 use support::{
-    PASS, PictureServer, USER, assert_failure, client, face_body, isapi_url, jpeg, json_of, person,
-    post, put, start, user_body,
+    PASS, PictureServer, USER, assert_failure, client, device_info_url, get_as, isapi_url, jpeg,
+    json_of, person, post, send_face, start_with_faults, user_body,
 };
 
 #[tokio::test]
 async fn latency_fault_delays_every_reply() {
-    let t = start(TerminalConfig {
-        faults: Faults {
-            latency_ms: 150,
-            ..Faults::default()
-        },
-        ..TerminalConfig::default()
-    })
-    .await;
+    let t = start_with_faults(|f| f.latency_ms = 150).await;
     let started = Instant::now();
-    let response = client()
-        .get(format!("{}{}", t.base_url(), paths::DEVICE_INFO))
-        .send_digest_auth((USER, PASS))
-        .await
-        .expect("request");
+    let response = get_as(&client(), &device_info_url(&t), PASS).await;
     assert_eq!(response.status(), StatusCode::OK);
     // Two requests (challenge, then the answer), each delayed.
     assert!(
@@ -45,21 +34,14 @@ async fn latency_fault_delays_every_reply() {
 
 #[tokio::test]
 async fn hang_fault_never_answers_so_the_client_times_out() {
-    let t = start(TerminalConfig {
-        faults: Faults {
-            hang: true,
-            ..Faults::default()
-        },
-        ..TerminalConfig::default()
-    })
-    .await;
+    let t = start_with_faults(|f| f.hang = true).await;
     let client = Client::builder()
         .no_proxy()
         .timeout(Duration::from_millis(400))
         .build()
         .expect("client");
     let err = client
-        .get(format!("{}{}", t.base_url(), paths::DEVICE_INFO))
+        .get(device_info_url(&t))
         .send()
         .await
         .expect_err("no answer");
@@ -73,15 +55,8 @@ async fn hang_fault_never_answers_so_the_client_times_out() {
 
 #[tokio::test]
 async fn turning_hang_off_cuts_the_held_requests() {
-    let t = start(TerminalConfig {
-        faults: Faults {
-            hang: true,
-            ..Faults::default()
-        },
-        ..TerminalConfig::default()
-    })
-    .await;
-    let url = format!("{}{}", t.base_url(), paths::DEVICE_INFO);
+    let t = start_with_faults(|f| f.hang = true).await;
+    let url = device_info_url(&t);
     let held = tokio::spawn(async move { client().get(url).send().await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
@@ -90,24 +65,13 @@ async fn turning_hang_off_cuts_the_held_requests() {
     assert!(!err.is_timeout(), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
     // New requests are answered again.
-    let response = client()
-        .get(format!("{}{}", t.base_url(), paths::DEVICE_INFO))
-        .send_digest_auth((USER, PASS))
-        .await
-        .expect("request");
+    let response = get_as(&client(), &device_info_url(&t), PASS).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn reset_fault_cuts_the_connection_without_a_reply() {
-    let t = start(TerminalConfig {
-        faults: Faults {
-            reset: true,
-            ..Faults::default()
-        },
-        ..TerminalConfig::default()
-    })
-    .await;
+    let t = start_with_faults(|f| f.reset = true).await;
     let result = client()
         .post(isapi_url(&t, paths::USER_RECORD))
         .json(&user_body("1"))
@@ -125,14 +89,7 @@ async fn reset_fault_cuts_the_connection_without_a_reply() {
 
 #[tokio::test]
 async fn http_500_fault_returns_an_html_error_page() {
-    let t = start(TerminalConfig {
-        faults: Faults {
-            http_500: true,
-            ..Faults::default()
-        },
-        ..TerminalConfig::default()
-    })
-    .await;
+    let t = start_with_faults(|f| f.http_500 = true).await;
     let response = post(&t, paths::USER_RECORD, user_body("1")).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
@@ -146,14 +103,7 @@ async fn http_500_fault_returns_an_html_error_page() {
 
 #[tokio::test]
 async fn xml_only_fault_answers_response_status_in_xml() {
-    let t = start(TerminalConfig {
-        faults: Faults {
-            xml_only: true,
-            ..Faults::default()
-        },
-        ..TerminalConfig::default()
-    })
-    .await;
+    let t = start_with_faults(|f| f.xml_only = true).await;
     let ok = post(&t, paths::USER_RECORD, user_body("1")).await;
     assert_eq!(ok.status(), StatusCode::OK);
     assert_eq!(ok.headers()["content-type"], "application/xml");
@@ -181,25 +131,10 @@ async fn xml_only_fault_answers_response_status_in_xml() {
 
 #[tokio::test]
 async fn fdmodify_unsupported_fault_answers_not_support() {
-    let t = start(TerminalConfig {
-        faults: Faults {
-            fdmodify_unsupported: true,
-            ..Faults::default()
-        },
-        ..TerminalConfig::default()
-    })
-    .await;
+    let t = start_with_faults(|f| f.fdmodify_unsupported = true).await;
     t.add_person(person("5"));
     t.set_face("5", jpeg(1, 100));
-    let (status, body) = json_of(
-        put(
-            &t,
-            paths::FACE_MODIFY,
-            face_body("5", "http://127.0.0.1:1/a.jpg"),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = send_face(&t, paths::FACE_MODIFY, "5", "http://127.0.0.1:1/a.jpg").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_failure(&body, 4, "notSupport");
     assert_eq!(body["errorCode"], 0x4000_0001u64);
@@ -208,14 +143,7 @@ async fn fdmodify_unsupported_fault_answers_not_support() {
 
 #[tokio::test]
 async fn device_busy_fault_refuses_writes_with_http_200() {
-    let t = start(TerminalConfig {
-        faults: Faults {
-            device_busy: true,
-            ..Faults::default()
-        },
-        ..TerminalConfig::default()
-    })
-    .await;
+    let t = start_with_faults(|f| f.device_busy = true).await;
     let (status, body) = json_of(post(&t, paths::USER_RECORD, user_body("1")).await).await;
     assert_eq!(status, StatusCode::OK);
     assert_failure(&body, 2, "deviceBusy");
@@ -237,25 +165,10 @@ async fn device_busy_fault_refuses_writes_with_http_200() {
 
 #[tokio::test]
 async fn face_download_fail_fault_fails_without_downloading() {
-    let t = start(TerminalConfig {
-        faults: Faults {
-            face_download_fail: true,
-            ..Faults::default()
-        },
-        ..TerminalConfig::default()
-    })
-    .await;
+    let t = start_with_faults(|f| f.face_download_fail = true).await;
     t.add_person(person("5"));
     let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), jpeg(1, 900))])).await;
-    let (status, body) = json_of(
-        post(
-            &t,
-            paths::FACE_RECORD,
-            face_body("5", &pictures.url("a.jpg")),
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = send_face(&t, paths::FACE_RECORD, "5", &pictures.url("a.jpg")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_failure(&body, 6, "urlDownloadFail");
 }

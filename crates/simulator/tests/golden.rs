@@ -12,15 +12,15 @@ mod support;
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use diqwest::WithDigestAuth;
 use hikvision_isapi::wire::{DeviceInfo, FdLibCapabilities, UserCheck, UserInfo, paths};
 use hikvision_isapi::{IsapiError, RawReply, parse_status, parse_xml};
-use hikvision_simulator::{Faults, SimulatedTerminal, TerminalConfig};
+use hikvision_simulator::SimulatedTerminal;
 use quick_xml::events::Event;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
-    PASS, USER, client, isapi_url, jpeg, json_of, person, post, put, start, start_default,
+    PASS, client, device_info_url, get_as, isapi_url, jpeg, json_of, person, post, put,
+    start_default, start_with_faults,
 };
 
 /// Where the face of a write points instead of the document's LAN address: tests send traffic to
@@ -95,24 +95,9 @@ fn element_names(text: &str) -> Vec<String> {
     }
 }
 
-/// A terminal whose faults are the defaults changed by `set`.
-async fn start_with_fault(set: impl FnOnce(&mut Faults)) -> SimulatedTerminal {
-    let mut faults = Faults::default();
-    set(&mut faults);
-    start(TerminalConfig {
-        faults,
-        ..TerminalConfig::default()
-    })
-    .await
-}
-
 /// An authenticated GET of `url`: its status and body text.
 async fn get_text(url: &str) -> (StatusCode, String) {
-    let response = client()
-        .get(url)
-        .send_digest_auth((USER, PASS))
-        .await
-        .expect("request completes");
+    let response = get_as(&client(), url, PASS).await;
     (response.status(), response.text().await.expect("body"))
 }
 
@@ -131,7 +116,7 @@ fn seed_documented_persons(t: &SimulatedTerminal, employee_nos: impl Iterator<It
 
 #[tokio::test]
 async fn fdmodify_on_old_firmware_answers_the_documented_not_support() {
-    let t = start_with_fault(|f| f.fdmodify_unsupported = true).await;
+    let t = start_with_faults(|f| f.fdmodify_unsupported = true).await;
     let mut request = examples::json("fdmodify-request");
     let fpid = request["FPID"].as_str().expect("FPID").to_owned();
     t.add_person(person(&fpid));
@@ -169,7 +154,7 @@ async fn adding_a_person_twice_answers_the_documented_person_exists() {
 
 #[tokio::test]
 async fn a_write_to_a_busy_terminal_answers_the_documented_busy() {
-    let t = start_with_fault(|f| f.device_busy = true).await;
+    let t = start_with_faults(|f| f.device_busy = true).await;
     let (_, reply) =
         json_of(post(&t, paths::USER_RECORD, examples::json("user-info-record")).await).await;
     assert_as_documented(&reply, "response-status-busy", &REFUSAL_FIELDS);
@@ -192,14 +177,10 @@ fn attempts_left(body: &str) -> Option<u32> {
 
 /// The `<userCheck>` body of the 401 that the `n`th wrong login in a row gets.
 async fn user_check_after_wrong_logins(t: &SimulatedTerminal, n: usize) -> String {
-    let url = format!("{}{}", t.base_url(), paths::DEVICE_INFO);
+    let url = device_info_url(t);
     let mut body = String::new();
     for _ in 0..n {
-        let response = client()
-            .get(&url)
-            .send_digest_auth((USER, "wrong"))
-            .await
-            .expect("request completes");
+        let response = get_as(&client(), &url, "wrong").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         body = response.text().await.expect("body");
     }
@@ -238,7 +219,6 @@ async fn a_wrong_password_gets_the_documented_user_check() {
 }
 
 #[tokio::test]
-#[ignore = "simulator differs from docs/isapi.md: its userCheck lacks isDefaultPassword, isRiskPassword and isActivated"]
 async fn a_wrong_password_gets_every_documented_user_check_element_in_order() {
     let t = start_default().await;
     let body = user_check_after_wrong_logins(&t, 2).await;
@@ -285,7 +265,7 @@ async fn face_capabilities_carry_the_documented_keys_the_client_reads() {
 #[tokio::test]
 async fn device_info_is_the_documented_xml() {
     let t = start_default().await;
-    let (status, text) = get_text(&format!("{}{}", t.base_url(), paths::DEVICE_INFO)).await;
+    let (status, text) = get_text(&device_info_url(&t)).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let doc = examples::get("device-info");
     let (simulated, documented) = (element_names(&text), element_names(&doc));

@@ -14,8 +14,8 @@ use axum::http::StatusCode as AxumStatus;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use diqwest::WithDigestAuth;
-use hikvision_isapi::wire::UserInfo;
-use hikvision_simulator::{SimulatedTerminal, TerminalConfig, spawn};
+use hikvision_isapi::wire::{UserInfo, paths};
+use hikvision_simulator::{Faults, SimulatedTerminal, TerminalConfig, spawn};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -36,6 +36,17 @@ pub async fn start_default() -> SimulatedTerminal {
     start(TerminalConfig::default()).await
 }
 
+/// A simulated terminal whose faults are the defaults changed by `set`.
+pub async fn start_with_faults(set: impl FnOnce(&mut Faults)) -> SimulatedTerminal {
+    let mut faults = Faults::default();
+    set(&mut faults);
+    start(TerminalConfig {
+        faults,
+        ..TerminalConfig::default()
+    })
+    .await
+}
+
 /// A client without proxies and with a 15 s timeout.
 pub fn client() -> Client {
     Client::builder()
@@ -48,6 +59,20 @@ pub fn client() -> Client {
 /// `path` on `t`, with `?format=json`.
 pub fn isapi_url(t: &SimulatedTerminal, path: &str) -> String {
     format!("{}{path}?format=json", t.base_url())
+}
+
+/// `GET /ISAPI/System/deviceInfo` of `t` (XML: no `format`).
+pub fn device_info_url(t: &SimulatedTerminal) -> String {
+    format!("{}{}", t.base_url(), paths::DEVICE_INFO)
+}
+
+/// A GET of `url` with Digest auth as the terminal's account with `password`.
+pub async fn get_as(client: &Client, url: &str, password: &str) -> Response {
+    client
+        .get(url)
+        .send_digest_auth((USER, password))
+        .await
+        .expect("request completes")
 }
 
 /// A JSON request with Digest auth as `creds`.
@@ -104,6 +129,23 @@ pub fn person(employee_no: &str) -> UserInfo {
 /// A FaceDataRecord / FDModify / FDSetUp body with a `faceURL`.
 pub fn face_body(fpid: &str, face_url: &str) -> Value {
     json!({"faceLibType": "blackFD", "FDID": "1", "FPID": fpid, "faceURL": face_url})
+}
+
+/// A face call with the `faceURL` body of [`face_body`], with the right credentials: its status
+/// and JSON reply. FaceDataRecord is a POST; FDModify and FDSetUp are PUTs.
+pub async fn send_face(
+    t: &SimulatedTerminal,
+    path: &str,
+    fpid: &str,
+    face_url: &str,
+) -> (StatusCode, Value) {
+    let method = if path == paths::FACE_RECORD {
+        Method::POST
+    } else {
+        Method::PUT
+    };
+    let body = face_body(fpid, face_url);
+    json_of(call(&client(), t, method, path, &body, (USER, PASS)).await).await
 }
 
 /// Bytes that pass the terminal's picture check (JPEG magic), distinct per `seed`.
