@@ -21,7 +21,6 @@ use auth_support::{AuthServer, ec_key, es256, user_claims};
 use axum::Router;
 use axum::response::Html;
 use fantoccini::{Client, ClientBuilder};
-use hikvision_simulator::Faults;
 use hikvision_sync::config::Settings;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
@@ -162,14 +161,7 @@ async fn a_browser_on_the_configured_origin_calls_the_api_and_others_are_blocked
         s.cors_origins = project.cors_origins.clone();
     })
     .await;
-    let t = terminal(Faults::default()).await;
-    let no = unique_employee_no();
-    enrol(&t, &no, Some(jpeg(1)));
-    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(2));
-    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
-    f.store
-        .set_devices(vec![device_row("Door", &t, PASSWORD)])
-        .await;
+    let (t, no, id) = one_enrolled(&f, "Door").await;
     let api = f.app.base.join(UPDATE_ENDPOINT).unwrap();
     let token = es256(&key, &user_claims(&auth.issuer()));
     let body = json!({"angajat_id": id});

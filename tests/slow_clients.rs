@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use hikvision_simulator::Faults;
 use hikvision_sync::config::HttpOptions;
 use hikvision_sync::models::{Angajat, DeviceEntry};
 use hikvision_sync::startup::Application;
@@ -50,14 +49,7 @@ struct Edge {
 impl Edge {
     async fn start(max_connections: usize) -> Self {
         let f = Fixture::on(Store::memory(), |s| s.http = limits(max_connections)).await;
-        let terminal = terminal(Faults::default()).await;
-        let no = unique_employee_no();
-        enrol(&terminal, &no, Some(jpeg(1)));
-        let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(2));
-        let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
-        f.store
-            .set_devices(vec![device_row("Door", &terminal, PASSWORD)])
-            .await;
+        let (terminal, no, id) = one_enrolled(&f, "Door").await;
         let addr = format!(
             "{}:{}",
             f.app.base.host_str().unwrap(),

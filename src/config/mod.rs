@@ -337,7 +337,8 @@ mod tests {
     use super::*;
     use crate::supabase::FaceUrlScheme;
 
-    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    /// The settings from `pairs` alone (also used by the other settings files' tests).
+    pub(super) fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -292,6 +292,21 @@ impl Fixture {
     }
 }
 
+/// An employee enrolled with an old face (`jpeg(1)`) on a new simulated terminal named `name`, the
+/// only active one, with a new photo (`jpeg(2)`) to send: the terminal, the employee number and
+/// the angajat id.
+pub async fn one_enrolled(f: &Fixture, name: &str) -> (SimulatedTerminal, String, Uuid) {
+    let t = terminal(Faults::default()).await;
+    let no = unique_employee_no();
+    enrol(&t, &no, Some(jpeg(1)));
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(2));
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
+        .set_devices(vec![device_row(name, &t, PASSWORD)])
+        .await;
+    (t, no, id)
+}
+
 /// The `device_name`s of `per_device`, in the response's order.
 pub fn device_names(body: &Value) -> Vec<&str> {
     body["per_device"]
