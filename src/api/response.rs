@@ -63,6 +63,9 @@ pub struct PerDevice {
     /// When the background attempt is due, RFC 3339 (extra).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether a face search after the write found the face; absent when not checked (extra).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
 }
 
 impl SyncResponse {
@@ -94,6 +97,7 @@ impl From<DeviceReport> for PerDevice {
             elapsed_ms: r.elapsed_ms,
             queued: r.queued,
             next_attempt_at: r.next_attempt_at,
+            verified: r.result.verified,
         }
     }
 }

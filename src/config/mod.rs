@@ -49,6 +49,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "AUTH_FAILURE_COOLDOWN_MS",
         "how long a terminal that refused a password is not called with it again",
     ),
+    (
+        "VERIFY_AFTER_WRITE",
+        "confirm each acknowledged face write with a face search (true/false)",
+    ),
     ("API_KEY", "static key accepted in x-api-key"),
     (
         "SUPABASE_JWT_SECRET",
@@ -159,6 +163,8 @@ pub struct SyncOptions {
     pub request_deadline: Duration,
     /// How long a terminal that refused a username/password is not called with it again.
     pub auth_failure_cooldown: Duration,
+    /// Confirm every acknowledged face write with a face search (one more paced call).
+    pub verify_after_write: bool,
 }
 
 impl Default for SyncOptions {
@@ -172,6 +178,7 @@ impl Default for SyncOptions {
             device_timeout: Duration::from_millis(10_000),
             request_deadline: Duration::from_millis(30_000),
             auth_failure_cooldown: Duration::from_millis(900_000),
+            verify_after_write: true,
         }
     }
 }

@@ -128,6 +128,12 @@ impl Settings {
         }
         read_edge(&get, &mut s, &mut problems);
 
+        match get("VERIFY_AFTER_WRITE").map(|v| v.to_ascii_lowercase()) {
+            None => {}
+            Some(v) if v == "true" || v == "1" => s.sync.verify_after_write = true,
+            Some(v) if v == "false" || v == "0" => s.sync.verify_after_write = false,
+            Some(v) => problems.push(format!("VERIFY_AFTER_WRITE='{v}' must be true or false")),
+        }
         s.delivery = super::delivery::read_delivery(&get, &mut problems);
 
         s.api_key = get("API_KEY").map(SecretString::from);

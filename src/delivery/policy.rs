@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | success | `in_sync` | - |
 //! | skipped (no employee_no / photo) | `skipped` | when the row changes |
-//! | `Busy`, `ServerError`, `Unreachable`, `ConnectionLost`, `Timeout`, `deadline_exceeded`, an internal error | `pending` | backoff: `RETRY_INITIAL_MS` doubling to `RETRY_MAX_MS`, jittered, forever while the change is current |
+//! | `Busy`, `ServerError`, `Unreachable`, `ConnectionLost`, `Timeout`, `deadline_exceeded`, `not_confirmed` (acknowledged, then not found), an internal error | `pending` | backoff: `RETRY_INITIAL_MS` doubling to `RETRY_MAX_MS`, jittered, forever while the change is current |
 //! | `Credentials`, `credentials_blocked` | `failed` | when the device row's credentials change |
 //! | `PictureRejected` | `failed` | when the photo changes |
 //! | invalid device row, `InvalidRequest`, `BadReply` | `failed` | when the device row changes |
@@ -67,7 +67,10 @@ fn retried(result: &SyncResult) -> bool {
         );
     }
     match (&result.status, &result.error_code) {
-        (_, Some(ErrorCode::Service(ServiceCode::DeadlineExceeded))) => true,
+        (
+            _,
+            Some(ErrorCode::Service(ServiceCode::DeadlineExceeded | ServiceCode::NotConfirmed)),
+        ) => true,
         // An internal error (not a bad device row) is ours to retry.
         (SyncStatus::Fatal, _) => result.step != SyncStep::Device,
         _ => false,

@@ -204,6 +204,8 @@ pub struct SyncResult {
     pub error_code: Option<ErrorCode>,
     /// What the terminal error means, when a terminal call failed (drives durable retries).
     pub class: Option<ErrorClass>,
+    /// Whether a face search after the write found the face (`None`: not checked).
+    pub verified: Option<bool>,
 }
 
 impl SyncResult {
@@ -217,6 +219,7 @@ impl SyncResult {
             fallback: false,
             error_code: None,
             class: None,
+            verified: None,
         }
     }
 

@@ -14,7 +14,7 @@ use std::future::Future;
 
 use tokio::time::Instant;
 
-use crate::models::{ErrorCode, Person, SyncResult, SyncStatus, SyncStep};
+use crate::models::{ErrorCode, Person, ServiceCode, SyncResult, SyncStatus, SyncStep};
 use hikvision_isapi::wire::EmployeeNoList;
 use hikvision_isapi::{
     ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, Terminal, TerminalCall,
@@ -229,6 +229,42 @@ impl DeviceSession<'_> {
         }
     }
 
+    /// Read-back: the terminal acknowledged the face; does a search find it? An explicit "no"
+    /// turns the success into `not_confirmed` (retried like any transient failure); a search that
+    /// itself fails leaves the result as it was, marked `verified: false`.
+    pub async fn verify(&self, employee_no: &str, result: SyncResult) -> SyncResult {
+        let found = self
+            .attempt(true, || self.client.find_face(&self.terminal, employee_no))
+            .await;
+        match found {
+            Ok(true) => SyncResult {
+                verified: Some(true),
+                ..result
+            },
+            Ok(false) => SyncResult {
+                verified: Some(false),
+                method: result.method,
+                fallback: result.fallback,
+                ..SyncResult::new(
+                    SyncStatus::Partial,
+                    SyncStep::Photo,
+                    format!(
+                        "Not confirmed: the terminal acknowledged the face ({}) but a face search finds none for employee_no {employee_no}; it is sent again",
+                        result.message
+                    ),
+                )
+                .with_code(ServiceCode::NotConfirmed)
+            },
+            Err(e) => {
+                tracing::debug!(error = %e, "read-back search failed; the write stands unverified");
+                SyncResult {
+                    verified: Some(false),
+                    ..result
+                }
+            }
+        }
+    }
+
     async fn add_face_with_fallbacks(&self, job: &FaceJob<'_>, because: &str) -> SyncResult {
         let mut post = self.face(FaceCall::Record, job).await;
         if job.create_missing_person && post.as_ref().is_err_and(person_missing) {
@@ -332,6 +368,7 @@ fn failed_step(
         fallback,
         error_code: Some(ErrorCode::of(e)),
         class: Some(e.class()),
+        verified: None,
         ..SyncResult::new(SyncStatus::Partial, step, format!("{message}{suffix}"))
     }
 }

@@ -409,7 +409,7 @@ impl Orchestrator {
             picture: picture.clone(),
             create_missing_person: flags.create_missing_person,
         });
-        match (flow, &job) {
+        let result = match (flow, &job) {
             (Flow::Remove, _) => session.remove_person(employee_no).await,
             (Flow::FullSync, _) => {
                 session
@@ -424,7 +424,13 @@ impl Orchestrator {
                 SyncStep::Photo,
                 "Internal error: no picture to send",
             ),
+        };
+        let wrote_face =
+            job.is_some() && result.status == SyncStatus::Success && result.step == SyncStep::Photo;
+        if wrote_face && self.options.verify_after_write {
+            return session.verify(employee_no, result).await;
         }
+        result
     }
 }
 

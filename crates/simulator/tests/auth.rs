@@ -120,7 +120,7 @@ async fn wrong_password_gets_user_check_with_attempts_left_counting_down() {
         assert_eq!(
             body,
             format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<userCheck><statusValue>401</statusValue><statusString>Unauthorized</statusString><lockStatus>unlock</lockStatus><unlockTime>0</unlockTime><retryLoginTime>{expected_left}</retryLoginTime></userCheck>"
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<userCheck version=\"2.0\" xmlns=\"http://www.isapi.org/ver20/XMLSchema\"><statusValue>401</statusValue><statusString>Unauthorized</statusString><isDefaultPassword>false</isDefaultPassword><isRiskPassword>false</isRiskPassword><isActivated>true</isActivated><lockStatus>unlock</lockStatus><unlockTime>0</unlockTime><retryLoginTime>{expected_left}</retryLoginTime></userCheck>"
             )
         );
     }
