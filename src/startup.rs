@@ -1,5 +1,8 @@
 //! Building the application from settings ([`Application`], [`Services`]), and serving it with
-//! graceful shutdown.
+//! graceful shutdown, timeouts against slow clients and a connection cap ([`serve`]).
+
+mod serve;
+mod watchdog;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,7 +16,7 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::api::{AppState, Authenticator, router};
-use crate::config::{LogFormat, Settings};
+use crate::config::{ConfigError, HttpOptions, LogFormat, Settings};
 use crate::delivery::jobs::{self, JobScheduler};
 use crate::delivery::memory::MemoryStore;
 use crate::delivery::postgres::PgStore;
@@ -101,6 +104,7 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     router: Router,
+    http: HttpOptions,
 }
 
 impl Application {
@@ -127,10 +131,14 @@ impl Application {
         directory: Option<Arc<dyn Directory>>,
         extra: Router,
     ) -> Result<Self, StartupError> {
+        settings
+            .check_request_timeout()
+            .map_err(|e| ConfigError(vec![e]))?;
         let addr = listener.local_addr().map_err(|source| StartupError::Io {
             addr: settings.bind_addr.to_string(),
             source,
         })?;
+        let http = settings.http.clone();
         let Services {
             metrics,
             orchestrator,
@@ -155,6 +163,7 @@ impl Application {
             listener,
             addr,
             router: router(state).merge(extra),
+            http,
         })
     }
 
@@ -178,11 +187,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
-        let addr = self.addr.to_string();
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|source| StartupError::Io { addr, source })
+        serve::serve(self.listener, self.router, self.http, shutdown).await;
+        Ok(())
     }
 }
 

@@ -29,6 +29,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
+use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
@@ -370,11 +371,9 @@ pub async fn require_auth(
     }
 }
 
+/// Compares in time independent of where the bytes differ (`subtle`); only the length shows.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]

@@ -1,86 +1,207 @@
 //! `POST /api/test-isapi/update-face-image`: the update flow on one terminal given in the body, for
 //! debugging the PUT/POST fallback with curl. Runs the same orchestration as the real endpoint.
+//!
+//! It makes the service call whatever host a request names, so it is off unless
+//! `DEBUG_ENDPOINT=true`, and then calls only addresses inside `DEBUG_ALLOWED_NETS`: a host name
+//! is resolved here, every address it resolves to is checked, and the terminal is called on the
+//! checked address (never resolved again, so a second answer cannot point elsewhere).
 
-use std::time::Instant;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use secrecy::SecretString;
-use uuid::Uuid;
 
 use super::AppState;
-use super::body::JsonObject;
-use super::error::ApiError;
-use super::response::{DebugRequest, SyncResponse, SyncResponses};
-use crate::models::{Angajat, Biometrie, Device};
-use crate::orchestration::{Flow, FlowOptions};
+use super::body::JsonBody;
+use super::error::{ApiCode, ApiError};
+use super::response::{DebugRequest, SyncResponse};
+use crate::config::DebugOptions;
+use crate::models::{Biometrie, Person};
+use crate::orchestration::{Flow, FlowOptions, Hooks};
+use crate::supabase::{DeviceFields, device_from_fields};
+
+/// The longest a host name may take to resolve.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Body: `{"device": {"ip", "port"?, "username"?, "password"?}, "employee_no", "face_url",
-/// "create_missing_person"?}`. Missing credentials fall back to the service defaults.
+/// "name"?, "create_missing_person"?}`. Missing credentials fall back to the service defaults.
 #[utoipa::path(post, path = "/api/test-isapi/update-face-image", tag = "debug",
-    request_body = DebugRequest, responses(SyncResponses))]
+    request_body = DebugRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The terminal's result (also when it failed: see `per_device`)", body = SyncResponse)))]
 pub async fn update_face_image(
     State(state): State<AppState>,
-    body: JsonObject,
+    JsonBody(request): JsonBody<DebugRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
     let started = Instant::now();
-    let device = match body.0.get("device") {
-        Some(serde_json::Value::Object(map)) => JsonObject(map.clone()),
-        _ => {
-            return Err(ApiError::field(
-                "missing_field",
-                "'device' is required: {\"ip\": \"192.168.1.100\", \"port\": 80, \"username\": \"admin\", \"password\": \"...\"}",
-            ));
-        }
+    let DebugRequest {
+        device,
+        employee_no,
+        face_url,
+        name,
+        create_missing_person,
+    } = request;
+    let host = device.ip;
+    let ip = allowed_address(&host, &state.settings.debug).await?;
+    let fields = DeviceFields {
+        id: String::new(),
+        name: host,
+        ip: ip.to_string(),
+        port: device.port.map(|p| p.to_string()),
+        username: device.username,
+        password: device.password,
     };
-    let ip = device.text("ip")?;
-    let port = match device.0.get("port") {
-        None | Some(serde_json::Value::Null) => 80,
-        Some(v) => v
-            .as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .filter(|p| *p > 0)
-            .ok_or_else(|| ApiError::field("invalid_field", "'device.port' must be 1-65535"))?,
-    };
-    let defaults = &state.settings.device_defaults;
-    let password = match device.opt_text("password") {
-        Some(p) => SecretString::from(p),
-        None => defaults.password.clone().ok_or_else(|| {
-            ApiError::field(
-                "missing_field",
-                "'device.password' is required (HIKVISION_PASSWORD is not set)",
-            )
-        })?,
-    };
-    let device = Device {
-        id: "test".into(),
-        name: ip.clone(),
-        ip,
-        port,
-        username: device
-            .opt_text("username")
-            .unwrap_or_else(|| defaults.username.clone()),
-        password,
-    };
-    let angajat = Angajat {
-        id: Uuid::nil(),
-        nume: String::new(),
-        prenume: body.opt_text("name").unwrap_or_default(),
+    let device = device_from_fields(fields, &state.settings.device_defaults);
+    let person = Person {
+        name: name.unwrap_or_default(),
         biometrie: Some(Biometrie {
-            employee_no: Some(body.text("employee_no")?),
-            foto_fata_url: Some(body.text("face_url")?),
+            employee_no: Some(employee_no),
+            foto_fata_url: Some(face_url),
         }),
     };
     let flags = FlowOptions {
-        create_missing_person: body.flag("create_missing_person")?,
+        create_missing_person: create_missing_person.unwrap_or(false),
     };
-    super::sync::fan_out(
-        &state,
-        angajat,
-        vec![Ok(device)],
-        Flow::UpdatePhoto,
-        flags,
-        started,
-    )
+    // One-off: the debugging endpoint's terminal and person are not durable state.
+    let orchestrator = state.orchestrator.clone();
+    super::sync::respond_after(None, started, async move {
+        Ok(orchestrator
+            .sync(
+                person,
+                vec![device],
+                Flow::UpdatePhoto,
+                flags,
+                Hooks::default(),
+            )
+            .await)
+    })
     .await
+}
+
+/// The route while `DEBUG_ENDPOINT` is off (still behind authentication): 404 that says how to
+/// turn it on.
+pub async fn disabled() -> ApiError {
+    ApiError::DebugEndpointDisabled
+}
+
+/// The address to call for `host`: an address literal, or what a host name resolves to (its first
+/// IPv4 address, else its first), once every address it resolves to is inside
+/// `DEBUG_ALLOWED_NETS`.
+async fn allowed_address(host: &str, debug: &DebugOptions) -> Result<IpAddr, ApiError> {
+    let addrs: Vec<IpAddr> = match literal(host).parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => resolve(host).await?,
+    };
+    match addrs.iter().find(|a| !debug.allows(**a)) {
+        Some(outside) => Err(ApiError::AddressNotAllowed(format!(
+            "'device.ip' {host} is {outside}, outside DEBUG_ALLOWED_NETS: the debugging endpoint only calls terminals on the allowed networks"
+        ))),
+        // Terminals speak IPv4; a name with both families is called on its IPv4 address.
+        None => addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(addrs.first())
+            .copied()
+            .ok_or_else(|| unknown_host(host, "no address")),
+    }
+}
+
+async fn resolve(host: &str) -> Result<Vec<IpAddr>, ApiError> {
+    if !is_host_name(host) {
+        return Err(unknown_host(host, "not an IP address or a host name"));
+    }
+    match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, 80))).await {
+        Err(_) => Err(unknown_host(host, "the lookup timed out")),
+        Ok(Err(e)) => Err(unknown_host(host, &e.to_string())),
+        Ok(Ok(addrs)) => Ok(addrs.map(|a| a.ip()).collect()),
+    }
+}
+
+/// An IP address (IPv6 in brackets or not) or a host name.
+pub(super) fn is_host(host: &str) -> bool {
+    literal(host).parse::<IpAddr>().is_ok() || is_host_name(host)
+}
+
+fn literal(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// Letters, digits and hyphens in dot-separated labels of at most 63 characters.
+fn is_host_name(host: &str) -> bool {
+    host.len() <= 253
+        && host.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+fn unknown_host(host: &str, why: &str) -> ApiError {
+    let host: String = host.chars().take(80).collect();
+    ApiError::invalid(
+        ApiCode::UnknownHost,
+        format!("'device.ip' {host} cannot be resolved ({why}): give the terminal's IP address"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_nets;
+
+    fn loopback_only() -> DebugOptions {
+        DebugOptions {
+            enabled: true,
+            allowed_nets: parse_nets("127.0.0.0/8,::1/128").unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_addresses_inside_the_allowed_nets_are_called() {
+        let debug = loopback_only();
+        let ok = allowed_address("127.0.0.1", &debug).await.unwrap();
+        assert_eq!(ok, IpAddr::from([127, 0, 0, 1]));
+        assert!(allowed_address("[::1]", &debug).await.is_ok());
+        for outside in [
+            "10.0.0.5",
+            "192.168.1.100",
+            "169.254.169.254",
+            "::ffff:8.8.8.8",
+        ] {
+            let e = allowed_address(outside, &debug).await.unwrap_err();
+            assert_eq!(e.code(), ApiCode::AddressNotAllowed, "{outside}");
+        }
+    }
+
+    #[tokio::test]
+    async fn host_names_are_resolved_and_every_address_checked() {
+        let debug = loopback_only();
+        // /etc/hosts answers for localhost: no lookup leaves the machine.
+        let ip = allowed_address("localhost", &debug).await.unwrap();
+        assert!(ip.is_loopback(), "{ip}");
+        let nowhere = DebugOptions {
+            allowed_nets: parse_nets("10.0.0.0/8").unwrap(),
+            ..debug
+        };
+        let e = allowed_address("localhost", &nowhere).await.unwrap_err();
+        assert_eq!(e.code(), ApiCode::AddressNotAllowed);
+    }
+
+    #[test]
+    fn garbage_is_not_sent_to_the_resolver() {
+        for bad in ["a b", "-x", "x..y", "😀", &"a".repeat(64)] {
+            assert!(!is_host_name(bad), "{bad}");
+        }
+        assert!(is_host_name("door-1.example.com"));
+        for ok in ["10.0.0.1", "::1", "[fe80::1]", "localhost"] {
+            assert!(is_host(ok), "{ok}");
+        }
+        for bad in ["", " ", "10.0.0.1 ", "[10.0.0.1"] {
+            assert!(!is_host(bad), "{bad:?}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -10,9 +11,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
-use super::body::JsonObject;
-use super::error::ApiError;
-use super::response::{ErrorBody, SyncResponse, SyncResponses};
+use super::body::JsonBody;
+use super::error::{ApiCode, ApiError};
+use super::response::{RemoveRequest, SyncResponse};
 use crate::delivery::PairState;
 use crate::models::DeviceEntry;
 use crate::orchestration::{Flow, FlowOptions};
@@ -85,13 +86,20 @@ fn names(devices: &[DeviceEntry]) -> Vec<(String, String)> {
 
 /// Where delivery of one employee's changes stands on every terminal.
 #[utoipa::path(get, path = "/api/hikvision/angajat/{angajat_id}/status", tag = "delivery",
-    params(("angajat_id" = Uuid, Path, description = "The employee")),
-    responses((status = 200, body = AngajatStatus), (status = 401, body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+    params(("angajat_id" = Uuid, Path, description = "The employee (`angajati.id`)",
+        example = "6f1d3a52-7c1e-4c55-9a0e-1d2b3c4d5e01")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Every active terminal's state for the employee", body = AngajatStatus)))]
 pub async fn angajat_status(
     State(state): State<AppState>,
-    Path(angajat_id): Path<Uuid>,
+    angajat_id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<AngajatStatus>, ApiError> {
+    let Path(angajat_id) = angajat_id.map_err(|e| {
+        ApiError::invalid(
+            ApiCode::InvalidUuid,
+            format!("'angajat_id' in the path must be a UUID like 6f1d3a52-7c1e-4c55-9a0e-1d2b3c4d5e01 ({e})"),
+        )
+    })?;
     let devices = names(&state.directory()?.get_active_devices().await?);
     let pairs = state.delivery.store().pairs_of(angajat_id).await?;
     let employee_no = pairs.iter().find_map(|p| p.change.employee_no.clone());
@@ -147,8 +155,8 @@ pub async fn angajat_status(
 
 /// Per terminal: how many changes wait to be applied, how many wait for a person.
 #[utoipa::path(get, path = "/api/hikvision/devices/status", tag = "delivery",
-    responses((status = 200, body = DevicesStatus), (status = 401, body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Every active terminal's backlog", body = DevicesStatus)))]
 pub async fn devices_status(
     State(state): State<AppState>,
 ) -> Result<Json<DevicesStatus>, ApiError> {
@@ -175,29 +183,29 @@ pub async fn devices_status(
 /// Removes the person and their face from every active terminal, durably: terminals that are
 /// offline now are caught up when they return. Only this employee's number is deleted.
 #[utoipa::path(post, path = "/api/hikvision/remove-angajat", tag = "delivery",
-    request_body = super::response::SyncRequest, responses(SyncResponses))]
+    request_body = RemoveRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Per-terminal results of the removal (terminals away now are caught up later: see `queued`)", body = SyncResponse)))]
 pub async fn remove_angajat(
     State(state): State<AppState>,
-    body: JsonObject,
+    JsonBody(body): JsonBody<RemoveRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
     let started = Instant::now();
-    let angajat_id = body.uuid("angajat_id")?;
+    let angajat_id = body.angajat_id;
     let Some(subject) = state.delivery.removal_target(angajat_id).await? else {
-        return Err(ApiError::field(
-            "no_employee_no",
+        return Err(ApiError::invalid(
+            ApiCode::NoEmployeeNo,
             format!(
                 "No employee number is known for angajat {angajat_id} (no biometrie.employee_no and none was ever sent to a terminal): there is nothing to remove"
             ),
         ));
     };
     let devices = state.directory()?.get_active_devices().await?;
-    let reports = state
-        .delivery
-        .sync_now(subject, devices, Flow::Remove, FlowOptions::default())
-        .await?;
-    Ok(Json(SyncResponse::new(
-        angajat_id.to_string(),
-        reports,
-        started.elapsed().as_millis() as u64,
-    )))
+    let delivery = state.delivery.clone();
+    super::sync::respond_after(Some(angajat_id), started, async move {
+        Ok(delivery
+            .sync_now(subject, devices, Flow::Remove, FlowOptions::default())
+            .await?)
+    })
+    .await
 }

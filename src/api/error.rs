@@ -1,35 +1,136 @@
 //! The one error type of the HTTP edge: every failure becomes `{"status": "error", "code", "message"}`
-//! with the right status, mapped here and nowhere else.
+//! with the right status. Codes are an enum ([`ApiCode`]), mapped to HTTP here and nowhere else.
+
+use std::time::Duration;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::{Serialize, Serializer};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
+use super::response::ErrorBody;
 use crate::supabase::DirectoryError;
+
+macro_rules! api_codes {
+    ($($variant:ident => $code:literal, $status:ident: $doc:literal;)*) => {
+        /// Every request-level error code (`code` of the JSON error body).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ApiCode {
+            $(
+                #[doc = $doc]
+                $variant,
+            )*
+        }
+
+        impl ApiCode {
+            /// Every code, for the OpenAPI document.
+            pub const ALL: &'static [ApiCode] = &[$(ApiCode::$variant),*];
+
+            /// The code as it appears in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+
+            /// What the code means, in a sentence.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $doc,)*
+                }
+            }
+
+            /// The HTTP status that carries the code.
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(Self::$variant => StatusCode::$status,)*
+                }
+            }
+        }
+    };
+}
+
+api_codes! {
+    InvalidJson => "invalid_json", BAD_REQUEST: "The body is not a JSON object (or could not be read).";
+    EmptyBody => "empty_body", BAD_REQUEST: "The body is empty.";
+    Unauthorized => "unauthorized", UNAUTHORIZED: "Missing, malformed, expired or foreign credentials.";
+    Forbidden => "forbidden", FORBIDDEN: "Valid credentials that may not do this (role, anonymous user).";
+    AddressNotAllowed => "address_not_allowed", FORBIDDEN: "The debugging endpoint may not call that address (DEBUG_ALLOWED_NETS).";
+    NotFound => "not_found", NOT_FOUND: "No such endpoint.";
+    AngajatNotFound => "angajat_not_found", NOT_FOUND: "No angajat with that id.";
+    DebugEndpointDisabled => "debug_endpoint_disabled", NOT_FOUND: "The debugging endpoint is off (DEBUG_ENDPOINT).";
+    MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED: "The endpoint does not take that method.";
+    BodyTimeout => "body_timeout", REQUEST_TIMEOUT: "The body did not arrive within BODY_READ_TIMEOUT_MS.";
+    PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE: "The body is over 64 KiB.";
+    MissingField => "missing_field", UNPROCESSABLE_ENTITY: "A required field is missing or null.";
+    InvalidUuid => "invalid_uuid", UNPROCESSABLE_ENTITY: "A UUID field is not a UUID.";
+    InvalidField => "invalid_field", UNPROCESSABLE_ENTITY: "A field has the wrong type or is out of range.";
+    UnknownHost => "unknown_host", UNPROCESSABLE_ENTITY: "The terminal's host name does not resolve.";
+    NoEmployeeNo => "no_employee_no", CONFLICT: "No employee number is known for the angajat: nothing to remove.";
+    InternalError => "internal_error", INTERNAL_SERVER_ERROR: "A bug; the details are in the service logs.";
+    SupabaseError => "supabase_error", BAD_GATEWAY: "Supabase answered something unusable.";
+    SupabaseNotConfigured => "supabase_not_configured", SERVICE_UNAVAILABLE: "SUPABASE_URL is not set.";
+    SupabaseUnavailable => "supabase_unavailable", SERVICE_UNAVAILABLE: "Supabase does not answer.";
+    SupabaseAuthFailed => "supabase_auth_failed", SERVICE_UNAVAILABLE: "Supabase rejects the service key.";
+    AuthUnavailable => "auth_unavailable", SERVICE_UNAVAILABLE: "The token signing keys cannot be downloaded.";
+    DeliveryUnavailable => "delivery_unavailable", SERVICE_UNAVAILABLE: "The delivery database is unavailable.";
+    NotEnabled => "not_enabled", SERVICE_UNAVAILABLE: "The route is off until its setting is set (e.g. WEBHOOK_SECRET).";
+    RequestTimeout => "request_timeout", SERVICE_UNAVAILABLE: "The request took longer than REQUEST_TIMEOUT_MS.";
+    NotReady => "not_ready", SERVICE_UNAVAILABLE: "GET /ready: Supabase is not configured or does not answer.";
+}
+
+impl std::fmt::Display for ApiCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ApiCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl utoipa::PartialSchema for ApiCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ApiCode::ALL.iter().map(|c| c.as_str())))
+            .description(Some("Machine-readable reason (snake_case)"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ApiCode {}
 
 /// A request-level failure.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// The body is not what the endpoint takes.
+    /// The body, or a field of it, is not what the endpoint takes (400 or 422 by `code`).
     #[error("{message}")]
-    BadRequest {
-        /// snake_case code.
-        code: &'static str,
-        /// What to fix.
-        message: String,
-    },
-    /// Well-formed JSON with a missing or invalid field.
-    #[error("{message}")]
-    Unprocessable {
-        /// snake_case code.
-        code: &'static str,
+    Invalid {
+        /// What is wrong.
+        code: ApiCode,
         /// What to fix.
         message: String,
     },
     /// The body exceeds the limit.
     #[error("The request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// The body did not arrive in time.
+    #[error(
+        "The request body did not arrive within {} ms (BODY_READ_TIMEOUT_MS): send it at once",
+        .0.as_millis()
+    )]
+    BodyTimeout(Duration),
+    /// The whole request took too long.
+    #[error(
+        "The request did not finish within {} ms (REQUEST_TIMEOUT_MS); work already started on the terminals completes in the background: retry later",
+        .0.as_millis()
+    )]
+    RequestTimeout(Duration),
     /// Missing or wrong credentials.
     #[error("{0}")]
     Unauthorized(String),
@@ -45,6 +146,14 @@ pub enum ApiError {
     /// Known route, wrong method.
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// `DEBUG_ENDPOINT` is off.
+    #[error(
+        "The debugging endpoint is off: set DEBUG_ENDPOINT=true (and DEBUG_ALLOWED_NETS to the terminals' network) to use it"
+    )]
+    DebugEndpointDisabled,
+    /// The debugging endpoint may not call this terminal.
+    #[error("{0}")]
+    AddressNotAllowed(String),
     /// The employee or terminals could not be read.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
@@ -60,52 +169,52 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// A 422 for a missing or invalid field.
-    pub fn field(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Unprocessable {
+    /// A missing or invalid body or field, with the code that says which.
+    pub fn invalid(code: ApiCode, message: impl Into<String>) -> Self {
+        Self::Invalid {
             code,
             message: message.into(),
         }
     }
 
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// The code that tells the client what went wrong (and so the HTTP status).
+    pub fn code(&self) -> ApiCode {
         match self {
-            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
-            Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
-            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::AuthUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "auth_unavailable"),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::Invalid { code, .. } => *code,
+            Self::PayloadTooLarge(_) => ApiCode::PayloadTooLarge,
+            Self::BodyTimeout(_) => ApiCode::BodyTimeout,
+            Self::RequestTimeout(_) => ApiCode::RequestTimeout,
+            Self::Unauthorized(_) => ApiCode::Unauthorized,
+            Self::Forbidden(_) => ApiCode::Forbidden,
+            Self::AuthUnavailable(_) => ApiCode::AuthUnavailable,
+            Self::NotFound(_) => ApiCode::NotFound,
+            Self::MethodNotAllowed(_) => ApiCode::MethodNotAllowed,
+            Self::DebugEndpointDisabled => ApiCode::DebugEndpointDisabled,
+            Self::AddressNotAllowed(_) => ApiCode::AddressNotAllowed,
             Self::Directory(e) => match e {
-                DirectoryError::NotFound(_) => (StatusCode::NOT_FOUND, "angajat_not_found"),
-                DirectoryError::NotConfigured => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "supabase_not_configured")
-                }
+                DirectoryError::NotFound(_) => ApiCode::AngajatNotFound,
+                DirectoryError::NotConfigured => ApiCode::SupabaseNotConfigured,
                 DirectoryError::Unreachable(_) | DirectoryError::Timeout(_) => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "supabase_unavailable")
+                    ApiCode::SupabaseUnavailable
                 }
-                DirectoryError::Unauthorized { .. } => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "supabase_auth_failed")
-                }
+                DirectoryError::Unauthorized { .. } => ApiCode::SupabaseAuthFailed,
                 DirectoryError::Postgrest { .. } | DirectoryError::InvalidData(_) => {
-                    (StatusCode::BAD_GATEWAY, "supabase_error")
+                    ApiCode::SupabaseError
                 }
             },
             Self::Delivery(crate::delivery::DeliveryError::Directory(e)) => {
-                Self::Directory(e.clone()).status_and_code()
+                Self::Directory(e.clone()).code()
             }
-            Self::Delivery(_) => (StatusCode::SERVICE_UNAVAILABLE, "delivery_unavailable"),
-            Self::NotEnabled(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_enabled"),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            Self::Delivery(_) => ApiCode::DeliveryUnavailable,
+            Self::NotEnabled(_) => ApiCode::NotEnabled,
+            Self::Internal(_) => ApiCode::InternalError,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
+        let code = self.code();
         let message = match &self {
             Self::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
@@ -121,14 +230,46 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = Json(json!({"status": "error", "code": code, "message": message}));
-        let mut response = (status, body).into_response();
-        if status == StatusCode::UNAUTHORIZED {
+        let mut response = (code.status(), Json(ErrorBody::new(code, message))).into_response();
+        if code == ApiCode::Unauthorized {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"hikvision-sync\""),
             );
         }
+        if code == ApiCode::BodyTimeout {
+            // The rest of the body may still be on its way: this connection is not reusable.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_codes_keep_their_statuses() {
+        for (code, text, status) in [
+            (ApiCode::InvalidJson, "invalid_json", 400),
+            (ApiCode::EmptyBody, "empty_body", 400),
+            (ApiCode::MissingField, "missing_field", 422),
+            (ApiCode::InvalidUuid, "invalid_uuid", 422),
+            (ApiCode::AngajatNotFound, "angajat_not_found", 404),
+            (ApiCode::SupabaseUnavailable, "supabase_unavailable", 503),
+            (ApiCode::SupabaseAuthFailed, "supabase_auth_failed", 503),
+            (ApiCode::PayloadTooLarge, "payload_too_large", 413),
+            (ApiCode::BodyTimeout, "body_timeout", 408),
+            (ApiCode::RequestTimeout, "request_timeout", 503),
+        ] {
+            assert_eq!(code.as_str(), text);
+            assert_eq!(code.status().as_u16(), status, "{text}");
+        }
+        let unique: std::collections::HashSet<_> =
+            ApiCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(unique.len(), ApiCode::ALL.len());
     }
 }

@@ -1,37 +1,68 @@
-//! Liveness and readiness.
+//! Liveness, readiness and metrics.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppState;
+use super::error::ApiCode;
+use super::response::ErrorBody;
 
-/// `GET /health`: the process is up.
-#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "The process is up")))]
-pub async fn health() -> Json<Value> {
-    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+/// `GET /health`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always "ok".
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// The service's version.
+    #[schema(example = "0.1.0")]
+    pub version: &'static str,
 }
 
-/// `GET /ready`: the directory (Supabase) answers; 503 with the reason when it does not.
+/// `GET /ready`'s answer when Supabase answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// Always "ok".
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// `GET /health`: the process is up.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "The process is up", body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// `GET /ready`: the directory (Supabase) answers; 503 `not_ready` with the reason when it does
+/// not.
 #[utoipa::path(get, path = "/ready", tag = "health", responses(
-    (status = 200, description = "Supabase answers"),
-    (status = 503, description = "Supabase is not configured or does not answer", body = super::response::ErrorBody)))]
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    (status = 200, description = "Supabase answers", body = Ready),
+    (status = 503, description = "Supabase is not configured or does not answer", body = ErrorBody)))]
+pub async fn ready(
+    State(state): State<AppState>,
+) -> Result<Json<Ready>, (StatusCode, Json<ErrorBody>)> {
     let outcome = match state.directory() {
         Ok(d) => d.ping().await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     match outcome {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))),
-        Err(message) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "error", "code": "not_ready", "message": message})),
-        ),
+        Ok(()) => Ok(Json(Ready { status: "ok" })),
+        Err(message) => Err((
+            ApiCode::NotReady.status(),
+            Json(ErrorBody::new(ApiCode::NotReady, message)),
+        )),
     }
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses(
+    (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
     (
         [(

@@ -17,8 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, Request, Uri, header};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::cors::CorsLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -31,10 +33,11 @@ use crate::orchestration::Orchestrator;
 use crate::supabase::{Directory, DirectoryError};
 
 pub use auth::{AuthSetupError, Authenticator, Caller};
-pub use error::ApiError;
+pub use body::{JsonBody, MAX_BODY_BYTES, RequestBody};
+pub use error::{ApiCode, ApiError};
 pub use openapi::ApiDoc;
 pub use response::{
-    DebugDevice, DebugRequest, ErrorBody, PerDevice, SyncRequest, SyncResponse, SyncResponses,
+    DebugDevice, DebugRequest, EXAMPLE_ANGAJAT_ID, ErrorBody, PerDevice, SyncRequest, SyncResponse,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -78,7 +81,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/hikvision/sync-angajat", post(sync::sync_angajat))
         .route(
             "/api/test-isapi/update-face-image",
-            post(debug::update_face_image),
+            if state.settings.debug.enabled {
+                post(debug::update_face_image)
+            } else {
+                post(debug::disabled)
+            },
         )
         .route(
             "/api/hikvision/remove-angajat",
@@ -104,6 +111,10 @@ pub fn router(state: AppState) -> Router {
         tracing::info!(methods = %state.auth.describe(), "API authentication on");
     }
     let cors = cors_layer(&state.settings.cors_origins);
+    let request_timeout = state
+        .settings
+        .http
+        .request_timeout(state.settings.sync.request_deadline);
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
@@ -112,17 +123,24 @@ pub fn router(state: AppState) -> Router {
         // Outside the user-token auth: Supabase authenticates with x-webhook-secret.
         .route(
             "/api/hikvision/webhooks/supabase",
-            post(webhook::supabase_webhook),
+            post(webhook::supabase_webhook).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                webhook::require_secret,
+            )),
         )
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            request_timeout,
+            whole_request_timeout,
+        ))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let id = req
                     .headers()
                     .get(&REQUEST_ID)
@@ -149,6 +167,22 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         ])
         .expose_headers([REQUEST_ID])
         .max_age(Duration::from_secs(600))
+}
+
+/// Answers 503 `request_timeout` when the rest of the stack has not answered within `limit`
+/// (`REQUEST_TIMEOUT_MS`). Work handed to the terminals goes on in its own task.
+async fn whole_request_timeout(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
+            ApiError::RequestTimeout(limit).into_response()
+        }
+    }
 }
 
 async fn not_found(uri: Uri) -> ApiError {

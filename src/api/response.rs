@@ -1,12 +1,15 @@
 //! The response contract the React app depends on (`docs/owner-plan.md`'s field names, additive
 //! extras only).
 
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use hikvision_isapi::TerminalCall;
 
+use super::body::RequestBody;
+use super::error::{ApiCode, ApiError};
 use crate::models::{ErrorCode, Summary, SyncStatus, SyncStep};
 use crate::orchestration::DeviceReport;
 
@@ -14,10 +17,12 @@ use crate::orchestration::DeviceReport;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncResponse {
     /// Always "ok" for a request that reached the terminals.
-    #[schema(value_type = String, example = "ok")]
+    #[schema(schema_with = ok_status_schema)]
     pub status: &'static str,
-    /// The employee synced (extra).
-    pub angajat_id: String,
+    /// The employee synced (extra; absent on the debugging endpoint, which has no angajat).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid, example = json!(EXAMPLE_ANGAJAT_ID))]
+    pub angajat_id: Option<Uuid>,
     /// Counts per status.
     pub summary: Summary,
     /// One entry per active terminal, in the devices' order.
@@ -65,7 +70,7 @@ pub struct PerDevice {
 
 impl SyncResponse {
     /// Builds the response from the reports.
-    pub fn new(angajat_id: String, reports: Vec<DeviceReport>, elapsed_ms: u64) -> Self {
+    pub fn new(angajat_id: Option<Uuid>, reports: Vec<DeviceReport>, elapsed_ms: u64) -> Self {
         let summary = Summary::of(reports.iter().map(|r| &r.result.status));
         Self {
             status: "ok",
@@ -97,6 +102,13 @@ impl From<DeviceReport> for PerDevice {
     }
 }
 
+fn ok_status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["ok"]))
+        .build()
+}
+
 /// `method`: the name of every call the client makes.
 fn terminal_call_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
@@ -106,77 +118,157 @@ fn terminal_call_schema() -> utoipa::openapi::Object {
         .build()
 }
 
-/// Body of the sync endpoints (documentation; the handlers validate it field by field).
+/// The demo's first employee (`config/demo.json`), the documented example id.
+pub const EXAMPLE_ANGAJAT_ID: &str = "6f1d3a52-7c1e-4c55-9a0e-1d2b3c4d5e01";
+
+/// Body of the sync endpoints. Fields not listed here are ignored.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"angajat_id": EXAMPLE_ANGAJAT_ID}))]
 pub struct SyncRequest {
-    /// The angajat (employee) to sync.
+    /// The angajat (employee) to sync: `angajati.id`.
+    #[schema(format = Uuid, example = json!(EXAMPLE_ANGAJAT_ID))]
     pub angajat_id: Uuid,
     /// Enrol the person on terminals that do not know them (grants door access). Default false.
     #[serde(default)]
+    #[schema(default = false)]
     pub create_missing_person: Option<bool>,
 }
 
-/// The terminal in the debugging endpoint's body.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct DebugDevice {
-    /// IP address or host name.
-    pub ip: String,
-    /// HTTP port (default 80).
-    pub port: Option<u16>,
-    /// Login (default HIKVISION_USERNAME).
-    pub username: Option<String>,
-    /// Password (default HIKVISION_PASSWORD); never echoed or logged.
-    pub password: Option<String>,
+impl RequestBody for SyncRequest {
+    fn invalid_code(path: &str) -> ApiCode {
+        if path == "angajat_id" {
+            ApiCode::InvalidUuid
+        } else {
+            ApiCode::InvalidField
+        }
+    }
 }
 
-/// Body of `POST /api/test-isapi/update-face-image`.
+/// Body of `POST /api/hikvision/remove-angajat`. Fields not listed here are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"angajat_id": EXAMPLE_ANGAJAT_ID}))]
+pub struct RemoveRequest {
+    /// The angajat (employee) whose person and face leave every terminal.
+    #[schema(format = Uuid, example = json!(EXAMPLE_ANGAJAT_ID))]
+    pub angajat_id: Uuid,
+}
+
+impl RequestBody for RemoveRequest {
+    fn invalid_code(path: &str) -> ApiCode {
+        SyncRequest::invalid_code(path)
+    }
+}
+
+/// The terminal in the debugging endpoint's body. Fields not listed here are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DebugDevice {
+    /// IP address or host name; every address it resolves to must be inside
+    /// `DEBUG_ALLOWED_NETS`.
+    #[schema(schema_with = host_schema)]
+    pub ip: String,
+    /// HTTP port (default 80).
+    #[schema(minimum = 1, maximum = 65535, example = 80)]
+    pub port: Option<u16>,
+    /// Login (empty or absent: `HIKVISION_USERNAME`).
+    #[schema(example = "admin")]
+    pub username: Option<String>,
+    /// Password (empty or absent: `HIKVISION_PASSWORD`); never echoed or logged.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<SecretString>,
+}
+
+/// Body of `POST /api/test-isapi/update-face-image`. Fields not listed here are ignored.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DebugRequest {
     /// The terminal.
     pub device: DebugDevice,
-    /// The person's employeeNo (FPID).
+    /// The person's employeeNo (FPID) on the terminal (at most 32 bytes).
+    #[schema(min_length = 1, max_length = 32, example = "1001")]
     pub employee_no: String,
-    /// The photo: absolute URL or storage path.
+    /// The photo: an absolute URL, or a Supabase Storage path.
+    #[schema(min_length = 1, example = "angajati/ion-popescu.jpg")]
     pub face_url: String,
-    /// Enrol the person first when missing.
+    /// The name shown on the terminal when the person is enrolled (default: none).
+    #[schema(example = "Ion Popescu")]
+    pub name: Option<String>,
+    /// Enrol the person first when missing (grants door access). Default false.
+    #[serde(default)]
+    #[schema(default = false)]
     pub create_missing_person: Option<bool>,
+}
+
+impl RequestBody for DebugRequest {
+    fn is_secret(path: &str) -> bool {
+        path == "device.password"
+    }
+
+    fn validate(&self) -> Result<(), ApiError> {
+        let too_long = |max: usize, s: &str| s.chars().count() > max;
+        let problem = if !super::debug::is_host(&self.device.ip) {
+            Some("'device.ip' must be an IP address or a host name, like 192.168.1.100")
+        } else if self.device.port == Some(0) {
+            Some("'device.port' must be 1-65535")
+        } else if self.employee_no.is_empty() || too_long(32, &self.employee_no) {
+            Some("'employee_no' must be 1 to 32 characters")
+        } else if self.face_url.is_empty() {
+            Some("'face_url' must not be empty")
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => Err(ApiError::invalid(ApiCode::InvalidField, message)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `device.ip`: an IPv4 or IPv6 address, or a host name.
+fn host_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let string = |format: KnownFormat| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+            .max_length(Some(253))
+    };
+    AnyOfBuilder::new()
+        .item(string(KnownFormat::Ipv4))
+        .item(string(KnownFormat::Ipv6))
+        .item(string(KnownFormat::Hostname))
+        .description(Some(
+            "IP address or host name; every address it resolves to must be inside DEBUG_ALLOWED_NETS",
+        ))
+        .examples([serde_json::json!("127.0.0.1")])
+        .into()
 }
 
 /// Every request-level error.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "error", "code": "angajat_not_found", "message": "No angajat with id 6f1d3a52-7c1e-4c55-9a0e-1d2b3c4d5e09"}))]
 pub struct ErrorBody {
     /// Always "error".
-    #[schema(example = "error")]
-    pub status: String,
-    /// snake_case code, e.g. `angajat_not_found`, `invalid_uuid`, `supabase_unavailable`.
-    #[schema(example = "angajat_not_found")]
-    pub code: String,
+    #[schema(schema_with = error_status_schema)]
+    pub status: &'static str,
+    /// Machine-readable reason.
+    pub code: ApiCode,
     /// What happened and what to do.
     pub message: String,
 }
 
-/// Every answer of the sync endpoints, for the OpenAPI document.
-#[derive(utoipa::IntoResponses)]
-pub enum SyncResponses {
-    /// Per-terminal results (also when terminals failed: see `summary` and `per_device`).
-    #[response(status = 200)]
-    Ok(SyncResponse),
-    /// Malformed JSON or an empty body.
-    #[response(status = 400)]
-    BadRequest(ErrorBody),
-    /// Missing or invalid credentials.
-    #[response(status = 401)]
-    Unauthorized(ErrorBody),
-    /// Valid credentials without the required role.
-    #[response(status = 403)]
-    Forbidden(ErrorBody),
-    /// No angajat with that id.
-    #[response(status = 404)]
-    NotFound(ErrorBody),
-    /// A missing or invalid field (e.g. a non-UUID `angajat_id`).
-    #[response(status = 422)]
-    Unprocessable(ErrorBody),
-    /// Supabase is not configured, unreachable or rejects the service key.
-    #[response(status = 503)]
-    Unavailable(ErrorBody),
+impl ErrorBody {
+    /// `{"status": "error", "code": code, "message": message}`.
+    pub fn new(code: ApiCode, message: String) -> Self {
+        Self {
+            status: "error",
+            code,
+            message,
+        }
+    }
+}
+
+fn error_status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["error"]))
+        .build()
 }

@@ -5,97 +5,90 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::State;
 
+use uuid::Uuid;
+
 use super::AppState;
-use super::body::JsonObject;
+use super::body::JsonBody;
 use super::error::ApiError;
-use super::response::{SyncRequest, SyncResponse, SyncResponses};
-use crate::models::{Angajat, DeviceEntry};
-use crate::orchestration::{Flow, FlowOptions, Hooks};
+use super::response::{SyncRequest, SyncResponse};
+use crate::orchestration::{DeviceReport, Flow, FlowOptions};
 use tracing::Instrument;
 
 /// `POST /api/hikvision/update-angajat-photo`: FDModify on every active terminal, FaceDataRecord
 /// where that fails.
 #[utoipa::path(post, path = "/api/hikvision/update-angajat-photo", tag = "sync",
-    request_body = SyncRequest, responses(SyncResponses))]
+    request_body = SyncRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = OK_DESCRIPTION, body = SyncResponse)))]
 pub async fn update_angajat_photo(
     State(state): State<AppState>,
-    body: JsonObject,
+    JsonBody(body): JsonBody<SyncRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
     run(state, body, Flow::UpdatePhoto).await
 }
 
 /// `POST /api/hikvision/sync-angajat-photo-only`: FaceDataRecord only (the existing flow).
 #[utoipa::path(post, path = "/api/hikvision/sync-angajat-photo-only", tag = "sync",
-    request_body = SyncRequest, responses(SyncResponses))]
+    request_body = SyncRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = OK_DESCRIPTION, body = SyncResponse)))]
 pub async fn sync_angajat_photo_only(
     State(state): State<AppState>,
-    body: JsonObject,
+    JsonBody(body): JsonBody<SyncRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
     run(state, body, Flow::PhotoOnly).await
 }
 
 /// `POST /api/hikvision/sync-angajat`: the person record, then the face.
 #[utoipa::path(post, path = "/api/hikvision/sync-angajat", tag = "sync",
-    request_body = SyncRequest, responses(SyncResponses))]
+    request_body = SyncRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = OK_DESCRIPTION, body = SyncResponse)))]
 pub async fn sync_angajat(
     State(state): State<AppState>,
-    body: JsonObject,
+    JsonBody(body): JsonBody<SyncRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
     run(state, body, Flow::FullSync).await
 }
 
+const OK_DESCRIPTION: &str =
+    "Per-terminal results (also when terminals failed: see `summary` and `per_device`)";
+
 async fn run(
     state: AppState,
-    body: JsonObject,
+    body: SyncRequest,
     flow: Flow,
 ) -> Result<Json<SyncResponse>, ApiError> {
     let started = Instant::now();
-    let angajat_id = body.uuid("angajat_id")?;
     let flags = FlowOptions {
-        create_missing_person: body.flag("create_missing_person")?,
+        create_missing_person: body.create_missing_person.unwrap_or(false),
     };
     let directory = state.directory()?;
-    let angajat = directory.get_angajat_with_biometrie(angajat_id).await?;
+    let angajat = directory
+        .get_angajat_with_biometrie(body.angajat_id)
+        .await?;
     let devices = directory.get_active_devices().await?;
-    fan_out(&state, angajat, devices, flow, flags, started).await
+    let delivery = state.delivery.clone();
+    respond_after(Some(angajat.id), started, async move {
+        Ok(delivery.sync_now(angajat, devices, flow, flags).await?)
+    })
+    .await
 }
 
-/// Runs `flow` on the devices in a task of its own, so a client that hangs up does not cut
-/// terminal calls off half-way, and builds the response.
-pub(super) async fn fan_out(
-    state: &AppState,
-    angajat: Angajat,
-    devices: Vec<DeviceEntry>,
-    flow: Flow,
-    flags: FlowOptions,
+/// Runs `work` (the terminals' part of a request) in a task of its own, so a client that hangs up
+/// (or a request that times out) does not cut terminal calls off half-way, and builds the
+/// response.
+pub(super) async fn respond_after<F>(
+    angajat_id: Option<Uuid>,
     started: Instant,
-) -> Result<Json<SyncResponse>, ApiError> {
-    let angajat_id = if angajat.id.is_nil() {
-        String::new()
-    } else {
-        angajat.id.to_string()
-    };
-    let reports = if angajat.id.is_nil() {
-        // The debugging endpoint's made-up employee is not durable state.
-        let orchestrator = state.orchestrator.clone();
-        tokio::spawn(
-            async move {
-                orchestrator
-                    .sync(angajat, devices, flow, flags, Hooks::default())
-                    .await
-            }
-            .in_current_span(),
-        )
+    work: F,
+) -> Result<Json<SyncResponse>, ApiError>
+where
+    F: Future<Output = Result<Vec<DeviceReport>, ApiError>> + Send + 'static,
+{
+    let reports = tokio::spawn(work.in_current_span())
         .await
-        .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))?
-    } else {
-        let delivery = state.delivery.clone();
-        tokio::spawn(
-            async move { delivery.sync_now(angajat, devices, flow, flags).await }.in_current_span(),
-        )
-        .await
-        .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))??
-    };
+        .map_err(|e| ApiError::Internal(format!("sync task failed: {e}")))??;
     Ok(Json(SyncResponse::new(
         angajat_id,
         reports,

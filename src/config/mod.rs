@@ -2,6 +2,7 @@
 //! bad configuration stops the service with one message listing every problem.
 
 mod delivery;
+mod edge;
 mod files;
 mod parse;
 
@@ -15,6 +16,7 @@ use url::Url;
 use crate::supabase::FaceUrlPolicy;
 
 pub use delivery::DeliverySettings;
+pub use edge::{DebugOptions, HttpOptions, parse_nets};
 pub use files::read_toml_dir;
 
 /// Every setting the service reads, with a one-line meaning (the source of `.env.example`).
@@ -65,6 +67,31 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "role a user token must carry (role or app_metadata.role[s])",
     ),
     ("CORS_ORIGINS", "comma-separated origins of the React app"),
+    (
+        "HEADER_READ_TIMEOUT_MS",
+        "from a request's first byte to the end of its header",
+    ),
+    (
+        "BODY_READ_TIMEOUT_MS",
+        "from the start of reading a request body to its last byte",
+    ),
+    (
+        "REQUEST_TIMEOUT_MS",
+        "the most one HTTP request may take (default REQUEST_DEADLINE_MS + 5000)",
+    ),
+    (
+        "KEEP_ALIVE_TIMEOUT_MS",
+        "how long an idle connection may wait for its next request",
+    ),
+    ("MAX_CONNECTIONS", "client connections served at once"),
+    (
+        "DEBUG_ENDPOINT",
+        "true enables POST /api/test-isapi/update-face-image",
+    ),
+    (
+        "DEBUG_ALLOWED_NETS",
+        "networks the debugging endpoint may call (CIDR list)",
+    ),
     ("LOG_FORMAT", "text | json"),
     ("ANGAJATI_TABLE", "employees table"),
     ("BIOMETRIE_TABLE", "biometric records table"),
@@ -232,6 +259,10 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Allowed CORS origins.
     pub cors_origins: Vec<String>,
+    /// Timeouts and the connection cap of the HTTP edge.
+    pub http: HttpOptions,
+    /// The debugging endpoint.
+    pub debug: DebugOptions,
     /// Log format.
     pub log_format: LogFormat,
     /// Table names.
@@ -254,6 +285,8 @@ impl Default for Settings {
             api_key: None,
             auth: AuthSettings::default(),
             cors_origins: Vec::new(),
+            http: HttpOptions::default(),
+            debug: DebugOptions::default(),
             log_format: LogFormat::Text,
             tables: Tables::default(),
             delivery: DeliverySettings::default(),
@@ -311,7 +344,8 @@ mod tests {
     use super::*;
     use crate::supabase::FaceUrlScheme;
 
-    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    /// The settings from `pairs` alone (also used by the other settings files' tests).
+    pub(super) fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -6,6 +6,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+use super::edge::{read_edge, whole_number};
 use super::{AuthSettings, ConfigError, LogFormat, SETTINGS, Settings, SupabaseSettings, join_dir};
 use crate::supabase::FaceUrlScheme;
 
@@ -99,14 +100,33 @@ impl Settings {
             0,
             86_400_000,
         );
-        if let Some(v) = get("DEVICE_CONCURRENCY") {
-            match v.parse::<usize>() {
-                Ok(n) if (1..=4096).contains(&n) => s.sync.device_concurrency = n,
-                _ => problems.push(format!(
-                    "DEVICE_CONCURRENCY='{v}' must be a whole number between 1 and 4096"
-                )),
-            }
+        s.http.header_read_timeout = millis(
+            "HEADER_READ_TIMEOUT_MS",
+            s.http.header_read_timeout,
+            100,
+            600_000,
+        );
+        s.http.body_read_timeout = millis(
+            "BODY_READ_TIMEOUT_MS",
+            s.http.body_read_timeout,
+            100,
+            600_000,
+        );
+        s.http.keep_alive_timeout = millis(
+            "KEEP_ALIVE_TIMEOUT_MS",
+            s.http.keep_alive_timeout,
+            100,
+            3_600_000,
+        );
+        if get("REQUEST_TIMEOUT_MS").is_some() {
+            s.http.request_timeout =
+                Some(millis("REQUEST_TIMEOUT_MS", Duration::ZERO, 100, 3_600_000))
+                    .filter(|t| !t.is_zero());
         }
+        if let Some(n) = whole_number(&get, "DEVICE_CONCURRENCY", 1, 4096, &mut problems) {
+            s.sync.device_concurrency = n;
+        }
+        read_edge(&get, &mut s, &mut problems);
 
         match get("VERIFY_AFTER_WRITE").map(|v| v.to_ascii_lowercase()) {
             None => {}

@@ -7,11 +7,15 @@ use uuid::Uuid;
 
 use crate::config::Tables;
 
-/// The webhook's body.
-#[derive(Debug, Clone, Deserialize)]
+/// The webhook's body. Fields not listed here are ignored.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"type": "UPDATE", "table": "biometrie", "schema": "public",
+    "record": {"angajat_id": "6f1d3a52-7c1e-4c55-9a0e-1d2b3c4d5e01", "employee_no": "1001", "foto_fata_url": "angajati/ion-popescu.jpg"},
+    "old_record": {"angajat_id": "6f1d3a52-7c1e-4c55-9a0e-1d2b3c4d5e01", "employee_no": "1001", "foto_fata_url": "angajati/ion-old.jpg"}}))]
 pub struct WebhookEvent {
     /// `INSERT`, `UPDATE` or `DELETE`.
     #[serde(rename = "type")]
+    #[schema(example = "UPDATE")]
     pub kind: String,
     /// The table.
     pub table: String,

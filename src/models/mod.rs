@@ -32,20 +32,43 @@ impl Angajat {
 
     /// The trimmed employee number, when present and non-blank.
     pub fn employee_no(&self) -> Option<&str> {
-        self.biometrie
-            .as_ref()
-            .and_then(|b| b.employee_no.as_deref())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+        self.biometrie.as_ref().and_then(Biometrie::employee_no)
     }
 
     /// The stored photo value, when present and non-blank.
     pub fn photo(&self) -> Option<&str> {
-        self.biometrie
-            .as_ref()
-            .and_then(|b| b.foto_fata_url.as_deref())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+        self.biometrie.as_ref().and_then(Biometrie::photo)
+    }
+}
+
+/// Who goes on the terminals: the name they show and the biometric record. An [`Angajat`] read
+/// from the directory, or what the debugging endpoint's body names (no angajat row behind it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// The name shown on the terminal ("Prenume Nume").
+    pub name: String,
+    /// The biometric record, if one exists.
+    pub biometrie: Option<Biometrie>,
+}
+
+impl Person {
+    /// The trimmed employee number, when present and non-blank.
+    pub fn employee_no(&self) -> Option<&str> {
+        self.biometrie.as_ref().and_then(Biometrie::employee_no)
+    }
+
+    /// The stored photo value, when present and non-blank.
+    pub fn photo(&self) -> Option<&str> {
+        self.biometrie.as_ref().and_then(Biometrie::photo)
+    }
+}
+
+impl From<Angajat> for Person {
+    fn from(angajat: Angajat) -> Self {
+        Self {
+            name: angajat.display_name(),
+            biometrie: angajat.biometrie,
+        }
     }
 }
 
@@ -56,6 +79,22 @@ pub struct Biometrie {
     pub employee_no: Option<String>,
     /// Face photo: absolute URL or Supabase Storage path.
     pub foto_fata_url: Option<String>,
+}
+
+impl Biometrie {
+    /// The trimmed employee number, when present and non-blank.
+    pub fn employee_no(&self) -> Option<&str> {
+        non_blank(self.employee_no.as_deref())
+    }
+
+    /// The stored photo value, when present and non-blank.
+    pub fn photo(&self) -> Option<&str> {
+        non_blank(self.foto_fata_url.as_deref())
+    }
+}
+
+fn non_blank(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// A terminal as recorded in the devices table, credentials already defaulted.

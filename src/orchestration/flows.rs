@@ -14,7 +14,7 @@ use std::future::Future;
 
 use tokio::time::Instant;
 
-use crate::models::{Angajat, ErrorCode, ServiceCode, SyncResult, SyncStatus, SyncStep};
+use crate::models::{ErrorCode, Person, ServiceCode, SyncResult, SyncStatus, SyncStep};
 use hikvision_isapi::wire::EmployeeNoList;
 use hikvision_isapi::{
     ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, Terminal, TerminalCall,
@@ -53,7 +53,7 @@ pub struct DeviceSession<'a> {
 /// What the person/face flows need from the employee, already checked.
 pub struct FaceJob<'a> {
     /// The employee.
-    pub angajat: &'a Angajat,
+    pub person: &'a Person,
     /// Their employee number (non-empty).
     pub employee_no: &'a str,
     /// The picture to send.
@@ -107,8 +107,8 @@ impl DeviceSession<'_> {
     }
 
     /// Adds the person; "already exists" counts as done (which also makes it safe to repeat).
-    async fn add_person(&self, angajat: &Angajat, employee_no: &str) -> Result<(), IsapiError> {
-        let person = build_person(employee_no, &angajat.display_name())?;
+    async fn add_person(&self, who: &Person, employee_no: &str) -> Result<(), IsapiError> {
+        let person = build_person(employee_no, &who.name)?;
         let added = self
             .attempt(true, || self.client.add_person(&self.terminal, &person))
             .await;
@@ -162,11 +162,11 @@ impl DeviceSession<'_> {
     /// The full sync: the person record, then the face by the update flow.
     pub async fn sync_person_and_photo(
         &self,
-        angajat: &Angajat,
+        person: &Person,
         employee_no: &str,
         job: Option<&FaceJob<'_>>,
     ) -> SyncResult {
-        match self.add_person(angajat, employee_no).await {
+        match self.add_person(person, employee_no).await {
             Ok(()) => {}
             Err(e) => {
                 return failed_step(
@@ -268,7 +268,7 @@ impl DeviceSession<'_> {
     async fn add_face_with_fallbacks(&self, job: &FaceJob<'_>, because: &str) -> SyncResult {
         let mut post = self.face(FaceCall::Record, job).await;
         if job.create_missing_person && post.as_ref().is_err_and(person_missing) {
-            if let Err(e) = self.add_person(job.angajat, job.employee_no).await {
+            if let Err(e) = self.add_person(job.person, job.employee_no).await {
                 return failed_step(
                     &e,
                     SyncStep::Person,

@@ -19,7 +19,7 @@ use hikvision_isapi::{FacePicture, IsapiClient, IsapiError, check_employee_no};
 use crate::config::SyncOptions;
 
 use crate::metrics::Metrics;
-use crate::models::{Angajat, Device, DeviceEntry, ServiceCode, SyncResult, SyncStatus, SyncStep};
+use crate::models::{Device, DeviceEntry, Person, ServiceCode, SyncResult, SyncStatus, SyncStep};
 use crate::supabase::FaceUrlPolicy;
 
 pub use credentials::{Blocked, CredentialGuard};
@@ -158,11 +158,12 @@ impl Orchestrator {
         self.options
     }
 
-    /// Runs `flow` for `angajat` on every device, concurrently, and returns one report per device
-    /// in the devices' order, within the request deadline, with the caller's `hooks`.
+    /// Runs `flow` for `person` (an angajat, or the debugging endpoint's person) on every
+    /// device, concurrently, and returns one report per device in the devices' order, within the
+    /// request deadline, with the caller's `hooks`.
     pub async fn sync(
         self: &Arc<Self>,
-        angajat: Angajat,
+        person: impl Into<Person>,
         devices: Vec<DeviceEntry>,
         flow: Flow,
         flags: FlowOptions,
@@ -170,8 +171,9 @@ impl Orchestrator {
     ) -> Vec<DeviceReport> {
         let Hooks { progress, gate } = hooks;
         let deadline = tokio::time::Instant::now() + self.options.request_deadline;
-        let plan = Arc::new(self.plan(&angajat, flow));
-        let angajat = Arc::new(angajat);
+        let person: Person = person.into();
+        let plan = Arc::new(self.plan(&person, flow));
+        let person = Arc::new(person);
         let permits = Arc::new(Semaphore::new(self.options.device_concurrency.max(1)));
         let identities: Vec<(String, String, String)> = devices.iter().map(identity).collect();
         let deadline_ms = self.options.request_deadline.as_millis();
@@ -181,7 +183,7 @@ impl Orchestrator {
             .enumerate()
             .map(|(index, entry)| {
                 let this = Arc::clone(self);
-                let (plan, angajat, permits) = (plan.clone(), angajat.clone(), permits.clone());
+                let (plan, person, permits) = (plan.clone(), person.clone(), permits.clone());
                 let (progress, gate) = (progress.clone(), gate.clone());
                 let task = async move {
                     // Closed only if the semaphore is dropped, which cannot happen while we hold it.
@@ -195,7 +197,7 @@ impl Orchestrator {
                         deadline,
                         gate: gate.as_deref(),
                     };
-                    let report = this.run_device(entry, &plan, &angajat, run).await;
+                    let report = this.run_device(entry, &plan, &person, run).await;
                     if let Some(tx) = progress {
                         let _ = tx.send((index, report.clone()));
                     }
@@ -240,14 +242,14 @@ impl Orchestrator {
         reports
     }
 
-    fn plan(&self, angajat: &Angajat, flow: Flow) -> Plan {
+    fn plan(&self, person: &Person, flow: Flow) -> Plan {
         let skip = |message: String, code: ServiceCode| {
             Plan::Skip(
                 SyncResult::new(SyncStatus::Skipped, SyncStep::Photo, message).with_code(code),
             )
         };
-        let Some(employee_no) = angajat.employee_no() else {
-            let why = if angajat.biometrie.is_none() {
+        let Some(employee_no) = person.employee_no() else {
+            let why = if person.biometrie.is_none() {
                 "this angajat has no biometrie record, so no employee_no"
             } else {
                 "employee_no is missing in this angajat's biometrie record"
@@ -260,7 +262,7 @@ impl Orchestrator {
         if let Err(e) = check_employee_no(employee_no) {
             return skip(format!("Skipped: {e}"), ServiceCode::InvalidEmployeeNo);
         }
-        let picture = match angajat.photo() {
+        let picture = match person.photo() {
             _ if flow == Flow::Remove => None,
             None if flow == Flow::FullSync => None,
             None => {
@@ -284,7 +286,7 @@ impl Orchestrator {
         &self,
         entry: DeviceEntry,
         plan: &Plan,
-        angajat: &Angajat,
+        person: &Person,
         run: Run<'_>,
     ) -> DeviceReport {
         let flow = run.flow;
@@ -306,7 +308,7 @@ impl Orchestrator {
             ) => {
                 let target = FlowTarget {
                     device: &device,
-                    angajat,
+                    person,
                     employee_no,
                     picture: picture.as_ref(),
                 };
@@ -364,7 +366,7 @@ impl Orchestrator {
         } = run;
         let FlowTarget {
             device,
-            angajat,
+            person,
             employee_no,
             picture,
         } = target;
@@ -402,7 +404,7 @@ impl Orchestrator {
             gate: gate.map(|g| (g, device.id.as_str())),
         };
         let job = picture.map(|picture| FaceJob {
-            angajat,
+            person,
             employee_no,
             picture: picture.clone(),
             create_missing_person: flags.create_missing_person,
@@ -411,7 +413,7 @@ impl Orchestrator {
             (Flow::Remove, _) => session.remove_person(employee_no).await,
             (Flow::FullSync, _) => {
                 session
-                    .sync_person_and_photo(angajat, employee_no, job.as_ref())
+                    .sync_person_and_photo(person, employee_no, job.as_ref())
                     .await
             }
             (Flow::UpdatePhoto, Some(job)) => session.update_photo(job).await,
@@ -444,7 +446,7 @@ struct Run<'a> {
 /// One terminal and what to send it.
 struct FlowTarget<'a> {
     device: &'a Device,
-    angajat: &'a Angajat,
+    person: &'a Person,
     employee_no: &'a str,
     picture: Option<&'a FacePicture>,
 }

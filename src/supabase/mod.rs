@@ -17,7 +17,7 @@ pub use error::DirectoryError;
 pub use memory::MemoryDirectory;
 pub use photo_url::{FaceUrlError, FaceUrlPolicy, FaceUrlScheme};
 pub use postgrest::PostgrestDirectory;
-pub use rows::{angajat_from_row, device_from_row};
+pub use rows::{DeviceFields, angajat_from_row, device_from_fields, device_from_row};
 
 /// The two reads every sync needs.
 pub trait Directory: Send + Sync {

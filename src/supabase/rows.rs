@@ -3,7 +3,7 @@
 //! Rows are read as JSON values so one odd row (a port stored as text, a numeric id, an embedded
 //! biometrie as object, array or null) is either understood or reported, never a failed request.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -39,40 +39,84 @@ fn biometrie_from(b: &Map<String, Value>) -> Biometrie {
     }
 }
 
+/// A terminal's fields as a devices row or a request names them, before defaults and checks.
+#[derive(Debug, Default)]
+pub struct DeviceFields {
+    /// Row id (empty when there is no row).
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// IP address or host name.
+    pub ip: String,
+    /// The port as given; `None` (absent or null) is port 80.
+    pub port: Option<String>,
+    /// Login name; `None` or blank takes `HIKVISION_USERNAME`.
+    pub username: Option<String>,
+    /// Password; `None` or empty takes `HIKVISION_PASSWORD`.
+    pub password: Option<SecretString>,
+}
+
 /// Decodes a `hikvision_devices` row, applying default credentials; bad rows become `Err`.
 pub fn device_from_row(row: &Value, defaults: &DeviceDefaults) -> DeviceEntry {
-    let empty = Map::new();
-    let map = row.as_object().unwrap_or(&empty);
-    let id = text(map, "id").unwrap_or_default();
-    let name = text(map, "name").unwrap_or_default();
-    let ip = text(map, "ip").unwrap_or_default();
+    let Some(map) = row.as_object() else {
+        return Err(InvalidDevice {
+            id: String::new(),
+            name: String::new(),
+            ip: String::new(),
+            reason: "the device row is not an object".into(),
+        });
+    };
+    let port = match map.get("port") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(text_of(v).unwrap_or_else(|| v.to_string())),
+    };
+    let fields = DeviceFields {
+        id: text(map, "id").unwrap_or_default(),
+        name: text(map, "name").unwrap_or_default(),
+        ip: text(map, "ip").unwrap_or_default(),
+        port,
+        username: text(map, "username"),
+        password: text(map, "password").map(SecretString::from),
+    };
+    device_from_fields(fields, defaults)
+}
+
+/// The one place a [`Device`] is made (devices rows and the debugging endpoint): the port
+/// defaults to 80, missing credentials to `defaults`, and an unusable terminal becomes `Err`.
+pub fn device_from_fields(fields: DeviceFields, defaults: &DeviceDefaults) -> DeviceEntry {
+    let DeviceFields {
+        id,
+        name,
+        ip,
+        port,
+        username,
+        password,
+    } = fields;
+    let ip = ip.trim().to_string();
     let invalid = |reason: String| InvalidDevice {
         id: id.clone(),
         name: name.clone(),
         ip: ip.clone(),
         reason,
     };
-    if !row.is_object() {
-        return Err(invalid("the device row is not an object".into()));
-    }
-    if ip.trim().is_empty() {
+    if ip.is_empty() {
         return Err(invalid("the device has no ip address".into()));
     }
-    let port = match map.get("port") {
-        None | Some(Value::Null) => Some(80),
-        Some(v) => text_of(v).and_then(|p| p.trim().parse::<u16>().ok()),
-    };
-    let Some(port) = port.filter(|p| *p > 0) else {
-        return Err(invalid(format!(
+    let port = match &port {
+        None => Some(80),
+        Some(p) => p.trim().parse::<u16>().ok().filter(|p| *p > 0),
+    }
+    .ok_or_else(|| {
+        invalid(format!(
             "the device port {} is not a port number (1-65535)",
-            map.get("port").map(Value::to_string).unwrap_or_default()
-        )));
-    };
-    let username = text(map, "username")
+            port.as_deref().unwrap_or_default()
+        ))
+    })?;
+    let username = username
         .filter(|u| !u.trim().is_empty())
         .unwrap_or_else(|| defaults.username.clone());
-    let password = match text(map, "password").filter(|p| !p.is_empty()) {
-        Some(p) => SecretString::from(p),
+    let password = match password.filter(|p| !p.expose_secret().is_empty()) {
+        Some(p) => p,
         None => match &defaults.password {
             Some(p) => p.clone(),
             None => {
@@ -85,7 +129,7 @@ pub fn device_from_row(row: &Value, defaults: &DeviceDefaults) -> DeviceEntry {
     Ok(Device {
         id,
         name,
-        ip: ip.trim().to_string(),
+        ip,
         port,
         username,
         password,

@@ -21,7 +21,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, TerminalConfig};
-use hikvision_sync::config::{Settings, SupabaseSettings, SyncOptions, Tables};
+use hikvision_sync::config::{
+    DebugOptions, Settings, SupabaseSettings, SyncOptions, Tables, parse_nets,
+};
 use hikvision_sync::startup::{self, Application};
 use hikvision_sync::supabase::{Directory, FaceUrlPolicy, FaceUrlScheme};
 use secrecy::SecretString;
@@ -148,8 +150,17 @@ pub async fn terminal(faults: Faults) -> SimulatedTerminal {
     terminal_at("127.0.0.1:0".parse().unwrap(), faults).await
 }
 
-/// Settings for `store`, with fast pacing and timeouts. Photos are served by `photos`, which
-/// also stands for the Supabase project URL (Storage paths resolve against it).
+/// The debugging endpoint as the tests use it: on, and calling loopback addresses only.
+pub fn loopback_debug() -> DebugOptions {
+    DebugOptions {
+        enabled: true,
+        allowed_nets: parse_nets("127.0.0.0/8,::1/128").unwrap(),
+    }
+}
+
+/// Settings for `store`, with fast pacing and timeouts, and the debugging endpoint on for
+/// loopback only. Photos are served by `photos`, which also stands for the Supabase project URL
+/// (Storage paths resolve against it).
 pub fn settings(store: &Store, photos: &PhotoServer) -> Settings {
     let (supabase, tables) = match store {
         Store::Memory(_) => (None, Tables::default()),
@@ -178,6 +189,7 @@ pub fn settings(store: &Store, photos: &PhotoServer) -> Settings {
             request_deadline: Duration::from_millis(8_000),
             ..SyncOptions::default()
         },
+        debug: loopback_debug(),
         ..Settings::default()
     }
 }
@@ -278,6 +290,21 @@ impl Fixture {
         let app = TestApp::spawn(&store, s).await;
         Self { store, photos, app }
     }
+}
+
+/// An employee enrolled with an old face (`jpeg(1)`) on a new simulated terminal named `name`, the
+/// only active one, with a new photo (`jpeg(2)`) to send: the terminal, the employee number and
+/// the angajat id.
+pub async fn one_enrolled(f: &Fixture, name: &str) -> (SimulatedTerminal, String, Uuid) {
+    let t = terminal(Faults::default()).await;
+    let no = unique_employee_no();
+    enrol(&t, &no, Some(jpeg(1)));
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(2));
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
+        .set_devices(vec![device_row(name, &t, PASSWORD)])
+        .await;
+    (t, no, id)
 }
 
 /// The `device_name`s of `per_device`, in the response's order.
