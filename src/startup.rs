@@ -12,7 +12,7 @@ use axum::Router;
 use graphile_worker::Database;
 use graphile_worker::tokio_postgres::TokioPostgresDatabase;
 use hikvision_isapi::{CallObserver, ClientOptions, IsapiClient, IsapiError};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
 use crate::api::{AppState, Authenticator, router};
@@ -23,7 +23,8 @@ use crate::delivery::postgres::PgStore;
 use crate::delivery::schedule::{MemoryQueue, TaskRunner};
 use crate::delivery::{Delivery, DeliveryOptions, RetryTiming};
 use crate::metrics::Metrics;
-use crate::orchestration::Orchestrator;
+use crate::orchestration::{Orchestrator, Pictures};
+use crate::picture::{PictureService, SupabaseStorage};
 use crate::supabase::{Directory, DirectoryError, PostgrestDirectory};
 
 /// Why the service could not start.
@@ -90,12 +91,31 @@ impl Services {
         ))?
         .with_observer(Arc::clone(&metrics) as Arc<dyn CallObserver>);
         let orchestrator = Orchestrator::new(client, settings.face_url.clone(), settings.sync)
-            .with_metrics(Arc::clone(&metrics));
+            .with_metrics(Arc::clone(&metrics))
+            .with_pictures(pictures(settings)?);
         Ok(Self {
             metrics,
             orchestrator: Arc::new(orchestrator),
         })
     }
+}
+
+/// The picture service: photos are fetched from Storage with the service key (the project URL
+/// of the photo rules; the demo's own photo server in the demo).
+fn pictures(settings: &Settings) -> Result<Pictures, StartupError> {
+    let bucket = settings.face_url.bucket.clone();
+    let storage = settings.face_url.supabase_url.clone().map(|base| SupabaseStorage {
+        base,
+        key: settings
+            .supabase
+            .as_ref()
+            .map(|s| s.service_key.clone())
+            .unwrap_or_else(|| SecretString::from(String::new())),
+        bucket: bucket.clone(),
+    });
+    let service = PictureService::new(settings.photo.pipeline.clone(), storage)
+        .map_err(|e| StartupError::Internal(format!("cannot build the photo client: {e}")))?;
+    Ok(Pictures::new(service, settings.photo.delivery, bucket))
 }
 
 /// The HTTP service, bound to its port and ready to run. `serve`, `demo`, the benchmark and the

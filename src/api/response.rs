@@ -10,7 +10,7 @@ use hikvision_isapi::TerminalCall;
 
 use super::body::RequestBody;
 use super::error::{ApiCode, ApiError};
-use crate::models::{ErrorCode, Summary, SyncStatus, SyncStep};
+use crate::models::{ErrorCode, PictureDelivery, Summary, SyncStatus, SyncStep};
 use crate::orchestration::DeviceReport;
 
 /// `{"status": "ok", "summary": {...}, "per_device": [...]}`.
@@ -66,6 +66,9 @@ pub struct PerDevice {
     /// Whether a face search after the write found the face; absent when not checked (extra).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,
+    /// How the picture reached the terminal: `url` (it downloaded faceURL) or `push` (extra).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<PictureDelivery>,
 }
 
 impl SyncResponse {
@@ -98,6 +101,7 @@ impl From<DeviceReport> for PerDevice {
             queued: r.queued,
             next_attempt_at: r.next_attempt_at,
             verified: r.result.verified,
+            delivery: r.result.delivery,
         }
     }
 }

@@ -5,6 +5,7 @@ mod delivery;
 mod edge;
 mod files;
 mod parse;
+mod photo;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,6 +19,7 @@ use crate::supabase::FaceUrlPolicy;
 pub use delivery::DeliverySettings;
 pub use edge::{DebugOptions, HttpOptions, parse_nets};
 pub use files::read_toml_dir;
+pub use photo::{PhotoDelivery, PhotoSettings};
 
 /// Every setting the service reads, with a one-line meaning (the source of `.env.example`).
 pub const SETTINGS: &[(&str, &str)] = &[
@@ -49,6 +51,15 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "AUTH_FAILURE_COOLDOWN_MS",
         "how long a terminal that refused a password is not called with it again",
     ),
+    (
+        "PHOTO_DELIVERY",
+        "auto | url | push: how photos reach the terminals",
+    ),
+    ("PHOTO_MAX_SIDE", "longest side of a picture sent, in pixels"),
+    ("PHOTO_MIN_SIDE", "shortest side a photo may have, in pixels"),
+    ("PHOTO_MAX_BYTES", "largest picture sent, in bytes"),
+    ("PHOTO_WORKERS", "photos decoded at once (threads)"),
+    ("PHOTO_FETCH_TIMEOUT_MS", "timeout of one photo download by the service"),
     (
         "VERIFY_AFTER_WRITE",
         "confirm each acknowledged face write with a face search (true/false)",
@@ -269,6 +280,8 @@ pub struct Settings {
     pub tables: Tables,
     /// Durable delivery.
     pub delivery: DeliverySettings,
+    /// The picture pipeline.
+    pub photo: PhotoSettings,
 }
 
 impl Default for Settings {
@@ -290,6 +303,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             tables: Tables::default(),
             delivery: DeliverySettings::default(),
+            photo: PhotoSettings::default(),
         }
     }
 }

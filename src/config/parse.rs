@@ -135,6 +135,7 @@ impl Settings {
             Some(v) => problems.push(format!("VERIFY_AFTER_WRITE='{v}' must be true or false")),
         }
         s.delivery = super::delivery::read_delivery(&get, &mut problems);
+        s.photo = super::photo::read_photo(&get, &mut problems);
 
         s.api_key = get("API_KEY").map(SecretString::from);
         read_auth(

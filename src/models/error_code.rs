@@ -46,6 +46,7 @@ service_codes! {
     InvalidEmployeeNo => "invalid_employee_no": "biometrie.employee_no cannot be sent to a terminal.";
     MissingFotoFataUrl => "missing_foto_fata_url": "biometrie.foto_fata_url is missing.";
     InvalidPhotoUrl => "invalid_photo_url": "biometrie.foto_fata_url cannot become a faceURL.";
+    InvalidPhoto => "invalid_photo": "The photo cannot be used (not a picture, corrupt, too small): upload another.";
     NotConfirmed => "not_confirmed": "The terminal acknowledged the face but a search does not find it.";
 }
 

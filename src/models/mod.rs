@@ -206,6 +206,18 @@ pub struct SyncResult {
     pub class: Option<ErrorClass>,
     /// Whether a face search after the write found the face (`None`: not checked).
     pub verified: Option<bool>,
+    /// How the picture reached the terminal, when one was sent.
+    pub delivery: Option<PictureDelivery>,
+}
+
+/// How a picture reached a terminal (`per_device[].delivery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PictureDelivery {
+    /// The terminal downloaded `faceURL`.
+    Url,
+    /// The service pushed the JPEG (multipart).
+    Push,
 }
 
 impl SyncResult {
@@ -220,6 +232,7 @@ impl SyncResult {
             error_code: None,
             class: None,
             verified: None,
+            delivery: None,
         }
     }
 

@@ -14,11 +14,15 @@ use std::future::Future;
 
 use tokio::time::Instant;
 
-use crate::models::{ErrorCode, Person, ServiceCode, SyncResult, SyncStatus, SyncStep};
+use bytes::Bytes;
+
+use crate::models::{
+    ErrorCode, Person, PictureDelivery, ServiceCode, SyncResult, SyncStatus, SyncStep,
+};
 use hikvision_isapi::wire::EmployeeNoList;
 use hikvision_isapi::{
     ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, Terminal, TerminalCall,
-    build_person,
+    SubStatus, build_person,
 };
 
 use secrecy::{ExposeSecret, SecretString};
@@ -48,6 +52,8 @@ pub struct DeviceSession<'a> {
     pub password: &'a SecretString,
     /// Asked before every call, with this terminal's device id.
     pub gate: Option<(&'a dyn CallGate, &'a str)>,
+    /// How the last picture went out (by URL or pushed).
+    pub delivered: std::sync::Mutex<Option<PictureDelivery>>,
 }
 
 /// What the person/face flows need from the employee, already checked.
@@ -58,6 +64,8 @@ pub struct FaceJob<'a> {
     pub employee_no: &'a str,
     /// The picture to send.
     pub picture: FacePicture,
+    /// The JPEG pushed instead when the terminal cannot download `picture`'s URL.
+    pub push_fallback: Option<Bytes>,
     /// Enrol the person first when the terminal does not know them.
     pub create_missing_person: bool,
 }
@@ -96,14 +104,48 @@ impl DeviceSession<'_> {
     }
 
     async fn face(&self, call: FaceCall, job: &FaceJob<'_>) -> Result<(), IsapiError> {
+        let first = self.send_face(call, job.employee_no, &job.picture).await;
+        let cannot_download = first.as_ref().is_err_and(|e| {
+            e.rejection()
+                .is_some_and(|r| r.sub_status_code == SubStatus::UrlDownloadFail)
+        });
+        match &job.push_fallback {
+            // The terminal cannot reach the photo's host (closed LAN, TLS): push the bytes in
+            // the same attempt.
+            Some(jpeg) if cannot_download => {
+                let pushed = FacePicture::Jpeg(jpeg.clone());
+                self.send_face(call, job.employee_no, &pushed).await
+            }
+            _ => first,
+        }
+    }
+
+    async fn send_face(
+        &self,
+        call: FaceCall,
+        employee_no: &str,
+        picture: &FacePicture,
+    ) -> Result<(), IsapiError> {
+        let how = match picture {
+            FacePicture::Url(_) => PictureDelivery::Url,
+            FacePicture::Jpeg(_) => PictureDelivery::Push,
+        };
+        if let Ok(mut used) = self.delivered.lock() {
+            *used = Some(how);
+        }
         // FDModify and FDSetUp replace the face: repeating them changes nothing.
         let idempotent = call != FaceCall::Record;
         self.attempt(idempotent, || {
             self.client
-                .face(call, &self.terminal, job.employee_no, &job.picture)
+                .face(call, &self.terminal, employee_no, picture)
         })
         .await
         .map(drop)
+    }
+
+    /// How the last picture went out, if one did.
+    pub fn delivered(&self) -> Option<PictureDelivery> {
+        self.delivered.lock().ok().and_then(|d| *d)
     }
 
     /// Adds the person; "already exists" counts as done (which also makes it safe to repeat).
@@ -369,6 +411,7 @@ fn failed_step(
         error_code: Some(ErrorCode::of(e)),
         class: Some(e.class()),
         verified: None,
+        delivery: None,
         ..SyncResult::new(SyncStatus::Partial, step, format!("{message}{suffix}"))
     }
 }

@@ -4,6 +4,7 @@
 mod credentials;
 mod flows;
 mod pacing;
+mod picture_plan;
 mod retry;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::supabase::FaceUrlPolicy;
 pub use credentials::{Blocked, CredentialGuard};
 pub use flows::{DeviceSession, FaceJob};
 pub use pacing::Pacer;
+pub use picture_plan::{Pictures, PlannedPicture};
 pub use retry::RetryPolicy;
 
 /// Which of the plan's flows to run on each terminal.
@@ -119,7 +121,7 @@ enum Plan {
     Skip(SyncResult),
     Send {
         employee_no: String,
-        picture: Option<FacePicture>,
+        picture: Option<PlannedPicture>,
     },
 }
 
@@ -132,6 +134,7 @@ pub struct Orchestrator {
     pacer: Pacer,
     credentials: CredentialGuard,
     metrics: Option<Arc<Metrics>>,
+    pictures: Option<Pictures>,
 }
 
 impl Orchestrator {
@@ -144,7 +147,14 @@ impl Orchestrator {
             face_urls,
             options,
             metrics: None,
+            pictures: None,
         }
+    }
+
+    /// Fetches, fixes and delivers photos through `pictures` (without it: by URL only).
+    pub fn with_pictures(mut self, pictures: Pictures) -> Self {
+        self.pictures = Some(pictures);
+        self
     }
 
     /// Records every terminal's result in `metrics`.
@@ -172,7 +182,7 @@ impl Orchestrator {
         let Hooks { progress, gate } = hooks;
         let deadline = tokio::time::Instant::now() + self.options.request_deadline;
         let person: Person = person.into();
-        let plan = Arc::new(self.plan(&person, flow));
+        let plan = Arc::new(self.plan(&person, flow).await);
         let person = Arc::new(person);
         let permits = Arc::new(Semaphore::new(self.options.device_concurrency.max(1)));
         let identities: Vec<(String, String, String)> = devices.iter().map(identity).collect();
@@ -242,7 +252,7 @@ impl Orchestrator {
         reports
     }
 
-    fn plan(&self, person: &Person, flow: Flow) -> Plan {
+    async fn plan(&self, person: &Person, flow: Flow) -> Plan {
         let skip = |message: String, code: ServiceCode| {
             Plan::Skip(
                 SyncResult::new(SyncStatus::Skipped, SyncStep::Photo, message).with_code(code),
@@ -271,9 +281,19 @@ impl Orchestrator {
                     ServiceCode::MissingFotoFataUrl,
                 );
             }
-            Some(raw) => match self.face_urls.resolve(raw) {
-                Ok(url) => Some(FacePicture::Url(url)),
-                Err(e) => return skip(format!("Skipped: {e}"), ServiceCode::InvalidPhotoUrl),
+            Some(raw) => match &self.pictures {
+                Some(pictures) => match pictures.plan(raw, &self.face_urls).await {
+                    Ok(planned) => Some(planned),
+                    Err(skipped) => return Plan::Skip(skipped),
+                },
+                None => match self.face_urls.resolve(raw) {
+                    Ok(url) => Some(PlannedPicture {
+                        primary: FacePicture::Url(url),
+                        push_fallback: None,
+                        note: None,
+                    }),
+                    Err(e) => return skip(format!("Skipped: {e}"), ServiceCode::InvalidPhotoUrl),
+                },
             },
         };
         Plan::Send {
@@ -402,11 +422,13 @@ impl Orchestrator {
             username: &device.username,
             password: &device.password,
             gate: gate.map(|g| (g, device.id.as_str())),
+            delivered: std::sync::Mutex::new(None),
         };
-        let job = picture.map(|picture| FaceJob {
+        let job = picture.map(|planned| FaceJob {
             person,
             employee_no,
-            picture: picture.clone(),
+            picture: planned.primary.clone(),
+            push_fallback: planned.push_fallback.clone(),
             create_missing_person: flags.create_missing_person,
         });
         let result = match (flow, &job) {
@@ -425,6 +447,13 @@ impl Orchestrator {
                 "Internal error: no picture to send",
             ),
         };
+        let mut result = SyncResult {
+            delivery: session.delivered(),
+            ..result
+        };
+        if let Some(note) = picture.and_then(|p| p.note.as_deref()) {
+            result.message.push_str(note);
+        }
         let wrote_face =
             job.is_some() && result.status == SyncStatus::Success && result.step == SyncStep::Photo;
         if wrote_face && self.options.verify_after_write {
@@ -448,7 +477,7 @@ struct FlowTarget<'a> {
     device: &'a Device,
     person: &'a Person,
     employee_no: &'a str,
-    picture: Option<&'a FacePicture>,
+    picture: Option<&'a PlannedPicture>,
 }
 
 fn identity(entry: &DeviceEntry) -> (String, String, String) {
