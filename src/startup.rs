@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{AppState, Authenticator, router};
 use crate::config::{LogFormat, Settings};
+use crate::delivery::audit::PgAudit;
 use crate::delivery::jobs::{self, JobScheduler};
 use crate::delivery::memory::MemoryStore;
 use crate::delivery::postgres::PgStore;
@@ -227,6 +228,7 @@ pub async fn build_delivery(
     let database = TokioPostgresDatabase::from_url(url, d.pool_size)
         .map_err(|e| StartupError::Database(format!("DATABASE_URL: {e}")))?;
     let store = PgStore::new(database.pool().clone());
+    let audit = Arc::new(PgAudit::new(database.pool().clone()));
     store
         .check_schema()
         .await
@@ -237,14 +239,17 @@ pub async fn build_delivery(
         .migrate()
         .await
         .map_err(|e| StartupError::Database(e.to_string()))?;
-    let delivery = Arc::new(Delivery::new(
-        Arc::new(store),
-        Arc::new(scheduler),
-        orchestrator,
-        directory,
-        metrics,
-        options,
-    ));
+    let delivery = Arc::new(
+        Delivery::new(
+            Arc::new(store),
+            Arc::new(scheduler),
+            orchestrator,
+            directory,
+            metrics,
+            options,
+        )
+        .with_audit(audit),
+    );
     let runner: Arc<dyn TaskRunner> = delivery.clone();
     jobs::start_worker(database, runner, settings.sync.device_concurrency.min(64))
         .await

@@ -178,6 +178,7 @@ pub async fn devices_status(
     request_body = super::response::SyncRequest, responses(SyncResponses))]
 pub async fn remove_angajat(
     State(state): State<AppState>,
+    admin: super::admin::Admin,
     body: JsonObject,
 ) -> Result<Json<SyncResponse>, ApiError> {
     let started = Instant::now();
@@ -191,6 +192,10 @@ pub async fn remove_angajat(
         ));
     };
     let devices = state.directory()?.get_active_devices().await?;
+    state
+        .delivery
+        .audit_removal(&admin.actor, &subject, &devices)
+        .await?;
     let reports = state
         .delivery
         .sync_now(subject, devices, Flow::Remove, FlowOptions::default())

@@ -57,6 +57,26 @@ pub enum ApiError {
     /// A bug: logged in full, answered without details.
     #[error("internal error")]
     Internal(String),
+    /// No active terminal with this id, or no such reconcile run.
+    #[error("{message}")]
+    Missing {
+        /// snake_case code (`device_not_found`, `reconcile_not_found`).
+        code: &'static str,
+        /// What was not found.
+        message: String,
+    },
+    /// A bulk resync that would overflow the terminal's face library (nothing was scheduled).
+    #[error("{message}")]
+    CapacityExceeded {
+        /// `FDRecordDataMaxNum`.
+        capacity: u64,
+        /// Faces the terminal holds.
+        on_terminal: u64,
+        /// Faces the resync would add.
+        to_add: u64,
+        /// What to do.
+        message: String,
+    },
 }
 
 impl ApiError {
@@ -99,6 +119,8 @@ impl ApiError {
             Self::Delivery(_) => (StatusCode::SERVICE_UNAVAILABLE, "delivery_unavailable"),
             Self::NotEnabled(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_enabled"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            Self::Missing { code, .. } => (StatusCode::NOT_FOUND, code),
+            Self::CapacityExceeded { .. } => (StatusCode::CONFLICT, "capacity_exceeded"),
         }
     }
 }
@@ -121,7 +143,19 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = Json(json!({"status": "error", "code": code, "message": message}));
+        let mut body = json!({"status": "error", "code": code, "message": message});
+        if let Self::CapacityExceeded {
+            capacity,
+            on_terminal,
+            to_add,
+            ..
+        } = &self
+        {
+            body["capacity"] = json!(capacity);
+            body["on_terminal"] = json!(on_terminal);
+            body["to_add"] = json!(to_add);
+        }
+        let body = Json(body);
         let mut response = (status, body).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

@@ -23,6 +23,10 @@ use crate::models::{Summary, SyncStatus, SyncStep};
         super::delivery::remove_angajat,
         super::delivery::angajat_status,
         super::delivery::devices_status,
+        super::terminals::resync,
+        super::terminals::start_reconcile,
+        super::terminals::reconcile_status,
+        super::terminals::reconcile_fix,
         super::webhook::supabase_webhook,
         super::health::health,
         super::health::ready,
@@ -41,7 +45,15 @@ use crate::models::{Summary, SyncStatus, SyncStep};
         super::delivery::PairStatus,
         super::delivery::DevicesStatus,
         super::delivery::DeviceStatus,
-        crate::delivery::PairState
+        crate::delivery::PairState,
+        super::terminals::ResyncAccepted,
+        super::terminals::ReconcileStarted,
+        crate::delivery::reconcile::ReconcileView,
+        crate::delivery::reconcile::ReconcileState,
+        crate::delivery::reconcile::ReconcileProgress,
+        crate::delivery::reconcile::ReconcileReport,
+        crate::delivery::reconcile::UnknownPerson,
+        crate::delivery::reconcile::FixOutcome
     ))
 )]
 pub struct ApiDoc;

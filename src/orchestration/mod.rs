@@ -4,6 +4,7 @@
 mod credentials;
 mod flows;
 mod pacing;
+mod reads;
 mod retry;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::supabase::FaceUrlPolicy;
 pub use credentials::{Blocked, CredentialGuard};
 pub use flows::{DeviceSession, FaceJob};
 pub use pacing::Pacer;
+pub use reads::{FaceCapacity, ReadProgress, TerminalContents};
 pub use retry::RetryPolicy;
 
 /// Which of the plan's flows to run on each terminal.
