@@ -12,6 +12,7 @@ RUN mkdir -p src benches crates/isapi/src crates/simulator/src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs crates/isapi/src/lib.rs crates/simulator/src/lib.rs \
     && echo 'fn main() {}' > benches/fanout.rs \
+    && echo 'fn main() {}' > benches/picture.rs \
     && cargo build --release --locked --bin hikvision-sync \
     && rm -rf src benches crates/isapi/src crates/simulator/src
 COPY .env.example ./

@@ -83,6 +83,22 @@ enum Command {
 enum DevicesCommand {
     /// For every active terminal: reachable? login ok? model, firmware, FDModify support.
     Check,
+    /// Send every employee (person, then face) to one terminal, durably, with progress.
+    Resync {
+        /// The device row id or name.
+        device: String,
+    },
+    /// Compare what one terminal holds with Supabase; optionally fix it.
+    Reconcile {
+        /// The device row id or name.
+        device: String,
+        /// Schedule the employees missing on the terminal (person or face).
+        #[arg(long)]
+        fix: bool,
+        /// Remove exactly these unknown persons (employee numbers from the report).
+        #[arg(long, value_delimiter = ',')]
+        remove: Vec<String>,
+    },
 }
 
 #[tokio::main]
@@ -131,6 +147,23 @@ async fn main() -> ExitCode {
             command: DevicesCommand::Check,
         } => match settings() {
             Ok(s) => cli::devices_check(s).await,
+            Err(e) => Err(e),
+        },
+        Command::Devices {
+            command: DevicesCommand::Resync { device },
+        } => match settings() {
+            Ok(s) => cli::devices_resync(s, &device).await,
+            Err(e) => Err(e),
+        },
+        Command::Devices {
+            command:
+                DevicesCommand::Reconcile {
+                    device,
+                    fix,
+                    remove,
+                },
+        } => match settings() {
+            Ok(s) => cli::devices_reconcile(s, &device, fix, remove).await,
             Err(e) => Err(e),
         },
     };

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{AppState, Authenticator, router};
 use crate::config::{ConfigError, HttpOptions, LogFormat, Settings};
+use crate::delivery::audit::PgAudit;
 use crate::delivery::jobs::{self, JobScheduler};
 use crate::delivery::memory::MemoryStore;
 use crate::delivery::postgres::PgStore;
@@ -104,15 +105,19 @@ impl Services {
 /// of the photo rules; the demo's own photo server in the demo).
 fn pictures(settings: &Settings) -> Result<Pictures, StartupError> {
     let bucket = settings.face_url.bucket.clone();
-    let storage = settings.face_url.supabase_url.clone().map(|base| SupabaseStorage {
-        base,
-        key: settings
-            .supabase
-            .as_ref()
-            .map(|s| s.service_key.clone())
-            .unwrap_or_else(|| SecretString::from(String::new())),
-        bucket: bucket.clone(),
-    });
+    let storage = settings
+        .face_url
+        .supabase_url
+        .clone()
+        .map(|base| SupabaseStorage {
+            base,
+            key: settings
+                .supabase
+                .as_ref()
+                .map(|s| s.service_key.clone())
+                .unwrap_or_else(|| SecretString::from(String::new())),
+            bucket: bucket.clone(),
+        });
     let service = PictureService::new(settings.photo.pipeline.clone(), storage)
         .map_err(|e| StartupError::Internal(format!("cannot build the photo client: {e}")))?;
     Ok(Pictures::new(service, settings.photo.delivery, bucket))
@@ -253,6 +258,7 @@ pub async fn build_delivery(
     let database = TokioPostgresDatabase::from_url(url, d.pool_size)
         .map_err(|e| StartupError::Database(format!("DATABASE_URL: {e}")))?;
     let store = PgStore::new(database.pool().clone());
+    let audit = Arc::new(PgAudit::new(database.pool().clone()));
     store
         .check_schema()
         .await
@@ -263,14 +269,17 @@ pub async fn build_delivery(
         .migrate()
         .await
         .map_err(|e| StartupError::Database(e.to_string()))?;
-    let delivery = Arc::new(Delivery::new(
-        Arc::new(store),
-        Arc::new(scheduler),
-        orchestrator,
-        directory,
-        metrics,
-        options,
-    ));
+    let delivery = Arc::new(
+        Delivery::new(
+            Arc::new(store),
+            Arc::new(scheduler),
+            orchestrator,
+            directory,
+            metrics,
+            options,
+        )
+        .with_audit(audit),
+    );
     let runner: Arc<dyn TaskRunner> = delivery.clone();
     jobs::start_worker(database, runner, settings.sync.device_concurrency.min(64))
         .await

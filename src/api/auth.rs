@@ -52,6 +52,8 @@ pub enum Caller {
     User {
         /// The token's `sub`: the user's id.
         id: String,
+        /// The token carries `AUTH_ADMIN_ROLE` (always true when it is not set).
+        admin: bool,
     },
 }
 
@@ -60,7 +62,7 @@ impl fmt::Display for Caller {
         match self {
             Self::Anonymous => f.write_str("anonymous (authentication off)"),
             Self::ApiKey => f.write_str("api key"),
-            Self::User { id } => write!(f, "user {id}"),
+            Self::User { id, .. } => write!(f, "user {id}"),
         }
     }
 }
@@ -77,6 +79,7 @@ pub struct Authenticator {
     jwks: Option<JwksCache>,
     issuer: String,
     required_role: Option<String>,
+    admin_role: Option<String>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -132,6 +135,7 @@ impl Authenticator {
             jwks,
             issuer: auth.issuer.clone().unwrap_or_default(),
             required_role: auth.required_role.clone(),
+            admin_role: auth.admin_role.clone(),
         })
     }
 
@@ -161,6 +165,9 @@ impl Authenticator {
         }
         if let Some(role) = &self.required_role {
             methods.push(format!("required role {role}"));
+        }
+        if let Some(role) = &self.admin_role {
+            methods.push(format!("admin role {role}"));
         }
         if self.api_key.is_some() {
             methods.push("API key (x-api-key)".to_string());
@@ -287,6 +294,7 @@ impl Authenticator {
                 "Your account lacks the role '{role}' this service requires: ask an administrator to set app_metadata.role = '{role}' on your user, then sign in again"
             )));
         }
+        let admin = self.admin_role.as_ref().is_none_or(|r| claims.has_role(r));
         let id = match claims.sub {
             Value::String(s) if !s.is_empty() => s,
             _ => {
@@ -295,7 +303,7 @@ impl Authenticator {
                 ));
             }
         };
-        Ok(Caller::User { id })
+        Ok(Caller::User { id, admin })
     }
 
     fn validation(&self, alg: Algorithm) -> Validation {

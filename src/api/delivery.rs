@@ -188,6 +188,7 @@ pub async fn devices_status(
     responses((status = 200, description = "Per-terminal results of the removal (terminals away now are caught up later: see `queued`)", body = SyncResponse)))]
 pub async fn remove_angajat(
     State(state): State<AppState>,
+    admin: super::admin::Admin,
     JsonBody(body): JsonBody<RemoveRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
     let started = Instant::now();
@@ -201,6 +202,10 @@ pub async fn remove_angajat(
         ));
     };
     let devices = state.directory()?.get_active_devices().await?;
+    state
+        .delivery
+        .audit_removal(&admin.actor, &subject, &devices)
+        .await?;
     let delivery = state.delivery.clone();
     super::sync::respond_after(Some(angajat_id), started, async move {
         Ok(delivery

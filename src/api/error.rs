@@ -69,6 +69,11 @@ api_codes! {
     InvalidField => "invalid_field", UNPROCESSABLE_ENTITY: "A field has the wrong type or is out of range.";
     UnknownHost => "unknown_host", UNPROCESSABLE_ENTITY: "The terminal's host name does not resolve.";
     NoEmployeeNo => "no_employee_no", CONFLICT: "No employee number is known for the angajat: nothing to remove.";
+    DeviceNotFound => "device_not_found", NOT_FOUND: "No active terminal with that id.";
+    ReconcileNotFound => "reconcile_not_found", NOT_FOUND: "No such reconcile run (a restart forgets them).";
+    ReconcileNotDone => "reconcile_not_done", UNPROCESSABLE_ENTITY: "The reconcile run has not finished.";
+    NotInReport => "not_in_report", UNPROCESSABLE_ENTITY: "A person named for removal is not in the report's unknown_on_terminal.";
+    CapacityExceeded => "capacity_exceeded", CONFLICT: "The resync would exceed the terminal's face capacity.";
     InternalError => "internal_error", INTERNAL_SERVER_ERROR: "A bug; the details are in the service logs.";
     SupabaseError => "supabase_error", BAD_GATEWAY: "Supabase answered something unusable.";
     SupabaseNotConfigured => "supabase_not_configured", SERVICE_UNAVAILABLE: "SUPABASE_URL is not set.";
@@ -166,6 +171,26 @@ pub enum ApiError {
     /// A bug: logged in full, answered without details.
     #[error("internal error")]
     Internal(String),
+    /// No active terminal with this id, or no such reconcile run.
+    #[error("{message}")]
+    Missing {
+        /// `device_not_found` or `reconcile_not_found`.
+        code: ApiCode,
+        /// What was not found.
+        message: String,
+    },
+    /// A bulk resync that would overflow the terminal's face library (nothing was scheduled).
+    #[error("{message}")]
+    CapacityExceeded {
+        /// `FDRecordDataMaxNum`.
+        capacity: u64,
+        /// Faces the terminal holds.
+        on_terminal: u64,
+        /// Faces the resync would add.
+        to_add: u64,
+        /// What to do.
+        message: String,
+    },
 }
 
 impl ApiError {
@@ -208,6 +233,8 @@ impl ApiError {
             Self::Delivery(_) => ApiCode::DeliveryUnavailable,
             Self::NotEnabled(_) => ApiCode::NotEnabled,
             Self::Internal(_) => ApiCode::InternalError,
+            Self::Missing { code, .. } => *code,
+            Self::CapacityExceeded { .. } => ApiCode::CapacityExceeded,
         }
     }
 }
@@ -230,7 +257,19 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = (code.status(), Json(ErrorBody::new(code, message))).into_response();
+        let mut body = serde_json::to_value(ErrorBody::new(code, message)).unwrap_or_default();
+        if let Self::CapacityExceeded {
+            capacity,
+            on_terminal,
+            to_add,
+            ..
+        } = &self
+        {
+            body["capacity"] = serde_json::json!(capacity);
+            body["on_terminal"] = serde_json::json!(on_terminal);
+            body["to_add"] = serde_json::json!(to_add);
+        }
+        let mut response = (code.status(), Json(body)).into_response();
         if code == ApiCode::Unauthorized {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, request validation, the response contract, error mapping, auth, CORS,
 //! request ids and tracing.
 
+mod admin;
 mod auth;
 mod body;
 mod debug;
@@ -11,6 +12,7 @@ mod jwks;
 mod openapi;
 mod response;
 mod sync;
+mod terminals;
 mod webhook;
 
 use std::sync::Arc;
@@ -99,6 +101,7 @@ pub fn router(state: AppState) -> Router {
             "/api/hikvision/devices/status",
             get(delivery::devices_status),
         )
+        .merge(terminals_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_auth,
@@ -150,6 +153,27 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Whole-terminal operations: bulk resync and reconcile.
+fn terminals_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/hikvision/devices/{device_id}/resync",
+            post(terminals::resync),
+        )
+        .route(
+            "/api/hikvision/devices/{device_id}/reconcile",
+            post(terminals::start_reconcile),
+        )
+        .route(
+            "/api/hikvision/devices/{device_id}/reconcile/{reconcile_id}",
+            get(terminals::reconcile_status),
+        )
+        .route(
+            "/api/hikvision/devices/{device_id}/reconcile/{reconcile_id}/fix",
+            post(terminals::reconcile_fix),
+        )
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {

@@ -3,9 +3,11 @@
 
 mod devices;
 mod table;
+mod terminals;
 mod update;
 
 pub use devices::devices_check;
+pub use terminals::{devices_reconcile, devices_resync};
 pub use update::update_photo;
 
 use std::sync::Arc;

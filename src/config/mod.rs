@@ -77,6 +77,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "AUTH_REQUIRED_ROLE",
         "role a user token must carry (role or app_metadata.role[s])",
     ),
+    (
+        "AUTH_ADMIN_ROLE",
+        "role a user token must carry for resync, remove-angajat and the reconcile fix",
+    ),
     ("CORS_ORIGINS", "comma-separated origins of the React app"),
     (
         "HEADER_READ_TIMEOUT_MS",
@@ -227,6 +231,9 @@ pub struct AuthSettings {
     /// A role the token must carry (`AUTH_REQUIRED_ROLE`), in `role`, `app_metadata.role` or
     /// `app_metadata.roles`.
     pub required_role: Option<String>,
+    /// The role a user token must carry for the endpoints that grant or revoke door access
+    /// (`AUTH_ADMIN_ROLE`: resync, remove-angajat, the reconcile fix); the API key always may.
+    pub admin_role: Option<String>,
     /// Least time between two JWKS downloads triggered by an unknown `kid` (not an environment
     /// setting; 30 s).
     pub jwks_min_refresh: Duration,
@@ -239,6 +246,7 @@ impl Default for AuthSettings {
             jwks_url: None,
             issuer: None,
             required_role: None,
+            admin_role: None,
             jwks_min_refresh: Duration::from_secs(30),
         }
     }

@@ -248,6 +248,19 @@ fn read_auth(
         }
         auth.required_role = Some(role);
     }
+    if let Some(role) = get("AUTH_ADMIN_ROLE") {
+        if role.len() > 64 || !role.chars().all(|c| c.is_ascii_graphic()) {
+            problems.push(format!(
+                "AUTH_ADMIN_ROLE='{}' must be one role name (at most 64 printable characters, no spaces)",
+                role.chars().take(80).collect::<String>()
+            ));
+        } else if !auth.accepts_tokens() {
+            problems.push(
+                "AUTH_ADMIN_ROLE is set but no user tokens are accepted: set SUPABASE_URL (its JWKS) or SUPABASE_JWT_SECRET".into(),
+            );
+        }
+        auth.admin_role = Some(role);
+    }
 }
 
 fn parse_http_url(v: &str) -> Result<Url, String> {

@@ -8,6 +8,7 @@
 //! the "retry or wait for a person" table of [`policy`]. A sweep ([`sweep`]) makes up for lost
 //! webhooks, and a claims heartbeat keeps a live replica's claims while a dead one's run out.
 
+pub mod audit;
 mod background;
 mod credentials;
 pub mod jobs;
@@ -15,7 +16,9 @@ pub mod memory;
 pub mod model;
 pub mod policy;
 pub mod postgres;
+pub mod reconcile;
 mod request;
+pub mod resync;
 mod runner;
 pub mod schedule;
 pub mod store;
@@ -99,6 +102,8 @@ pub struct Delivery {
     options: DeliveryOptions,
     replica: String,
     seq: AtomicU64,
+    audit: Arc<dyn audit::AuditLog>,
+    reconciles: reconcile::Reconciles,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -138,7 +143,20 @@ impl Delivery {
             options,
             replica,
             seq: AtomicU64::new(0),
+            audit: Arc::new(audit::MemoryAudit::default()),
+            reconciles: reconcile::Reconciles::default(),
         }
+    }
+
+    /// Records audited terminal writes in `audit` (Postgres) instead of memory.
+    pub fn with_audit(mut self, audit: Arc<dyn audit::AuditLog>) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// The audit of terminal writes.
+    pub fn audit(&self) -> &Arc<dyn audit::AuditLog> {
+        &self.audit
     }
 
     /// The store (status endpoints read it).

@@ -16,7 +16,7 @@ use super::model::{
 use super::store::{CredentialBlock, DeliveryStore, StoreFuture};
 
 /// The migration this code needs (`hikvision_sync.schema_version`).
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// The store on a Postgres pool.
 #[derive(Clone)]

@@ -113,8 +113,8 @@ impl Delivery {
                 }
             }
             Action::DeviceActivated { device_id } => {
-                tracing::info!(device_id = %device_id, "a terminal became active: recorded for a bulk resync");
-                Vec::new()
+                tracing::info!(device_id = %device_id, "a terminal became active: bulk resync");
+                return Ok(self.auto_resync(&device_id, "webhook").await);
             }
             Action::Ignore(why) => {
                 tracing::debug!(why, "webhook ignored");
@@ -172,18 +172,20 @@ impl Delivery {
         let devices = directory.get_active_devices().await?;
         let by_id: HashMap<&str, &DeviceEntry> = devices.iter().map(|d| (entry_id(d), d)).collect();
         let mut changes = Vec::new();
-        for pair in self.store.all_pairs().await? {
+        let pairs = self.store.all_pairs().await?;
+        for pair in &pairs {
             let Some(entry) = by_id.get(pair.change.key.device_id.as_str()) else {
                 continue;
             };
             if let Some(change) = self
-                .drift(&pair, angajati.get(&pair.change.key.angajat_id), entry)
+                .drift(pair, angajati.get(&pair.change.key.angajat_id), entry)
                 .await?
             {
                 changes.push(change);
             }
         }
-        let scheduled = self.schedule_changes(changes).await?;
+        let scheduled = self.schedule_changes(changes).await?
+            + self.resync_new_terminals(&devices, &pairs).await?;
         if scheduled > 0 {
             tracing::info!(scheduled, "sweep scheduled changes a webhook missed");
         }

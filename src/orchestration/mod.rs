@@ -5,6 +5,7 @@ mod credentials;
 mod flows;
 mod pacing;
 mod picture_plan;
+mod reads;
 mod retry;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub use credentials::{Blocked, CredentialGuard};
 pub use flows::{DeviceSession, FaceJob};
 pub use pacing::Pacer;
 pub use picture_plan::{Pictures, PlannedPicture};
+pub use reads::{FaceCapacity, ReadProgress, TerminalContents};
 pub use retry::RetryPolicy;
 
 /// Which of the plan's flows to run on each terminal.

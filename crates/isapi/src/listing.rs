@@ -74,9 +74,10 @@ impl IsapiClient {
         on_page: impl FnMut(usize, usize),
     ) -> Result<Vec<UserInfo>, IsapiError> {
         let search_id = uuid::Uuid::new_v4().simple().to_string();
-        let fetch = async |position| {
+        let search_id = search_id.as_str();
+        let fetch = move |position| async move {
             let page = self
-                .search_persons_page(t, &search_id, position, MAX_SEARCH_RESULTS)
+                .search_persons_page(t, search_id, position, MAX_SEARCH_RESULTS)
                 .await?;
             Ok(Page {
                 items: page.user_info,
@@ -112,7 +113,7 @@ impl IsapiClient {
         t: &Terminal,
         on_page: impl FnMut(usize, usize),
     ) -> Result<Vec<FaceMatch>, IsapiError> {
-        let fetch = async |position| {
+        let fetch = move |position| async move {
             let page = self.search_faces_page(t, position).await?;
             Ok(Page {
                 items: page.match_list,
@@ -170,11 +171,17 @@ impl IsapiClient {
 
 /// Reads pages from position 0 until an end marker, a page with nothing new, `total` entries
 /// read (when the terminal gives a total), or [`MAX_PAGES`]; entries are told apart by `key`.
-async fn collect<T>(
-    mut fetch: impl AsyncFnMut(u32) -> Result<Page<T>, IsapiError>,
+///
+/// `fetch` returns a future that borrows nothing from the closure itself (not an async
+/// closure): the listing's future must stay `Send`, so a listing can run in a spawned task.
+async fn collect<T, F>(
+    mut fetch: impl FnMut(u32) -> F,
     key: fn(&T) -> &str,
     mut on_page: impl FnMut(usize, usize),
-) -> Result<Vec<T>, IsapiError> {
+) -> Result<Vec<T>, IsapiError>
+where
+    F: std::future::Future<Output = Result<Page<T>, IsapiError>>,
+{
     let mut seen = HashSet::new();
     let mut read = Vec::new();
     let mut position = 0u32;
@@ -218,19 +225,30 @@ mod tests {
     async fn run(pages: Vec<Page<String>>) -> (Vec<String>, Vec<u32>, Vec<(usize, usize)>) {
         let mut asked = Vec::new();
         let mut progress = Vec::new();
-        let fetch = async |position| {
+        let fetch = |position| {
             let canned = &pages[asked.len().min(pages.len() - 1)];
             asked.push(position);
-            Ok(Page {
+            let page = Page {
                 items: canned.items.clone(),
                 status: canned.status.clone(),
                 total: canned.total,
-            })
+            };
+            async move { Ok(page) }
         };
         let list = collect(fetch, |s: &String| s.as_str(), |r, t| progress.push((r, t)))
             .await
             .unwrap_or_default();
         (list, asked, progress)
+    }
+
+    /// A listing's future is `Send`: it can run in a spawned task (reconcile does).
+    #[allow(dead_code)]
+    fn listings_can_be_spawned(client: IsapiClient, t: Terminal) {
+        fn is_send<T: Send>(_: T) {}
+        is_send(async move {
+            let _ = client.list_persons(&t, |_, _| {}).await;
+            let _ = client.list_faces(&t, |_, _| {}).await;
+        });
     }
 
     #[tokio::test]
