@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::Path as UrlPath;
@@ -21,6 +21,7 @@ use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, Terminal
 
 use crate::config::{AuthSettings, Settings};
 use crate::models::{Angajat, Biometrie, Device};
+use crate::picture::synth;
 use crate::startup::{self, Application, StartupError};
 use crate::supabase::{FaceUrlScheme, MemoryDirectory};
 
@@ -120,15 +121,20 @@ impl Demo {
     }
 }
 
-/// The picture the demo serves for a storage path: a small JPEG-shaped blob unique to the path.
-/// (The simulator checks the JPEG signature and the size limit, as terminals do before modelling.)
+/// The picture the demo serves for a storage path: a small real JPEG unique to the path, or, for
+/// a path with `phone` in it, a large phone photo stored sideways with EXIF orientation 6 (the
+/// service turns it upright, shrinks it under 200 KB and pushes it).
 pub fn demo_picture(path: &str) -> Vec<u8> {
-    let mut bytes = vec![
-        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
-    ];
-    bytes.extend(path.bytes().cycle().take(4096));
-    bytes.extend([0xFF, 0xD9]);
-    bytes
+    static PHONE: OnceLock<Vec<u8>> = OnceLock::new();
+    if path.contains("phone") {
+        return PHONE
+            .get_or_init(|| synth::phone_jpeg(1500, 2000).unwrap_or_default())
+            .clone();
+    }
+    let seed = path.bytes().fold(0x811C_9DC5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    synth::seeded_jpeg(seed, 240, 320).unwrap_or_default()
 }
 
 /// Starts the demo: terminals, data, service on `bind`.
@@ -214,7 +220,13 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
     settings.face_url.supabase_url = Some(base);
     settings.face_url.scheme = FaceUrlScheme::Keep;
     let directory = MemoryDirectory::new(angajati.clone(), devices);
-    let photos = Router::new().route("/storage/v1/object/public/photos/{*path}", get(serve_photo));
+    // Public and authenticated (service key) Storage paths, as Supabase serves them.
+    let photos = Router::new()
+        .route("/storage/v1/object/public/photos/{*path}", get(serve_photo))
+        .route(
+            "/storage/v1/object/authenticated/photos/{*path}",
+            get(serve_photo),
+        );
     let app = Application::assemble(listener, settings, Some(Arc::new(directory)), photos).await?;
     let server = tokio::spawn(app.run_until_stopped());
     Ok(Demo {

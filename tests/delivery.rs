@@ -125,7 +125,12 @@ async fn a_newer_photo_supersedes_a_pending_older_one() {
 
 #[tokio::test]
 async fn a_rejected_picture_waits_for_a_new_photo_and_is_not_retried() {
-    let f = fixture().await;
+    // By URL, so the terminal (not the service's picture pipeline) is the one that refuses it.
+    let f = Fixture::on(Store::memory(), |s| {
+        fast_retries(s);
+        s.photo.delivery = hikvision_sync::config::PhotoDelivery::Url;
+    })
+    .await;
     let t = terminal(Faults::default()).await;
     let no = unique_employee_no();
     enrol(&t, &no, Some(jpeg(5)));

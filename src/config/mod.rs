@@ -55,11 +55,20 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "PHOTO_DELIVERY",
         "auto | url | push: how photos reach the terminals",
     ),
-    ("PHOTO_MAX_SIDE", "longest side of a picture sent, in pixels"),
-    ("PHOTO_MIN_SIDE", "shortest side a photo may have, in pixels"),
+    (
+        "PHOTO_MAX_SIDE",
+        "longest side of a picture sent, in pixels",
+    ),
+    (
+        "PHOTO_MIN_SIDE",
+        "shortest side a photo may have, in pixels",
+    ),
     ("PHOTO_MAX_BYTES", "largest picture sent, in bytes"),
     ("PHOTO_WORKERS", "photos decoded at once (threads)"),
-    ("PHOTO_FETCH_TIMEOUT_MS", "timeout of one photo download by the service"),
+    (
+        "PHOTO_FETCH_TIMEOUT_MS",
+        "timeout of one photo download by the service",
+    ),
     (
         "VERIFY_AFTER_WRITE",
         "confirm each acknowledged face write with a face search (true/false)",

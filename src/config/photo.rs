@@ -26,7 +26,9 @@ impl FromStr for PhotoDelivery {
             "auto" => Ok(Self::Auto),
             "url" => Ok(Self::Url),
             "push" => Ok(Self::Push),
-            other => Err(format!("PHOTO_DELIVERY='{other}' must be auto, url or push")),
+            other => Err(format!(
+                "PHOTO_DELIVERY='{other}' must be auto, url or push"
+            )),
         }
     }
 }
@@ -58,15 +60,21 @@ pub(super) fn read_photo(
             None => default,
             Some((Ok(n), _)) if (min..=max).contains(&n) => n,
             Some((_, v)) => {
-                problems.push(format!("{key}='{v}' must be a whole number between {min} and {max}"));
+                problems.push(format!(
+                    "{key}='{v}' must be a whole number between {min} and {max}"
+                ));
                 default
             }
         }
     };
     limits.max_side = number("PHOTO_MAX_SIDE", u64::from(limits.max_side), 80, 4096) as u32;
     limits.min_side = number("PHOTO_MIN_SIDE", u64::from(limits.min_side), 16, 2048) as u32;
-    limits.max_bytes =
-        number("PHOTO_MAX_BYTES", limits.max_bytes as u64, 10_240, 10_485_760) as usize;
+    limits.max_bytes = number(
+        "PHOTO_MAX_BYTES",
+        limits.max_bytes as u64,
+        10_240,
+        10_485_760,
+    ) as usize;
     p.pipeline.workers = number("PHOTO_WORKERS", p.pipeline.workers as u64, 1, 64) as usize;
     if limits.min_side > limits.max_side {
         problems.push("PHOTO_MIN_SIDE must not be larger than PHOTO_MAX_SIDE".into());

@@ -21,8 +21,8 @@ use crate::models::{
 };
 use hikvision_isapi::wire::EmployeeNoList;
 use hikvision_isapi::{
-    ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, Terminal, TerminalCall,
-    SubStatus, build_person,
+    ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, SubStatus, Terminal, TerminalCall,
+    build_person,
 };
 
 use secrecy::{ExposeSecret, SecretString};
@@ -136,8 +136,7 @@ impl DeviceSession<'_> {
         // FDModify and FDSetUp replace the face: repeating them changes nothing.
         let idempotent = call != FaceCall::Record;
         self.attempt(idempotent, || {
-            self.client
-                .face(call, &self.terminal, employee_no, picture)
+            self.client.face(call, &self.terminal, employee_no, picture)
         })
         .await
         .map(drop)

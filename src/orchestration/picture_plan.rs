@@ -30,7 +30,9 @@ pub struct Pictures {
 
 impl std::fmt::Debug for Pictures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pictures").field("mode", &self.mode).finish_non_exhaustive()
+        f.debug_struct("Pictures")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
     }
 }
 

@@ -15,8 +15,7 @@ mod pool;
 mod process;
 mod source;
 
-#[cfg(test)]
-mod synth;
+pub mod synth;
 #[cfg(test)]
 mod tests_cache;
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Synthetic photos for the picture tests and the `picture` bench (which includes this file
+//! Synthetic photos for the demo, the tests and the `picture` bench (which includes this file
 //! with `#[path]`): gradients plus noise so that JPEG sizes look like a phone's, a red marker
 //! on the top-left quarter *as displayed*, and a hand-written EXIF APP1 with the orientation.
 #![allow(dead_code)]
@@ -109,6 +109,21 @@ pub fn jpeg(
         ColorType::Rgb,
     )?;
     Ok(out)
+}
+
+/// A small JPEG whose pixels depend on `seed` (different seeds, different bytes): a stand-in
+/// face photo that terminals accept as it is.
+pub fn seeded_jpeg(seed: u32, width: u32, height: u32) -> Synth {
+    let mut noise = Noise(seed | 1);
+    let mut rgb = Vec::with_capacity(width as usize * height as usize * 3);
+    for y in 0..height {
+        for x in 0..width {
+            for c in scene(x, y, width, height) {
+                rgb.push((c + noise.next(24)).clamp(0, 255) as u8);
+            }
+        }
+    }
+    jpeg(&rgb, width, height, 85, None, false)
 }
 
 /// A phone-like JPEG: stored landscape `display_height` x `display_width` with EXIF

@@ -39,14 +39,11 @@ pub fn device_row(name: &str, terminal: &SimulatedTerminal, password: &str) -> V
     })
 }
 
-/// A distinct, valid-looking JPEG: SOI marker, a few bytes of `seed`, EOI marker.
+/// A distinct real JPEG (96 x 128, a few KB): terminals and the picture pipeline accept it as it
+/// is, and different seeds give different bytes.
 pub fn jpeg(seed: u8) -> Vec<u8> {
-    let mut bytes = vec![
-        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0,
-    ];
-    bytes.extend(std::iter::repeat_n(seed, 512));
-    bytes.extend([0xFF, 0xD9]);
-    bytes
+    hikvision_sync::picture::synth::seeded_jpeg(u32::from(seed) * 7919 + 1, 96, 128)
+        .expect("a JPEG")
 }
 
 type Files = Arc<Mutex<HashMap<String, Vec<u8>>>>;
@@ -56,21 +53,32 @@ type Files = Arc<Mutex<HashMap<String, Vec<u8>>>>;
 pub struct PhotoServer {
     pub base: Url,
     files: Files,
+    hits: Hits,
 }
+
+type Hits = Arc<Mutex<HashMap<String, usize>>>;
 
 impl PhotoServer {
     pub async fn start() -> Self {
         let files: Files = Arc::default();
+        let hits: Hits = Arc::default();
         let app = Router::new()
             .route("/{*path}", axum::routing::get(serve_photo))
-            .with_state(files.clone());
+            .with_state((files.clone(), hits.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
             base: Url::parse(&format!("http://{addr}/")).unwrap(),
             files,
+            hits,
         }
+    }
+
+    /// How many times `path` was requested.
+    pub fn hits(&self, path: &str) -> usize {
+        let path = path.trim_start_matches('/');
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 
     /// Publishes `bytes` at `path` and returns the absolute URL.
@@ -81,7 +89,11 @@ impl PhotoServer {
     }
 }
 
-async fn serve_photo(State(files): State<Files>, Path(path): Path<String>) -> impl IntoResponse {
+async fn serve_photo(
+    State((files, hits)): State<(Files, Hits)>,
+    Path(path): Path<String>,
+) -> impl IntoResponse {
+    *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
     match files.lock().unwrap().get(&path) {
         Some(bytes) => (
             StatusCode::OK,
