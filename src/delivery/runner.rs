@@ -17,6 +17,9 @@ use crate::models::{Angajat, Biometrie, Device, DeviceEntry, SyncResult, SyncSta
 use crate::orchestration::{CallGate, Flow, FlowOptions, Hooks};
 use crate::supabase::DirectoryError;
 
+/// How long one job keeps working through its terminal's due pairs.
+const KEEP_GOING: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Delivery {
     /// Records `result` as the outcome of an attempt on `key` by `owner`, notes refused
     /// credentials, and schedules what comes next (a retry, a probe of a terminal that is down).
@@ -75,6 +78,27 @@ impl Delivery {
         self.settle(&key, &owner, device, &result, photo.as_deref(), attempts)
             .await
             .map(drop)
+    }
+
+    /// Delivers `key`, then keeps going with the terminal's other due pairs for up to
+    /// `KEEP_GOING`: the job holds the terminal's queue, so this is still one call at a time per
+    /// terminal, without waiting for the job engine's next poll between two employees (a bulk
+    /// resync runs at the terminal's pace, not the poll interval's).
+    async fn run_terminal_from(&self, key: PairKey) -> Result<(), DeliveryError> {
+        let device_id = key.device_id.clone();
+        let started = std::time::Instant::now();
+        let mut tried = std::collections::HashSet::new();
+        tried.insert(key.clone());
+        self.run_pair(key).await?;
+        while started.elapsed() < KEEP_GOING {
+            let due = self.store.pending(Some(&device_id), Some(Utc::now())).await?;
+            let Some(next) = due.into_iter().find(|k| !tried.contains(k)) else {
+                break;
+            };
+            tried.insert(next.clone());
+            self.run_pair(next).await?;
+        }
+        Ok(())
     }
 
     /// A deactivated or deleted terminal: pending updates are dropped, pending removals kept
@@ -271,7 +295,7 @@ impl TaskRunner for Delivery {
     fn run(&self, task: Task) -> StoreFuture<'_, ()> {
         async move {
             match task {
-                Task::Pair(key) => self.run_pair(key).await,
+                Task::Pair(key) => self.run_terminal_from(key).await,
                 Task::Probe(device_id) => self.probe(device_id).await,
             }
         }
