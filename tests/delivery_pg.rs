@@ -228,7 +228,7 @@ async fn three_replicas_deliver_everything_one_call_per_person_at_a_time() {
                 .all(|(_, no, seed)| t.face(no).is_some_and(|f| f.bytes == jpeg(*seed)))
         })
     };
-    let all = eventually(Duration::from_secs(90), || delivered(&terminals)).await;
+    let all = eventually(Duration::from_secs(180), || delivered(&terminals)).await;
     let held: usize = terminals
         .iter()
         .map(|t| {

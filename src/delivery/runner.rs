@@ -91,7 +91,10 @@ impl Delivery {
         tried.insert(key.clone());
         self.run_pair(key).await?;
         while started.elapsed() < KEEP_GOING {
-            let due = self.store.pending(Some(&device_id), Some(Utc::now())).await?;
+            let due = self
+                .store
+                .pending(Some(&device_id), Some(Utc::now()))
+                .await?;
             let Some(next) = due.into_iter().find(|k| !tried.contains(k)) else {
                 break;
             };

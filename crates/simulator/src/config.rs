@@ -71,6 +71,14 @@ pub struct TerminalConfig {
     /// Faces the library holds (`FDRecordDataMaxNum`); a new face beyond it is refused with
     /// `exceedMaxFaceNumber`.
     pub face_capacity: usize,
+    /// Shortest side, in pixels, a face picture may have; a smaller one is refused with
+    /// `picturePixelsTooSmall`. Real units vary (`docs/isapi.md`, Pictures: 80 px on one, a
+    /// 480 px short edge on another); the default, 80, is the most lenient.
+    pub min_side: u32,
+    /// Longest side, in pixels, a face picture may have; a larger one is refused with
+    /// `picturePixelsTooLarge` before it is decoded, so this also bounds the memory a decode
+    /// takes (about `max_side`² x 8 bytes). The default, 4096, is above every documented unit.
+    pub max_side: u32,
 }
 
 impl TerminalConfig {
@@ -93,6 +101,8 @@ impl Default for TerminalConfig {
             nonce_ttl: Duration::from_secs(30),
             download_timeout: Duration::from_secs(5),
             face_capacity: 3000,
+            min_side: 80,
+            max_side: 4096,
         }
     }
 }
@@ -112,6 +122,8 @@ impl fmt::Debug for TerminalConfig {
             .field("nonce_ttl", &self.nonce_ttl)
             .field("download_timeout", &self.download_timeout)
             .field("face_capacity", &self.face_capacity)
+            .field("min_side", &self.min_side)
+            .field("max_side", &self.max_side)
             .finish()
     }
 }

@@ -4,8 +4,9 @@
 //! the one a client can act on): device busy -> body shape -> library (`FDID` "1",
 //! `faceLibType` "blackFD") -> `FPID` / `faceURL` syntax -> the person exists -> the face
 //! exists or not, per call -> a new face fits in the library (`face_capacity`) -> the picture
-//! (download, size, format) -> the same picture under another person. The face checks are
-//! repeated under the lock when the face is stored, so two concurrent uploads cannot both win.
+//! (download, size, decoding, resolution) -> the same picture under another person. The face
+//! checks are repeated under the lock when the face is stored, so two concurrent uploads cannot
+//! both win.
 //! With `ack_without_storing` a write that passes every check answers OK and stores nothing.
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use hikvision_isapi::wire::{
 };
 use serde_json::Value;
 
+use super::decode::Envelope;
 use super::paging;
 use super::persons::check_employee_no;
 use super::picture::{check_face_url, check_picture, download};
@@ -36,6 +38,16 @@ enum Write {
     Replace,
     /// `PUT FDSetUp`: either.
     AddOrReplace,
+}
+
+impl Write {
+    /// Accepted names of the JSON part of a multipart body.
+    fn record_parts(self) -> &'static [&'static str] {
+        match self {
+            Self::Replace => &["FaceDataRecord", "FaceDataModify"],
+            Self::Add | Self::AddOrReplace => &["FaceDataRecord"],
+        }
+    }
 }
 
 /// `POST /ISAPI/Intelligent/FDLib/FaceDataRecord`.
@@ -90,7 +102,7 @@ async fn write(t: &Terminal, req: &IsapiRequest, kind: Write) -> Outcome {
     if t.faults().device_busy {
         return Err(Failure::device_busy());
     }
-    let upload = face_upload(req).await?;
+    let upload = face_upload(req, kind.record_parts()).await?;
     let FaceRecord {
         face_lib_type,
         fdid,
@@ -119,7 +131,7 @@ async fn write(t: &Terminal, req: &IsapiRequest, kind: Write) -> Outcome {
             (bytes, format!("url:{url}"), "faceURL")
         }
     };
-    check_picture(&bytes, field)?;
+    let size = check_picture(bytes.clone(), field, Envelope::of(&t.config)).await?;
 
     let sha256 = super::state::sha256_hex(&bytes);
     let mut store = t.store();
@@ -129,7 +141,7 @@ async fn write(t: &Terminal, req: &IsapiRequest, kind: Write) -> Outcome {
         return Err(Failure::already_exist_this_face());
     }
     if !t.faults().ack_without_storing {
-        store.put_face(fpid, bytes, source);
+        store.put_face(fpid, bytes, source, size);
     }
     Ok(Success::Ack {
         fpid: Some(fpid.clone()),

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use hikvision_isapi::wire::UserInfo;
 
 use super::config::{Faults, TerminalConfig};
+use super::decode::dimensions;
 use super::net::{ConnHandle, SimListener};
 use super::server::router;
 use super::state::{RequestLogEntry, SearchLogEntry, StateSnapshot, StoredFace};
@@ -215,11 +216,14 @@ impl SimulatedTerminal {
     }
 
     /// Seeds a face (source `seeded`), whether or not the person exists; no picture checks.
+    /// The stored dimensions are those a JPEG or PNG header declares, 0 x 0 for other bytes.
     pub fn set_face(&self, fpid: impl Into<String>, bytes: impl Into<Bytes>) {
         let fpid = fpid.into();
+        let bytes = bytes.into();
+        let size = dimensions(&bytes).unwrap_or_default();
         self.terminal
             .store()
-            .put_face(&fpid, bytes.into(), "seeded".into());
+            .put_face(&fpid, bytes, "seeded".into(), size);
     }
 
     /// Stops the server and waits until its task has ended.

@@ -39,8 +39,12 @@
 //! | FDSearch/Delete without `FDID` / `faceLibType` in the query, or another library | `MessageParametersLack` / `libraryNotExist` |
 //! | `faceURL` over 256 bytes or not absolute http(s) | `badParameters`, 6, 0x60000001, errorMsg `faceURL` |
 //! | empty picture | `badParameters`, 6, errorMsg `faceURL` / `img` |
-//! | picture neither JPEG nor PNG | `faceDetectFailed`, 4, 0x400010C5 |
-//! | picture over 200 KB | `pictureSizeExceedLimit`, 3, 0x3000000C |
+//! | picture over 200 KB (checked before decoding) | `pictureSizeExceedLimit`, 3, 0x3000000C |
+//! | picture that is not a JPEG (baseline or progressive) or PNG decoding to the end: WebP, GIF, a truncated JPEG, other bytes | `faceDetectFailed`, 4, 0x400010C5 |
+//! | picture's long side over `max_side` (default 4096 px; checked from the headers, before decoding) | `picturePixelsTooLarge`, 4, 0x40001105 |
+//! | picture's short side under `min_side` (default 80 px) | `picturePixelsTooSmall`, 4, 0x40001106 |
+//! | multipart body with the picture part (`img` / `FaceImage`) before the JSON part (`FaceDataRecord`; FDModify also takes `FaceDataModify`) | `badParameters`, 6, 0x60000001, errorMsg the picture part's name (`img`) |
+//! | multipart body without the JSON part | `MessageParametersLack`, 6, 0x60000019, errorMsg `FaceDataRecord` |
 //! | body over 1 MiB | `badJsonFormat`, 5, 0x50000002 |
 //! | `device_busy` fault, on every write (searches and deviceInfo still answer) | `deviceBusy`, 2, 0x20000004, **HTTP 200** |
 //! | unknown `/ISAPI/*` path, or FDModify with `fdmodify_unsupported` | `notSupport`, 4, 0x40000001, **HTTP 404** |
@@ -74,6 +78,7 @@
 mod auth;
 mod config;
 mod control;
+mod decode;
 mod deletion;
 mod faces;
 mod handle;

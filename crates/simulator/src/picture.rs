@@ -7,9 +7,11 @@
 //! - unreachable host, non-2xx status, timeout (connect + total, `download_timeout`) or the
 //!   `face_download_fail` fault -> `urlDownloadFail` (6, HTTP 400), errorMsg `faceURL`;
 //! - empty picture -> `badParameters` (6), errorMsg naming the field (`faceURL` / `img`);
-//! - more than 200 KB -> `pictureSizeExceedLimit` (3, HTTP 400);
-//! - neither JPEG (`FF D8 FF`) nor PNG magic -> `faceDetectFailed` (4, HTTP 400): a terminal
-//!   cannot tell "not a picture" from "no face in the picture".
+//! - more than 200 KB -> `pictureSizeExceedLimit` (3, HTTP 400), before any decoding;
+//! - not a JPEG (baseline or progressive) or PNG that decodes to the end -> `faceDetectFailed`
+//!   (4, HTTP 400): a terminal cannot tell "not a picture" from "no face in the picture";
+//! - the long side over `max_side` -> `picturePixelsTooLarge` (4), the short side under
+//!   `min_side` -> `picturePixelsTooSmall` (4), both HTTP 400 (see the `decode` module).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -18,10 +20,8 @@ use bytes::{Bytes, BytesMut};
 
 use hikvision_isapi::wire::{MAX_FACE_URL_BYTES, MAX_PICTURE_BYTES};
 
+use super::decode::{Envelope, PNG_MAGIC, Size, decode};
 use super::reply::Failure;
-
-const JPEG_MAGIC: &[u8] = &[0xFF, 0xD8, 0xFF];
-const PNG_MAGIC: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
 /// One client for every simulated terminal in the process: building a TLS client per
 /// terminal would dominate the cost of a 1,000-terminal benchmark. It keeps no idle
@@ -91,18 +91,29 @@ async fn fetch(client: &reqwest::Client, url: &str, timeout: Duration) -> Result
     Ok(picture.freeze())
 }
 
-/// The checks every picture goes through; `field` names where it came from.
-pub(crate) fn check_picture(bytes: &[u8], field: &str) -> Result<(), Failure> {
+/// The cheap checks every picture goes through first: not empty, at most 200 KB.
+fn check_size(bytes: &[u8], field: &str) -> Result<(), Failure> {
     if bytes.is_empty() {
         return Err(Failure::bad_parameters(field));
     }
     if bytes.len() > MAX_PICTURE_BYTES {
         return Err(Failure::picture_too_large(field));
     }
-    if !bytes.starts_with(JPEG_MAGIC) && !bytes.starts_with(PNG_MAGIC) {
-        return Err(Failure::face_detect_failed(field));
-    }
     Ok(())
+}
+
+/// Every check a picture goes through, `field` naming where it came from: its size, then a
+/// full decode within `envelope` on the blocking pool (a decoder panic counts as a picture
+/// that does not decode). Returns the picture's dimensions.
+pub(crate) async fn check_picture(
+    bytes: Bytes,
+    field: &'static str,
+    envelope: Envelope,
+) -> Result<Size, Failure> {
+    check_size(&bytes, field)?;
+    tokio::task::spawn_blocking(move || decode(&bytes, field, envelope))
+        .await
+        .unwrap_or_else(|_| Err(Failure::face_detect_failed(field)))
 }
 
 /// The content type to serve stored picture bytes with.
@@ -119,21 +130,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn picture_checks_follow_the_terminal() {
+    fn size_checks_come_first() {
+        assert_eq!(check_size(b"", "img"), Err(Failure::bad_parameters("img")));
+        assert!(check_size(b"GIF89a", "img").is_ok());
+        let big = vec![0u8; MAX_PICTURE_BYTES + 1];
         assert_eq!(
-            check_picture(b"", "img"),
-            Err(Failure::bad_parameters("img"))
-        );
-        assert_eq!(
-            check_picture(b"GIF89a", "img"),
-            Err(Failure::face_detect_failed("img"))
-        );
-        assert!(check_picture(&[0xFF, 0xD8, 0xFF, 0xE0], "img").is_ok());
-        assert!(check_picture(PNG_MAGIC, "img").is_ok());
-        let mut big = vec![0u8; MAX_PICTURE_BYTES + 1];
-        big[..3].copy_from_slice(JPEG_MAGIC);
-        assert_eq!(
-            check_picture(&big, "img"),
+            check_size(&big, "img"),
             Err(Failure::picture_too_large("img"))
         );
     }

@@ -98,13 +98,35 @@ impl Failure {
         )
     }
 
-    /// `faceDetectFailed` (4): the bytes are not a JPEG or PNG picture.
+    /// `faceDetectFailed` (4): the bytes are not a JPEG or PNG picture that decodes.
     pub(crate) fn face_detect_failed(field: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             4,
             SubStatus::FaceDetectFailed,
             0x4000_10C5,
+            field,
+        )
+    }
+
+    /// `picturePixelsTooLarge` (4): the picture's long side is over the terminal's `max_side`.
+    pub(crate) fn picture_pixels_too_large(field: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            4,
+            SubStatus::PicturePixelsTooLarge,
+            0x4000_1105,
+            field,
+        )
+    }
+
+    /// `picturePixelsTooSmall` (4): the picture's short side is under the terminal's `min_side`.
+    pub(crate) fn picture_pixels_too_small(field: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            4,
+            SubStatus::PicturePixelsTooSmall,
+            0x4000_1106,
             field,
         )
     }

@@ -1,5 +1,10 @@
 //! Reading ISAPI request bodies: the buffered body, JSON with ISAPI-style errors, and the
 //! two shapes of a face upload (flat JSON with `faceURL`, or multipart with the picture).
+//!
+//! A multipart face upload is read as terminals read it: the JSON part first (`FaceDataRecord`;
+//! FDModify also takes `FaceDataModify`), then the picture part (`img` or `FaceImage`). A
+//! picture part before the JSON part is `badParameters` naming the picture part; a missing JSON
+//! part is `MessageParametersLack`; parts with other names are ignored.
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
@@ -19,7 +24,7 @@ pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// How much of a refused body is read and thrown away to keep the connection usable.
 const MAX_DRAIN_BYTES: usize = 16 * 1024 * 1024;
 
-/// Name of the JSON part of a multipart face upload.
+/// Name of the JSON part of a multipart face upload (and of the JSON body of a URL upload).
 const RECORD_PART: &str = "FaceDataRecord";
 /// Accepted names of the picture part of a multipart face upload.
 const IMAGE_PARTS: [&str; 2] = ["img", "FaceImage"];
@@ -141,8 +146,12 @@ pub(crate) struct FaceUpload {
     pub(crate) picture: Picture,
 }
 
-/// Reads FaceDataRecord / FDModify / FDSetUp bodies in either shape.
-pub(crate) async fn face_upload(req: &IsapiRequest) -> Result<FaceUpload, Failure> {
+/// Reads FaceDataRecord / FDModify / FDSetUp bodies in either shape; `record_parts` are the
+/// accepted names of the JSON part of a multipart body (the first is named when it is missing).
+pub(crate) async fn face_upload(
+    req: &IsapiRequest,
+    record_parts: &[&str],
+) -> Result<FaceUpload, Failure> {
     if !req.is_multipart() {
         let record: FaceRecord = parse_json(&req.body, RECORD_PART)?;
         let url = record
@@ -164,6 +173,8 @@ pub(crate) async fn face_upload(req: &IsapiRequest) -> Result<FaceUpload, Failur
         .map_err(|_| Failure::bad_json_format())?;
     let mut record = None;
     let mut image = None;
+    // The picture part that came before the JSON part, if one did.
+    let mut misplaced = None;
     while let Some(field) = multipart
         .next_field()
         .await
@@ -174,13 +185,20 @@ pub(crate) async fn face_upload(req: &IsapiRequest) -> Result<FaceUpload, Failur
             .bytes()
             .await
             .map_err(|_| Failure::bad_json_format())?;
-        if name == RECORD_PART {
-            record = Some(parse_json::<FaceRecord>(&data, RECORD_PART)?);
+        if record_parts.contains(&name.as_str()) {
+            record = Some(parse_json::<FaceRecord>(&data, &name)?);
         } else if IMAGE_PARTS.contains(&name.as_str()) {
+            if record.is_none() && misplaced.is_none() {
+                misplaced = Some(name);
+            }
             image = Some(data);
         }
     }
-    let record = record.ok_or_else(|| Failure::parameters_lack(RECORD_PART))?;
+    let missing = record_parts.first().copied().unwrap_or(RECORD_PART);
+    let record = record.ok_or_else(|| Failure::parameters_lack(missing))?;
+    if let Some(part) = misplaced {
+        return Err(Failure::bad_parameters(&part));
+    }
     let picture = match (image, &record.face_url) {
         (Some(bytes), _) => Picture::Inline(bytes),
         (None, Some(url)) => Picture::Url(url.clone()),

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use hikvision_isapi::wire::UserInfo;
 
 use super::auth::LoginState;
+use super::decode::Size;
 
 /// How many request-log entries a terminal keeps (the oldest are dropped first), so a long
 /// benchmark cannot grow a terminal's memory without bound.
@@ -29,16 +30,22 @@ pub struct StoredFace {
     pub sha256: String,
     /// How many times this person's face was written (1 after the first enrolment).
     pub updates: u32,
+    /// Picture width in pixels (0 for seeded bytes that are not a JPEG or PNG).
+    pub width: u32,
+    /// Picture height in pixels (0 for seeded bytes that are not a JPEG or PNG).
+    pub height: u32,
 }
 
 impl StoredFace {
-    pub(crate) fn new(bytes: Bytes, source: String, updates: u32) -> Self {
+    pub(crate) fn new(bytes: Bytes, source: String, size: Size, updates: u32) -> Self {
         let sha256 = sha256_hex(&bytes);
         Self {
             bytes,
             source,
             sha256,
             updates,
+            width: size.width,
+            height: size.height,
         }
     }
 }
@@ -57,6 +64,12 @@ pub struct FaceSummary {
     pub size: usize,
     /// How many times the face was written.
     pub updates: u32,
+    /// Picture width in pixels (0 when unknown).
+    #[serde(default)]
+    pub width: u32,
+    /// Picture height in pixels (0 when unknown).
+    #[serde(default)]
+    pub height: u32,
 }
 
 /// One request the terminal received on `/ISAPI/*`.
@@ -153,11 +166,13 @@ impl Store {
             .map(|(fpid, _)| fpid.as_str())
     }
 
-    /// Stores a face, counting the write.
-    pub(crate) fn put_face(&mut self, fpid: &str, bytes: Bytes, source: String) {
+    /// Stores a face of `size` pixels, counting the write.
+    pub(crate) fn put_face(&mut self, fpid: &str, bytes: Bytes, source: String, size: Size) {
         let updates = self.faces.get(fpid).map_or(0, |f| f.updates) + 1;
-        self.faces
-            .insert(fpid.to_owned(), StoredFace::new(bytes, source, updates));
+        self.faces.insert(
+            fpid.to_owned(),
+            StoredFace::new(bytes, source, size, updates),
+        );
     }
 
     pub(crate) fn face_summaries(&self) -> Vec<FaceSummary> {
@@ -169,6 +184,8 @@ impl Store {
                 sha256: face.sha256.clone(),
                 size: face.bytes.len(),
                 updates: face.updates,
+                width: face.width,
+                height: face.height,
             })
             .collect()
     }

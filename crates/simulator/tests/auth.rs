@@ -12,7 +12,7 @@ use hikvision_simulator::{RequestLogEntry, StateSnapshot, TerminalConfig};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::json;
 use support::{
-    PASS, USER, assert_ok, call, client, device_info_url, get_as, jpeg, json_of, multipart,
+    PASS, USER, assert_ok, call, client, device_info_url, get_as, jpeg_of_len, json_of, multipart,
     send_multipart, start, start_default, user_body,
 };
 
@@ -247,11 +247,11 @@ async fn body_sent_with_the_unauthenticated_request_keeps_the_connection_usable(
         assert_ok(&body);
     }
     // Large bodies too: 150 KB pictures, twice on the same kept-alive connection.
-    for seed in [1u8, 2] {
+    for seed in [1u64, 2] {
         let body = multipart(
             &json!({"faceLibType": "blackFD", "FDID": "1", "FPID": "100"}),
             "img",
-            &jpeg(seed, 150 * 1024),
+            &jpeg_of_len(seed, 150 * 1024),
         );
         let response = send_multipart(&client, &t, Method::PUT, paths::FACE_SETUP, body).await;
         let (status, body) = json_of(response).await;

@@ -12,8 +12,8 @@ use hikvision_simulator::{Faults, StateSnapshot, TerminalConfig, run_many};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use support::{
-    PASS, assert_failure, client, device_info_url, get_as, isapi_url, jpeg, json_of, person, post,
-    sim_get, start, start_default, user_body,
+    PASS, assert_failure, client, device_info_url, get_as, isapi_url, json_of, person, post,
+    real_jpeg, sim_get, start, start_default, user_body,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -135,14 +135,15 @@ async fn control_endpoint_changes_faults_at_runtime() {
 async fn state_endpoint_shows_persons_faces_and_failed_logins() {
     let t = start_default().await;
     t.add_person(person("5"));
-    let picture = jpeg(7, 321);
+    let picture = real_jpeg(7);
     t.set_face("5", picture.clone());
     get_as(&client(), &device_info_url(&t), "nope").await;
     let state: StateSnapshot = sim_get(&t, "/_sim/state").await;
     assert_eq!(state.persons.len(), 1);
     assert_eq!(state.faces.len(), 1);
     assert_eq!(state.faces[0].fpid, "5");
-    assert_eq!(state.faces[0].size, 321);
+    assert_eq!(state.faces[0].size, picture.len());
+    assert_eq!((state.faces[0].width, state.faces[0].height), (96, 96));
     assert_eq!(state.faces[0].source, "seeded");
     assert_eq!(state.faces[0].sha256.len(), 64);
     assert_eq!(state.failed_logins, 1);

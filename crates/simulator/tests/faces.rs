@@ -13,14 +13,14 @@ use hikvision_simulator::TerminalConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use support::{
-    PictureServer, assert_failure, assert_ok, client, face_body, jpeg, json_of, multipart, person,
-    post, put, send_face, send_multipart, start, start_default,
+    PictureServer, assert_failure, assert_ok, client, face_body, jpeg_of_len, json_of, multipart,
+    person, post, put, real_jpeg, send_face, send_multipart, start, start_default,
 };
 
 #[tokio::test]
 async fn face_for_an_unknown_person_is_employee_no_not_exist() {
     let t = start_default().await;
-    let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), jpeg(1, 2000))])).await;
+    let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), real_jpeg(1))])).await;
     let (status, body) = send_face(&t, paths::FACE_RECORD, "ghost", &pictures.url("a.jpg")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_failure(&body, 6, "employeeNoNotExist");
@@ -31,7 +31,7 @@ async fn face_for_an_unknown_person_is_employee_no_not_exist() {
 async fn face_by_url_stores_exactly_the_downloaded_bytes() {
     let t = start_default().await;
     t.add_person(person("5"));
-    let picture = jpeg(3, 20_000);
+    let picture = jpeg_of_len(3, 20_000);
     let pictures = PictureServer::start(HashMap::from([("5.jpg".into(), picture.clone())])).await;
     let url = pictures.url("5.jpg");
     let (status, body) = send_face(&t, paths::FACE_RECORD, "5", &url).await;
@@ -49,8 +49,8 @@ async fn second_face_data_record_is_device_user_already_exist_face() {
     let t = start_default().await;
     t.add_person(person("5"));
     let pictures = PictureServer::start(HashMap::from([
-        ("a.jpg".into(), jpeg(1, 3000)),
-        ("b.jpg".into(), jpeg(2, 3000)),
+        ("a.jpg".into(), real_jpeg(1)),
+        ("b.jpg".into(), real_jpeg(2)),
     ]))
     .await;
     let (status, _) = send_face(&t, paths::FACE_RECORD, "5", &pictures.url("a.jpg")).await;
@@ -60,7 +60,7 @@ async fn second_face_data_record_is_device_user_already_exist_face() {
     assert_failure(&body, 6, "deviceUserAlreadyExistFace");
     assert_eq!(
         t.face("5").expect("face").bytes.as_ref(),
-        jpeg(1, 3000).as_slice()
+        real_jpeg(1).as_slice()
     );
 }
 
@@ -68,8 +68,8 @@ async fn second_face_data_record_is_device_user_already_exist_face() {
 async fn fdmodify_replaces_an_existing_face() {
     let t = start_default().await;
     t.add_person(person("5"));
-    t.set_face("5", jpeg(1, 1000));
-    let new_picture = jpeg(2, 4000);
+    t.set_face("5", real_jpeg(1));
+    let new_picture = real_jpeg(2);
     let pictures =
         PictureServer::start(HashMap::from([("new.jpg".into(), new_picture.clone())])).await;
     let mut body = face_body("5", &pictures.url("new.jpg"));
@@ -81,7 +81,7 @@ async fn fdmodify_replaces_an_existing_face() {
     assert_eq!(face.updates, 2);
 
     // Multipart works for FDModify too.
-    let newer = jpeg(3, 5000);
+    let newer = real_jpeg(3);
     let body = multipart(
         &json!({"faceLibType": "blackFD", "FDID": "1", "FPID": "5", "faceID": "1"}),
         "img",
@@ -97,7 +97,7 @@ async fn fdmodify_replaces_an_existing_face() {
 async fn fdmodify_without_a_face_is_face_not_exist() {
     let t = start_default().await;
     t.add_person(person("5"));
-    let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), jpeg(1, 900))])).await;
+    let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), real_jpeg(1))])).await;
     let (status, body) = send_face(&t, paths::FACE_MODIFY, "5", &pictures.url("a.jpg")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_failure(&body, 6, "faceNotExist");
@@ -113,8 +113,8 @@ async fn fdsetup_adds_then_replaces() {
     let t = start_default().await;
     t.add_person(person("8"));
     let pictures = PictureServer::start(HashMap::from([
-        ("a.jpg".into(), jpeg(1, 900)),
-        ("b.jpg".into(), jpeg(2, 900)),
+        ("a.jpg".into(), real_jpeg(1)),
+        ("b.jpg".into(), real_jpeg(2)),
     ]))
     .await;
     for name in ["a.jpg", "b.jpg"] {
@@ -122,7 +122,7 @@ async fn fdsetup_adds_then_replaces() {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     let face = t.face("8").expect("face");
-    assert_eq!(face.bytes.as_ref(), jpeg(2, 900).as_slice());
+    assert_eq!(face.bytes.as_ref(), real_jpeg(2).as_slice());
     assert_eq!(face.updates, 2);
 }
 
@@ -131,7 +131,7 @@ async fn multipart_face_data_record_stores_the_bytes() {
     let t = start_default().await;
     t.add_person(person("9"));
     t.add_person(person("10"));
-    let picture = jpeg(4, 60_000);
+    let picture = jpeg_of_len(4, 60_000);
     let body = multipart(
         &json!({"faceLibType": "blackFD", "FDID": "1", "FPID": "9"}),
         "img",
@@ -146,7 +146,7 @@ async fn multipart_face_data_record_stores_the_bytes() {
     assert_eq!(face.source, "multipart");
 
     // The other accepted part name.
-    let other = jpeg(5, 1000);
+    let other = real_jpeg(5);
     let body = multipart(
         &json!({"faceLibType": "blackFD", "FDID": "1", "FPID": "10"}),
         "FaceImage",
@@ -165,7 +165,7 @@ async fn multipart_pictures_get_the_same_checks() {
     let record = json!({"faceLibType": "blackFD", "FDID": "1", "FPID": "9"});
     for (image, status_code, sub) in [
         (b"GIF89a not a face".to_vec(), 4, "faceDetectFailed"),
-        (jpeg(1, 200 * 1024 + 1), 3, "pictureSizeExceedLimit"),
+        (jpeg_of_len(1, 200 * 1024 + 1), 3, "pictureSizeExceedLimit"),
         (Vec::new(), 6, "badParameters"),
     ] {
         let body = multipart(&record, "img", &image);
@@ -188,8 +188,8 @@ async fn bad_face_urls_are_rejected_like_a_terminal() {
     t.add_person(person("5"));
     let pictures = PictureServer::start(HashMap::from([
         ("text.txt".into(), b"hello, not a picture".to_vec()),
-        ("big.jpg".into(), jpeg(1, 200 * 1024 + 10)),
-        ("exact.jpg".into(), jpeg(2, 200 * 1024)),
+        ("big.jpg".into(), jpeg_of_len(1, 200 * 1024 + 10)),
+        ("exact.jpg".into(), jpeg_of_len(2, 200 * 1024)),
         ("empty.jpg".into(), Vec::new()),
     ]))
     .await;
@@ -238,7 +238,7 @@ async fn same_picture_under_another_person_is_already_exist_this_face() {
     let t = start_default().await;
     t.add_person(person("1"));
     t.add_person(person("2"));
-    let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), jpeg(1, 800))])).await;
+    let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), real_jpeg(1))])).await;
     let (status, _) = send_face(&t, paths::FACE_RECORD, "1", &pictures.url("a.jpg")).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = send_face(&t, paths::FACE_RECORD, "2", &pictures.url("a.jpg")).await;
@@ -282,7 +282,7 @@ async fn wrong_face_library_is_library_not_exist() {
 async fn fdsearch_returns_the_face_and_its_url_serves_the_bytes() {
     let t = start_default().await;
     t.add_person(person("5"));
-    let picture = jpeg(6, 1234);
+    let picture = real_jpeg(6);
     t.set_face("5", picture.clone());
     let cond = json!({"searchResultPosition": 0, "maxResults": 30, "faceLibType": "blackFD", "FDID": "1", "FPID": "5"});
     let (status, body) = json_of(post(&t, paths::FACE_SEARCH, cond).await).await;

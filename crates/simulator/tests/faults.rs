@@ -14,8 +14,8 @@ use hikvision_simulator::Faults;
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 use support::{
-    PASS, PictureServer, USER, assert_failure, client, device_info_url, get_as, isapi_url, jpeg,
-    json_of, person, post, send_face, start_with_faults, user_body,
+    PASS, PictureServer, USER, assert_failure, client, device_info_url, get_as, isapi_url, json_of,
+    person, post, real_jpeg, send_face, start_with_faults, user_body,
 };
 
 #[tokio::test]
@@ -133,7 +133,7 @@ async fn xml_only_fault_answers_response_status_in_xml() {
 async fn fdmodify_unsupported_fault_answers_not_support() {
     let t = start_with_faults(|f| f.fdmodify_unsupported = true).await;
     t.add_person(person("5"));
-    t.set_face("5", jpeg(1, 100));
+    t.set_face("5", real_jpeg(1));
     let (status, body) = send_face(&t, paths::FACE_MODIFY, "5", "http://127.0.0.1:1/a.jpg").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_failure(&body, 4, "notSupport");
@@ -167,7 +167,7 @@ async fn device_busy_fault_refuses_writes_with_http_200() {
 async fn face_download_fail_fault_fails_without_downloading() {
     let t = start_with_faults(|f| f.face_download_fail = true).await;
     t.add_person(person("5"));
-    let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), jpeg(1, 900))])).await;
+    let pictures = PictureServer::start(HashMap::from([("a.jpg".into(), real_jpeg(1))])).await;
     let (status, body) = send_face(&t, paths::FACE_RECORD, "5", &pictures.url("a.jpg")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_failure(&body, 6, "urlDownloadFail");

@@ -19,7 +19,7 @@ use quick_xml::events::Event;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
-    PASS, client, device_info_url, get_as, isapi_url, jpeg, json_of, person, post, put,
+    PASS, client, device_info_url, get_as, isapi_url, json_of, person, post, put, real_jpeg,
     start_default, start_with_faults,
 };
 
@@ -120,7 +120,7 @@ async fn fdmodify_on_old_firmware_answers_the_documented_not_support() {
     let mut request = examples::json("fdmodify-request");
     let fpid = request["FPID"].as_str().expect("FPID").to_owned();
     t.add_person(person(&fpid));
-    t.set_face(fpid, jpeg(1, 1000));
+    t.set_face(fpid, real_jpeg(1));
     request["faceURL"] = json!(LOOPBACK_FACE_URL);
     let (_, reply) = json_of(put(&t, paths::FACE_MODIFY, request).await).await;
     assert_as_documented(&reply, "response-status-not-support", &REFUSAL_FIELDS);
@@ -302,7 +302,7 @@ async fn face_search_for_an_enrolled_face_answers_like_the_documented_reply() {
     let request = examples::json("fd-search-request");
     let fpid = request["FPID"].as_str().expect("FPID").to_owned();
     t.add_person(person(&fpid));
-    t.set_face(fpid, jpeg(2, 1000));
+    t.set_face(fpid, real_jpeg(2));
     let (status, reply) = json_of(post(&t, paths::FACE_SEARCH, request).await).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     let doc = examples::json("fd-search-reply");
@@ -327,7 +327,7 @@ async fn face_search_for_an_unknown_fpid_answers_the_documented_end_marker() {
     let t = start_default().await;
     let mut request = examples::json("fd-search-request");
     t.add_person(person("2000"));
-    t.set_face("2000", jpeg(3, 1000));
+    t.set_face("2000", real_jpeg(3));
     request["FPID"] = json!("9999");
     let (status, reply) = json_of(post(&t, paths::FACE_SEARCH, request).await).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
@@ -343,7 +343,7 @@ async fn person_search_with_more_pages_answers_the_documented_keys() {
     let t = start_default().await;
     // The document's request asks for the second page of 30: 61 persons leave a third.
     seed_documented_persons(&t, 1000..1061);
-    t.set_face("1042", jpeg(4, 1000));
+    t.set_face("1042", real_jpeg(4));
     let request = examples::json("user-info-search-all-request");
     let (status, reply) = json_of(post(&t, paths::USER_SEARCH, request).await).await;
     assert_eq!(status, StatusCode::OK, "{reply}");

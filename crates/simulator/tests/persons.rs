@@ -10,8 +10,8 @@ use hikvision_isapi::wire::{ResponseStatus, UserInfoSearchReplyEnvelope, paths};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
-    PASS, USER, assert_failure, client, isapi_url, jpeg, json_of, person, post, put, start_default,
-    user_body,
+    PASS, USER, assert_failure, client, isapi_url, json_of, person, post, put, real_jpeg,
+    start_default, user_body,
 };
 
 #[tokio::test]
@@ -100,7 +100,7 @@ async fn user_search_pages_filters_and_counts_faces() {
     for no in ["1", "2", "3"] {
         t.add_person(person(no));
     }
-    t.set_face("2", jpeg(9, 100));
+    t.set_face("2", real_jpeg(9));
     let search = |cond: Value| {
         let t = &t;
         async move {

@@ -3,6 +3,9 @@
 //! refuses to send, and a picture server whose downloads can be held until several arrive.
 #![allow(dead_code)]
 
+#[path = "../picture_kit/mod.rs"]
+mod picture_kit;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,13 +123,10 @@ impl Rig {
     }
 }
 
-/// A small JPEG-looking picture, distinct for each `seed` (the terminal refuses the same
-/// picture under two persons).
+/// A small real JPEG, distinct for each `seed` (the terminal decodes every picture, and
+/// refuses the same picture under two persons).
 pub fn picture(seed: usize) -> Vec<u8> {
-    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    bytes.extend(seed.to_be_bytes());
-    bytes.extend([0xFF, 0xD9]);
-    bytes
+    picture_kit::real_jpeg(u64::try_from(seed).expect("seed fits in 64 bits"))
 }
 
 /// Serves `/pictures/{n}.jpg` as `picture(n)`, holding each download until `together`

@@ -3,6 +3,9 @@
 //! standing in for Supabase Storage.
 #![allow(dead_code)]
 
+#[path = "../picture_kit/mod.rs"]
+mod picture_kit;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +21,8 @@ use hikvision_isapi::wire::{UserInfo, paths};
 use hikvision_simulator::{Faults, SimulatedTerminal, TerminalConfig, spawn};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
+
+pub use picture_kit::*;
 
 /// The terminal's account.
 pub const USER: &str = "admin";
@@ -148,14 +153,6 @@ pub async fn send_face(
     json_of(call(&client(), t, method, path, &body, (USER, PASS)).await).await
 }
 
-/// Bytes that pass the terminal's picture check (JPEG magic), distinct per `seed`.
-pub fn jpeg(seed: u8, len: usize) -> Vec<u8> {
-    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    bytes.extend((0..len.saturating_sub(6)).map(|i| (i as u8).wrapping_mul(31) ^ seed));
-    bytes.extend([0xFF, 0xD9]);
-    bytes
-}
-
 /// `body` is a complete failure `ResponseStatus` with these codes.
 pub fn assert_failure(body: &Value, status_code: i64, sub_status: &str) {
     assert_eq!(body["statusCode"], status_code, "body: {body}");
@@ -187,16 +184,42 @@ pub struct MultipartBody {
 
 /// The `FaceDataRecord` JSON part, then the picture in part `image_part`.
 pub fn multipart(record: &Value, image_part: &str, image: &[u8]) -> MultipartBody {
+    multipart_parts(&[
+        Part::Json("FaceDataRecord", record),
+        Part::Picture(image_part, image),
+    ])
+}
+
+/// One part of a multipart face upload.
+pub enum Part<'a> {
+    /// A JSON part with this name (no filename).
+    Json(&'a str, &'a Value),
+    /// A picture part with this name (filename `face.jpg`, `image/jpeg`).
+    Picture(&'a str, &'a [u8]),
+}
+
+/// A multipart body of `parts`, in this order.
+pub fn multipart_parts(parts: &[Part<'_>]) -> MultipartBody {
     let boundary = "----simtestboundary7MA4YWxkTrZu0gW";
     let mut bytes = Vec::new();
-    bytes.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"FaceDataRecord\"\r\nContent-Type: application/json\r\n\r\n{record}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"{image_part}\"; filename=\"face.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    bytes.extend_from_slice(image);
-    bytes.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    for part in parts {
+        let (head, content) = match part {
+            Part::Json(name, value) => (
+                format!("name=\"{name}\"\r\nContent-Type: application/json"),
+                value.to_string().into_bytes(),
+            ),
+            Part::Picture(name, image) => (
+                format!("name=\"{name}\"; filename=\"face.jpg\"\r\nContent-Type: image/jpeg"),
+                image.to_vec(),
+            ),
+        };
+        bytes.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; {head}\r\n\r\n").as_bytes(),
+        );
+        bytes.extend_from_slice(&content);
+        bytes.extend_from_slice(b"\r\n");
+    }
+    bytes.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     MultipartBody {
         content_type: format!("multipart/form-data; boundary={boundary}"),
         bytes,
