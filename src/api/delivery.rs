@@ -39,6 +39,24 @@ pub struct PairStatus {
     pub message: Option<String>,
 }
 
+impl PairStatus {
+    /// The line of terminal `id` (`name`) for `pair`, or `unknown` when it was never tried.
+    fn of(id: &str, name: &str, pair: Option<&crate::delivery::PairRecord>) -> Self {
+        Self {
+            device_id: id.to_string(),
+            device_name: name.to_string(),
+            state: pair.map_or(PairState::Unknown, |p| p.state),
+            attempts: pair.map_or(0, |p| p.attempts),
+            last_attempt_at: pair.and_then(|p| p.last_attempt_at),
+            next_attempt_at: pair
+                .filter(|p| p.state == PairState::Pending)
+                .and_then(|p| p.next_attempt_at),
+            error_code: pair.and_then(|p| p.error_code.clone()),
+            message: pair.and_then(|p| p.message.clone()),
+        }
+    }
+}
+
 /// `GET /api/hikvision/angajat/{angajat_id}/status`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AngajatStatus {
@@ -105,46 +123,17 @@ pub async fn angajat_status(
     let employee_no = pairs.iter().find_map(|p| p.change.employee_no.clone());
     let mut lines: Vec<PairStatus> = devices
         .iter()
-        .map(
-            |(id, name)| match pairs.iter().find(|p| &p.change.key.device_id == id) {
-                Some(p) => PairStatus {
-                    device_id: id.clone(),
-                    device_name: name.clone(),
-                    state: p.state,
-                    attempts: p.attempts,
-                    last_attempt_at: p.last_attempt_at,
-                    next_attempt_at: p.next_attempt_at.filter(|_| p.state == PairState::Pending),
-                    error_code: p.error_code.clone(),
-                    message: p.message.clone(),
-                },
-                None => PairStatus {
-                    device_id: id.clone(),
-                    device_name: name.clone(),
-                    state: PairState::Unknown,
-                    attempts: 0,
-                    last_attempt_at: None,
-                    next_attempt_at: None,
-                    error_code: None,
-                    message: None,
-                },
-            },
-        )
+        .map(|(id, name)| {
+            let pair = pairs.iter().find(|p| &p.change.key.device_id == id);
+            PairStatus::of(id, name, pair)
+        })
         .collect();
     // Terminals no longer active that still have work (a pending removal) are shown too.
     for p in pairs
         .iter()
         .filter(|p| !devices.iter().any(|(id, _)| *id == p.change.key.device_id))
     {
-        lines.push(PairStatus {
-            device_id: p.change.key.device_id.clone(),
-            device_name: String::new(),
-            state: p.state,
-            attempts: p.attempts,
-            last_attempt_at: p.last_attempt_at,
-            next_attempt_at: p.next_attempt_at.filter(|_| p.state == PairState::Pending),
-            error_code: p.error_code.clone(),
-            message: p.message.clone(),
-        });
+        lines.push(PairStatus::of(&p.change.key.device_id, "", Some(p)));
     }
     Ok(Json(AngajatStatus {
         angajat_id,

@@ -1,0 +1,164 @@
+//! Tests of the parent module.
+use std::collections::HashMap;
+
+use secrecy::ExposeSecret;
+
+use super::*;
+use crate::supabase::FaceUrlScheme;
+
+/// The settings from `pairs` alone (also used by the other settings files' tests).
+pub(super) fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Settings::from_lookup(|k| map.get(k).cloned())
+}
+
+#[test]
+fn defaults_match_the_architecture_table() {
+    let s = load(&[]).expect("defaults load");
+    assert_eq!(s.bind_addr.to_string(), "0.0.0.0:8080");
+    assert_eq!(s.sync, SyncOptions::default());
+    assert_eq!(s.face_url.bucket, "photos");
+    assert_eq!(s.face_url.scheme, FaceUrlScheme::Https);
+    assert_eq!(s.device_defaults.username, "admin");
+    assert!(s.supabase.is_none());
+}
+
+#[test]
+fn rest_url_defaults_to_the_project_rest_path() {
+    let s = load(&[
+        ("SUPABASE_URL", "https://abc.supabase.co"),
+        ("SUPABASE_SERVICE_ROLE_KEY", "k"),
+    ])
+    .expect("loads");
+    let sb = s.supabase.expect("configured");
+    assert_eq!(sb.rest_url.as_str(), "https://abc.supabase.co/rest/v1/");
+    assert_eq!(sb.service_key.expose_secret(), "k");
+}
+
+#[test]
+fn every_problem_is_listed_in_one_error() {
+    let err = load(&[
+        ("BIND_ADDR", "nope"),
+        ("SUPABASE_URL", "https://abc.supabase.co"),
+        ("DEVICE_CONCURRENCY", "0"),
+        ("RATE_LIMIT_DELAY_MS", "-5"),
+        ("FACE_URL_SCHEME", "ftp"),
+        ("CORS_ORIGINS", "https://ok.example.com, not a url"),
+    ])
+    .expect_err("invalid");
+    assert_eq!(err.0.len(), 6, "{err}");
+    let text = err.to_string();
+    for key in [
+        "BIND_ADDR",
+        "SUPABASE_SERVICE_ROLE_KEY",
+        "DEVICE_CONCURRENCY",
+        "RATE_LIMIT_DELAY_MS",
+        "FACE_URL_SCHEME",
+        "CORS_ORIGINS",
+    ] {
+        assert!(text.contains(key), "{key} missing from: {text}");
+    }
+}
+
+#[test]
+fn env_example_lists_every_setting() {
+    let example = include_str!("../../.env.example");
+    for (key, _) in SETTINGS {
+        assert!(
+            example.lines().any(|l| l.starts_with(&format!("{key}="))),
+            "{key} is missing from .env.example"
+        );
+    }
+}
+
+#[test]
+fn env_example_itself_is_a_valid_configuration() {
+    let example = include_str!("../../.env.example");
+    let map: HashMap<String, String> = example
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    // The example has no service key: exactly that one problem is reported.
+    let err = Settings::from_lookup(|k| map.get(k).cloned()).expect_err("key missing");
+    assert_eq!(err.0.len(), 1, "{err}");
+    assert!(err.0[0].contains("SUPABASE_SERVICE_ROLE_KEY"));
+}
+
+#[test]
+fn token_verification_follows_the_project_url() {
+    let s = load(&[
+        ("SUPABASE_URL", "https://abc.supabase.co"),
+        ("SUPABASE_SERVICE_ROLE_KEY", "k"),
+    ])
+    .expect("loads");
+    assert_eq!(
+        s.auth.jwks_url.as_ref().map(Url::as_str),
+        Some("https://abc.supabase.co/auth/v1/.well-known/jwks.json")
+    );
+    assert_eq!(
+        s.auth.issuer.as_deref(),
+        Some("https://abc.supabase.co/auth/v1")
+    );
+    assert!(s.auth.jwt_secret.is_none() && s.auth.required_role.is_none());
+
+    let none = load(&[]).expect("loads");
+    assert!(!none.auth.accepts_tokens() && none.api_key.is_none());
+}
+
+#[test]
+fn jwt_secret_issuer_override_and_role_are_read() {
+    let secret = "legacy-jwt-secret-with-at-least-32-characters";
+    let s = load(&[
+        ("SUPABASE_JWT_SECRET", secret),
+        ("SUPABASE_JWT_ISSUER", "http://localhost:8000/auth/v1"),
+        ("AUTH_REQUIRED_ROLE", "hr_admin"),
+    ])
+    .expect("loads");
+    assert_eq!(
+        s.auth.jwt_secret.as_ref().map(|k| k.expose_secret()),
+        Some(secret)
+    );
+    assert_eq!(
+        s.auth.issuer.as_deref(),
+        Some("http://localhost:8000/auth/v1")
+    );
+    assert_eq!(s.auth.required_role.as_deref(), Some("hr_admin"));
+    assert!(s.auth.jwks_url.is_none());
+}
+
+#[test]
+fn bad_auth_settings_are_explained_without_echoing_the_secret() {
+    let err = load(&[("SUPABASE_JWT_SECRET", "short-secret")]).expect_err("too short");
+    assert!(err.to_string().contains("32 characters"), "{err}");
+    assert!(!err.to_string().contains("short-secret"));
+
+    let err = load(&[(
+        "SUPABASE_JWT_SECRET",
+        "legacy-jwt-secret-with-at-least-32-characters",
+    )])
+    .expect_err("no issuer");
+    assert!(err.to_string().contains("SUPABASE_JWT_ISSUER"), "{err}");
+    assert!(!err.to_string().contains("legacy-jwt-secret"));
+
+    let err = load(&[("AUTH_REQUIRED_ROLE", "hr_admin")]).expect_err("no token method");
+    assert!(err.to_string().contains("no user tokens"), "{err}");
+    let err = load(&[
+        ("SUPABASE_URL", "https://abc.supabase.co"),
+        ("SUPABASE_SERVICE_ROLE_KEY", "k"),
+        ("AUTH_REQUIRED_ROLE", "hr admin"),
+    ])
+    .expect_err("a space");
+    assert_eq!(err.0.len(), 1, "{err}");
+    assert!(err.0[0].contains("AUTH_REQUIRED_ROLE"));
+}
+
+#[test]
+fn errors_never_echo_the_service_key() {
+    let err = load(&[("SUPABASE_SERVICE_ROLE_KEY", "super-secret-key")]).expect_err("no url");
+    assert!(!err.to_string().contains("super-secret-key"));
+}

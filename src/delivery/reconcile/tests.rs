@@ -1,0 +1,82 @@
+//! Tests of the parent module.
+use super::*;
+use crate::models::Biometrie;
+use hikvision_isapi::wire::FaceMatch;
+
+fn employee(no: &str, photo: bool) -> Angajat {
+    Angajat {
+        id: Uuid::new_v4(),
+        nume: "P".into(),
+        prenume: "I".into(),
+        biometrie: Some(Biometrie {
+            employee_no: Some(no.into()),
+            foto_fata_url: photo.then(|| format!("{no}.jpg")),
+        }),
+    }
+}
+
+fn face(no: &str) -> FaceMatch {
+    serde_json::from_value(serde_json::json!({"FPID": no})).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_report_sorts_every_person_into_one_place() {
+    let person = |no: &str, name: &str| {
+        let mut p = hikvision_isapi::build_person(no, name).unwrap_or_else(|e| panic!("{e}"));
+        p.name = name.into();
+        p
+    };
+    let contents = TerminalContents {
+        persons: vec![
+            person("1", "A"),
+            person("2", "B"),
+            person("9", "Hand Enrolled"),
+        ],
+        faces: vec![face("1")],
+    };
+    let staff = [
+        employee("1", true),
+        employee("2", true),
+        employee("3", true),
+    ];
+    let expected: Vec<&Angajat> = staff.iter().collect();
+    let report = compare(&contents, &expected);
+    assert_eq!(report.in_sync, 1);
+    assert_eq!(report.face_missing, ["2"]);
+    assert_eq!(report.missing_on_terminal, ["3"]);
+    assert_eq!(
+        report.unknown_on_terminal,
+        [UnknownPerson {
+            employee_no: "9".into(),
+            name: "Hand Enrolled".into()
+        }]
+    );
+}
+
+#[test]
+fn unknown_person_keys_are_stable_and_per_terminal() {
+    assert_eq!(unknown_person_key("d1", "9"), unknown_person_key("d1", "9"));
+    assert_ne!(unknown_person_key("d1", "9"), unknown_person_key("d2", "9"));
+    assert_ne!(
+        unknown_person_key("d1", "9"),
+        unknown_person_key("d1", "10")
+    );
+}
+
+#[test]
+fn the_runs_are_bounded_and_one_runs_per_terminal() {
+    let runs = Reconciles::default();
+    let (first, new) = runs.start("d1");
+    assert!(new);
+    assert_eq!(runs.start("d1"), (first, false));
+    runs.update(first, |r| r.state = ReconcileState::Done);
+    for i in 0..(MAX_RUNS + 5) {
+        let (id, _) = runs.start(&format!("x{i}"));
+        runs.update(id, |r| r.state = ReconcileState::Done);
+    }
+    assert!(runs.lock().by_id.len() <= MAX_RUNS);
+    assert!(
+        runs.get(first).is_none(),
+        "the oldest finished run is forgotten"
+    );
+}
