@@ -71,7 +71,7 @@ api_codes! {
     NoEmployeeNo => "no_employee_no", CONFLICT: "No employee number is known for the angajat: nothing to remove.";
     DeviceNotFound => "device_not_found", NOT_FOUND: "No active terminal with that id.";
     ReconcileNotFound => "reconcile_not_found", NOT_FOUND: "No such reconcile run (a restart forgets them).";
-    ReconcileNotDone => "reconcile_not_done", UNPROCESSABLE_ENTITY: "The reconcile run has not finished.";
+    ReconcileNotDone => "reconcile_not_done", CONFLICT: "The reconcile run has not finished yet: fix it once its state is done.";
     NotInReport => "not_in_report", UNPROCESSABLE_ENTITY: "A person named for removal is not in the report's unknown_on_terminal.";
     CapacityExceeded => "capacity_exceeded", CONFLICT: "The resync would exceed the terminal's face capacity.";
     InternalError => "internal_error", INTERNAL_SERVER_ERROR: "A bug; the details are in the service logs.";

@@ -100,6 +100,54 @@ const ERRORS: &[(&str, &[&[ApiCode]])] = &[
         &[&[ApiCode::Unauthorized, ApiCode::NotEnabled], BODY, ALWAYS],
     ),
     (
+        "/api/hikvision/devices/{device_id}/resync",
+        &[
+            AUTH,
+            BODY,
+            ALWAYS,
+            DIRECTORY,
+            &[
+                ApiCode::DeviceNotFound,
+                ApiCode::CapacityExceeded,
+                ApiCode::DeliveryUnavailable,
+            ],
+        ],
+    ),
+    (
+        "/api/hikvision/devices/{device_id}/reconcile",
+        &[
+            AUTH,
+            BODY,
+            ALWAYS,
+            DIRECTORY,
+            &[ApiCode::DeviceNotFound, ApiCode::DeliveryUnavailable],
+        ],
+    ),
+    (
+        "/api/hikvision/devices/{device_id}/reconcile/{reconcile_id}",
+        &[
+            AUTH,
+            ALWAYS,
+            &[ApiCode::InvalidUuid, ApiCode::ReconcileNotFound],
+        ],
+    ),
+    (
+        "/api/hikvision/devices/{device_id}/reconcile/{reconcile_id}/fix",
+        &[
+            AUTH,
+            BODY,
+            ALWAYS,
+            DIRECTORY,
+            &[
+                ApiCode::InvalidUuid,
+                ApiCode::ReconcileNotFound,
+                ApiCode::ReconcileNotDone,
+                ApiCode::NotInReport,
+                ApiCode::DeliveryUnavailable,
+            ],
+        ],
+    ),
+    (
         "/api/test-isapi/update-face-image",
         &[
             AUTH,

@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
@@ -51,6 +52,16 @@ impl From<FixError> for ApiError {
             FixError::Delivery(d) => Self::Delivery(d),
         }
     }
+}
+
+/// The terminal and reconcile run of a path, with our JSON error for a run id that is no UUID.
+fn run_path(path: Result<Path<(String, Uuid)>, PathRejection>) -> Result<(String, Uuid), ApiError> {
+    path.map(|Path(ids)| ids).map_err(|e| {
+        ApiError::invalid(
+            ApiCode::InvalidUuid,
+            format!("'reconcile_id' in the path must be the UUID the reconcile answered ({e})"),
+        )
+    })
 }
 
 /// An optional JSON object body: empty, or `{...}`.
@@ -148,8 +159,9 @@ pub async fn start_reconcile(
     responses((status = 200, body = ReconcileView), (status = 404, body = ErrorBody)))]
 pub async fn reconcile_status(
     State(state): State<AppState>,
-    Path((device_id, reconcile_id)): Path<(String, Uuid)>,
+    path: Result<Path<(String, Uuid)>, PathRejection>,
 ) -> Result<Json<ReconcileView>, ApiError> {
+    let (device_id, reconcile_id) = run_path(path)?;
     state
         .delivery
         .reconcile_view(&device_id, reconcile_id)
@@ -169,9 +181,10 @@ pub async fn reconcile_status(
 pub async fn reconcile_fix(
     State(state): State<AppState>,
     admin: Admin,
-    Path((device_id, reconcile_id)): Path<(String, Uuid)>,
+    path: Result<Path<(String, Uuid)>, PathRejection>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<FixOutcome>), ApiError> {
+    let (device_id, reconcile_id) = run_path(path)?;
     let body = optional_object(&body)?;
     let schedule_missing = match body.get("schedule_missing") {
         None | Some(Value::Null) => false,
