@@ -6,40 +6,13 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use hikvision_simulator::{Faults, SimulatedTerminal};
 use serde_json::{Value, json};
 use support::database::fresh_database;
-use support::service::ServiceProcess;
+use support::service::{API_KEY, ServiceProcess, serve_env};
 use support::*;
-
-const API_KEY: &str = "delivery-test-key";
-
-/// `serve`'s environment for a REST store, a photo server and a database.
-fn serve_env(rest: &Rest, photos: &PhotoServer, database: &str) -> HashMap<String, String> {
-    [
-        ("SUPABASE_URL", photos.base.as_str()),
-        ("SUPABASE_REST_URL", rest.url.as_str()),
-        ("SUPABASE_SERVICE_ROLE_KEY", rest.key.as_str()),
-        ("ANGAJATI_TABLE", rest.tables.angajati.as_str()),
-        ("BIOMETRIE_TABLE", rest.tables.biometrie.as_str()),
-        ("DEVICES_TABLE", rest.tables.devices.as_str()),
-        ("FACE_URL_SCHEME", "keep"),
-        ("DATABASE_URL", database),
-        ("API_KEY", API_KEY),
-        ("RATE_LIMIT_DELAY_MS", "0"),
-        ("DEVICE_TIMEOUT_MS", "2000"),
-        ("REQUEST_DEADLINE_MS", "8000"),
-        ("RETRY_INITIAL_MS", "300"),
-        ("RETRY_MAX_MS", "1000"),
-        ("SWEEP_INTERVAL_MS", "1000"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
 
 async fn post_update(base: &url::Url, id: uuid::Uuid) -> Option<Value> {
     let response = reqwest::Client::new()

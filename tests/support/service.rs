@@ -8,6 +8,36 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 use url::Url;
 
+use super::{PhotoServer, Rest};
+
+/// The API key the service processes of the tests accept.
+pub const API_KEY: &str = "process-test-key";
+
+/// `serve`'s environment for a REST store, a photo server and a database: fast retries and
+/// sweeps, no pacing, short terminal timeouts.
+pub fn serve_env(rest: &Rest, photos: &PhotoServer, database: &str) -> HashMap<String, String> {
+    [
+        ("SUPABASE_URL", photos.base.as_str()),
+        ("SUPABASE_REST_URL", rest.url.as_str()),
+        ("SUPABASE_SERVICE_ROLE_KEY", rest.key.as_str()),
+        ("ANGAJATI_TABLE", rest.tables.angajati.as_str()),
+        ("BIOMETRIE_TABLE", rest.tables.biometrie.as_str()),
+        ("DEVICES_TABLE", rest.tables.devices.as_str()),
+        ("FACE_URL_SCHEME", "keep"),
+        ("DATABASE_URL", database),
+        ("API_KEY", API_KEY),
+        ("RATE_LIMIT_DELAY_MS", "0"),
+        ("DEVICE_TIMEOUT_MS", "2000"),
+        ("REQUEST_DEADLINE_MS", "8000"),
+        ("RETRY_INITIAL_MS", "300"),
+        ("RETRY_MAX_MS", "1000"),
+        ("SWEEP_INTERVAL_MS", "1000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 /// A running `hikvision-sync serve`.
 pub struct ServiceProcess {
     /// Where it listens.
