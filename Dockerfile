@@ -13,6 +13,7 @@ RUN mkdir -p src benches crates/isapi/src crates/simulator/src \
     && touch src/lib.rs crates/isapi/src/lib.rs crates/simulator/src/lib.rs \
     && echo 'fn main() {}' > benches/fanout.rs \
     && echo 'fn main() {}' > benches/picture.rs \
+    && echo 'fn main() {}' > benches/drain.rs \
     && cargo build --release --locked --bin hikvision-sync \
     && rm -rf src benches crates/isapi/src crates/simulator/src
 COPY .env.example ./

@@ -1,0 +1,479 @@
+//! Draining a backlog through the job engine (issue 11): how long N pending changes take to reach
+//! K terminals with `RATE_LIMIT_DELAY_MS=0`, against the bound the terminals themselves set.
+//!
+//! ```sh
+//! bash scripts/test-stack.sh start; set -a; source /tmp/hikvision-sync-stack/stack.env; set +a
+//! cargo bench --bench drain                 # 10,000 changes: 100 employees x 100 terminals, L = 200 ms
+//! cargo bench --bench drain -- --quick      # 1,000 changes: 50 employees x 20 terminals
+//! cargo bench --bench drain -- --help       # --employees, --terminals, --latency-ms, --pool-size, ...
+//! ```
+//!
+//! Everything runs in this process, as one replica of the service does: K simulated terminals
+//! (real HTTP, real Digest auth, `latency_ms` before every reply, 401 challenges included) holding
+//! the N employees with an old face; a photo server with a new real JPEG per employee
+//! (`picture::synth::seeded_jpeg`, by absolute URL, so `PHOTO_DELIVERY=auto` sends `faceURL` and
+//! the terminals download it); a `MemoryDirectory` with the employees and the K
+//! devices; and durable delivery as `startup::build_delivery` builds it (PgStore, PgAudit, the
+//! graphile_worker job engine) on a fresh database of the test stack's PostgreSQL with
+//! `supabase/migrations/*.sql` applied. The backlog is made with `Delivery::apply(PhotoChanged)`
+//! per employee (one pending pair per terminal each) and timed until `backlog().pending == 0`;
+//! then every terminal is checked to hold every employee's new picture, byte for byte.
+//!
+//! The bound: each terminal takes its pairs one at a time (one named job queue per terminal), so
+//! one terminal needs pairs x requests per pair x L, and the terminals run in parallel. The
+//! requests per pair are counted from the simulators' request logs, not assumed.
+
+#[allow(dead_code)]
+#[path = "support/stats.rs"]
+mod stats;
+
+#[path = "drain/helpers.rs"]
+mod helpers;
+
+use helpers::*;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use clap::Parser;
+use hikvision_isapi::build_person;
+use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, TerminalConfig};
+use hikvision_sync::config::{PhotoDelivery, Settings};
+use hikvision_sync::delivery::webhook::Action;
+use hikvision_sync::models::{Angajat, Biometrie, Device};
+use hikvision_sync::picture::synth::seeded_jpeg;
+use hikvision_sync::startup::{Services, build_delivery};
+use hikvision_sync::supabase::{FaceUrlScheme, MemoryDirectory};
+use secrecy::SecretString;
+use tokio::net::TcpSocket;
+use url::Url;
+use uuid::Uuid;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `startup::build_delivery` runs the job engine with `min(DEVICE_CONCURRENCY, 64)` jobs at once.
+const WORKER_SLOTS_CAP: usize = 64;
+/// Photos: 96 x 128 baseline JPEGs (above the terminals' 80 px minimum; sent by URL as they are).
+const PHOTO_SIZE: (u32, u32) = (96, 128);
+
+/// Draining a backlog of photo changes through the job engine (issue 11).
+#[derive(Debug, Parser)]
+#[command(name = "drain", bin_name = "cargo bench --bench drain --")]
+struct Args {
+    /// Smaller run: 50 employees x 20 terminals (1,000 changes) unless set below.
+    #[arg(long)]
+    quick: bool,
+    /// Employees, each changing their photo once [default: 100, 50 with --quick].
+    #[arg(long)]
+    employees: Option<usize>,
+    /// Simulated terminals, all active, all holding every employee [default: 100, 20 with --quick].
+    #[arg(long)]
+    terminals: Option<usize>,
+    /// Latency of every terminal reply (401 challenges included), in ms.
+    #[arg(long, default_value_t = 200)]
+    latency_ms: u64,
+    /// DATABASE_POOL_SIZE of the service [default: the service's default].
+    #[arg(long)]
+    pool_size: Option<usize>,
+    /// Give up when the backlog is not drained after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    timeout_secs: u64,
+    /// Superuser URL of the PostgreSQL the fresh database is created on.
+    #[arg(long, env = "HS_TEST_DATABASE_URL", hide_env_values = true)]
+    admin_url: String,
+    /// Keep the bench's database afterwards (it is dropped by default).
+    #[arg(long)]
+    keep_database: bool,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+impl Args {
+    fn employees(&self) -> usize {
+        self.employees.unwrap_or(if self.quick { 50 } else { 100 })
+    }
+
+    fn terminals(&self) -> usize {
+        self.terminals.unwrap_or(if self.quick { 20 } else { 100 })
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.employees() == 0 || args.terminals() == 0 {
+        eprintln!("--employees and --terminals must be at least 1");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(args));
+    // The job engine and the claims heartbeat run until the process ends: do not wait for them.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("benchmark failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One employee of the bench.
+struct Person {
+    id: Uuid,
+    employee_no: String,
+    new_face: Bytes,
+    old_face: Bytes,
+}
+
+async fn run(args: Args) -> Result<(), BoxError> {
+    let started = Instant::now();
+    let (employees, terminals, latency) = (
+        args.employees(),
+        args.terminals(),
+        Duration::from_millis(args.latency_ms),
+    );
+    let changes = employees * terminals;
+    let (cpu, cores) = stats::machine();
+    let ticks = stats::clock_ticks();
+    println!("# hikvision-sync drain benchmark (issue 11)\n");
+    println!(
+        "Machine: {cores} cores ({cpu}), load average {} at the start. Mode: {}. {changes} changes = \
+         {employees} employees x {terminals} terminals, L = {} ms before every terminal reply, \
+         RATE_LIMIT_DELAY_MS = 0.\n",
+        load_average(),
+        if args.quick { "--quick" } else { "full" },
+        args.latency_ms,
+    );
+
+    // The world: photos, the photo server, the terminals.
+    let persons = make_persons(employees)?;
+    let photo_bytes: usize = persons.iter().map(|p| p.new_face.len()).sum();
+    println!(
+        "Photos: {} x {} baseline JPEGs, {:.1} KB on average; each terminal stores its own copy \
+         of every new face it downloads (in this process's memory).\n",
+        PHOTO_SIZE.0,
+        PHOTO_SIZE.1,
+        photo_bytes as f64 / persons.len() as f64 / 1000.0
+    );
+    let photos = PhotoServer::start(&persons).await?;
+    progress(started, format_args!("starting {terminals} terminals\n"));
+    let mut sims = Vec::with_capacity(terminals);
+    let mut devices = Vec::with_capacity(terminals);
+    for i in 0..terminals {
+        let config = TerminalConfig {
+            name: format!("Drain terminal {}", i + 1),
+            serial: format!("DRAIN{:06}", i + 1),
+            faults: Faults {
+                latency_ms: args.latency_ms,
+                ..Faults::default()
+            },
+            ..TerminalConfig::default()
+        };
+        let sim = simulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        for p in &persons {
+            sim.add_person(build_person(
+                &p.employee_no,
+                &format!("Drain {}", p.employee_no),
+            )?);
+            sim.set_face(p.employee_no.clone(), p.old_face.clone());
+        }
+        devices.push(Device {
+            id: format!("drain-{}", i + 1),
+            name: format!("Drain terminal {}", i + 1),
+            ip: "127.0.0.1".into(),
+            port: sim.addr().port(),
+            username: "admin".into(),
+            password: SecretString::from(TerminalConfig::DEMO_PASSWORD),
+        });
+        sims.push(sim);
+    }
+
+    // The service's delivery on a fresh database.
+    let database = fresh_database(&args.admin_url).await?;
+    progress(started, format_args!("database {} ready\n", database.name));
+    let angajati = persons
+        .iter()
+        .map(|p| Angajat {
+            id: p.id,
+            nume: p.employee_no.clone(),
+            prenume: "Drain".into(),
+            biometrie: Some(Biometrie {
+                employee_no: Some(p.employee_no.clone()),
+                foto_fata_url: Some(photos.url_of(p)),
+            }),
+        })
+        .collect();
+    let directory = Arc::new(MemoryDirectory::new(
+        angajati,
+        devices.into_iter().map(Ok).collect(),
+    ));
+    let mut settings = Settings::default();
+    settings.sync.rate_limit_delay = Duration::ZERO;
+    settings.sync.verify_after_write = true;
+    settings.delivery.database_url = Some(SecretString::from(database.url.clone()));
+    if let Some(n) = args.pool_size {
+        settings.delivery.pool_size = n;
+    }
+    // The photo URLs are plain http on loopback: sent as they are.
+    settings.face_url.scheme = FaceUrlScheme::Keep;
+    settings.photo.delivery = PhotoDelivery::Auto;
+    let slots = settings.sync.device_concurrency.clamp(1, WORKER_SLOTS_CAP);
+    let pool_size = settings.delivery.pool_size;
+    let services = Services::build(&settings)?;
+    let delivery = build_delivery(
+        &settings,
+        Arc::clone(&services.orchestrator),
+        Some(directory),
+        Arc::clone(&services.metrics),
+    )
+    .await?;
+
+    for sim in &sims {
+        sim.clear_request_log();
+    }
+    let setup_memory = stats::memory("self");
+    let cpu_before = stats::cpu_time("self", ticks);
+    let pg_before = backend_cpu(&database.url, ticks).await;
+    let hits_before = photos.hits.load(Ordering::Relaxed);
+    progress(
+        started,
+        format_args!("setup done; making the backlog ({changes} changes)\n"),
+    );
+
+    // The backlog: one webhook's worth of work per employee, as `POST /api/webhooks/supabase` does.
+    let t0 = Instant::now();
+    let mut scheduled = 0;
+    let mut last_report = Instant::now();
+    for (i, p) in persons.iter().enumerate() {
+        scheduled += delivery
+            .apply(Action::PhotoChanged { angajat_id: p.id })
+            .await?;
+        if last_report.elapsed() >= Duration::from_secs(10) {
+            last_report = Instant::now();
+            progress(
+                started,
+                format_args!("{} / {employees} employees applied\n", i + 1),
+            );
+        }
+    }
+    let enqueued = t0.elapsed();
+    if scheduled != changes {
+        return Err(format!("apply scheduled {scheduled} pairs, expected {changes}").into());
+    }
+    progress(
+        started,
+        format_args!(
+            "{scheduled} changes scheduled in {:.1} s; draining\n",
+            enqueued.as_secs_f64()
+        ),
+    );
+
+    // The drain.
+    let deadline = Duration::from_secs(args.timeout_secs);
+    let (drained, failed) = loop {
+        let backlog = delivery.store().backlog().await?;
+        if backlog.pending == 0 {
+            break (t0.elapsed(), backlog.failed);
+        }
+        if t0.elapsed() > deadline {
+            return Err(format!(
+                "not drained after {} s: {} pending, {} failed",
+                args.timeout_secs, backlog.pending, backlog.failed
+            )
+            .into());
+        }
+        if last_report.elapsed() >= Duration::from_secs(10) {
+            last_report = Instant::now();
+            progress(
+                started,
+                format_args!(
+                    "{:.0} s: {} pending, {} failed\n",
+                    t0.elapsed().as_secs_f64(),
+                    backlog.pending,
+                    backlog.failed
+                ),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let cpu_used = stats::cpu_time("self", ticks).saturating_sub(cpu_before);
+    let pg_after = backend_cpu(&database.url, ticks).await;
+    // Backends alive at the end, less what those already had before the backlog was made.
+    let pg_used: Duration = pg_after
+        .iter()
+        .map(|(pid, t)| t.saturating_sub(pg_before.get(pid).copied().unwrap_or_default()))
+        .sum();
+    let end_memory = stats::memory("self");
+    let photo_hits = photos.hits.load(Ordering::Relaxed) - hits_before;
+    progress(
+        started,
+        format_args!(
+            "drained in {:.1} s ({failed} failed); checking the terminals\n",
+            drained.as_secs_f64()
+        ),
+    );
+
+    // Every terminal holds every new face, byte for byte.
+    let mut faces_new = 0usize;
+    let mut faces_wrong = Vec::new();
+    for (i, sim) in sims.iter().enumerate() {
+        for p in &persons {
+            match sim.face(&p.employee_no) {
+                Some(face) if face.bytes == p.new_face => faces_new += 1,
+                Some(face) if face.bytes == p.old_face => {
+                    faces_wrong.push(format!("terminal {} / {}: old face", i + 1, p.employee_no));
+                }
+                Some(face) => faces_wrong.push(format!(
+                    "terminal {} / {}: other picture ({})",
+                    i + 1,
+                    p.employee_no,
+                    face.source
+                )),
+                None => {
+                    faces_wrong.push(format!("terminal {} / {}: no face", i + 1, p.employee_no));
+                }
+            }
+        }
+    }
+
+    // What the terminals saw: requests per pair, from the request logs.
+    let calls = count_requests(&sims, employees);
+
+    // Figures.
+    let per_terminal_requests = calls.per_pair * employees as f64;
+    let bound = latency.mul_f64(per_terminal_requests);
+    let slot_bound = if terminals > slots {
+        bound.mul_f64(terminals as f64 / slots as f64)
+    } else {
+        bound
+    };
+    let per_change = |d: Duration| {
+        let s = drained.as_secs_f64() - d.as_secs_f64();
+        format!("{:.2} ms", s * 1000.0 / changes as f64)
+    };
+
+    println!(
+        "## Drain: {changes} changes, {employees} employees x {terminals} terminals, L = {} ms\n",
+        args.latency_ms
+    );
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!(
+        "| requests per pair at the terminal (request logs{}) | {:.2}: {} |",
+        if calls.capped {
+            ", some logs full: lower bound"
+        } else {
+            ""
+        },
+        calls.per_pair,
+        calls.summary
+    );
+    println!(
+        "| terminal bound: {employees} pairs x {:.2} requests x {} ms, terminals in parallel | {:.1} s |",
+        calls.per_pair,
+        args.latency_ms,
+        bound.as_secs_f64()
+    );
+    println!(
+        "| job slots: min(DEVICE_CONCURRENCY = {}, {WORKER_SLOTS_CAP}) | {slots} for {terminals} terminals |",
+        settings.sync.device_concurrency
+    );
+    println!(
+        "| slot bound: terminal bound x max(1, {terminals} / {slots}) | {:.1} s |",
+        slot_bound.as_secs_f64()
+    );
+    println!(
+        "| backlog made: {employees} x apply(PhotoChanged) | {:.1} s ({:.2} ms per change) |",
+        enqueued.as_secs_f64(),
+        enqueued.as_secs_f64() * 1000.0 / changes as f64
+    );
+    println!(
+        "| **drain time**: first apply to pending = 0 | **{:.1} s** ({:.0} changes/s) |",
+        drained.as_secs_f64(),
+        changes as f64 / drained.as_secs_f64()
+    );
+    println!(
+        "| drain left after the last apply returned | {:.1} s |",
+        drained.saturating_sub(enqueued).as_secs_f64()
+    );
+    println!(
+        "| drain / terminal bound | {:.2}x |",
+        drained.as_secs_f64() / bound.as_secs_f64()
+    );
+    println!(
+        "| **job-engine overhead per change**: (drain - terminal bound) / {changes} | **{}** |",
+        per_change(bound)
+    );
+    println!(
+        "| of which beyond the slot bound: (drain - slot bound) / {changes} | {} |",
+        per_change(slot_bound)
+    );
+    println!("| failed pairs | {failed} |");
+    println!("| terminals holding the new face, byte for byte | {faces_new} / {changes} |");
+    println!(
+        "| photo server GETs during the drain (service fetches + terminal faceURL downloads) | {photo_hits} |"
+    );
+    println!(
+        "| CPU time of this process during the drain (service + {terminals} simulators + photo server) | {:.1} s ({:.2} ms per change) |",
+        cpu_used.as_secs_f64(),
+        cpu_used.as_secs_f64() * 1000.0 / changes as f64
+    );
+    println!(
+        "| CPU time of PostgreSQL's backends for this database ({} alive at the end, from /proc) | {:.1} s ({:.2} ms per change) |",
+        pg_after.len(),
+        pg_used.as_secs_f64(),
+        pg_used.as_secs_f64() * 1000.0 / changes as f64
+    );
+    println!(
+        "| peak RSS (VmHWM, whole process): after setup / after the drain | {} / {} (VmRSS now {}, {} threads) |",
+        stats::mib(setup_memory.hwm_kib),
+        stats::mib(end_memory.hwm_kib),
+        stats::mib(end_memory.rss_kib),
+        end_memory.threads
+    );
+    println!(
+        "\nDATABASE_POOL_SIZE = {pool_size}; PostgreSQL runs on the same machine (its memory is not \
+         in the RSS figures). Load average {} at the end; finished in {:.0} s.\n",
+        load_average(),
+        started.elapsed().as_secs_f64()
+    );
+
+    for sim in sims {
+        sim.shutdown().await;
+    }
+    drop(photos);
+    if args.keep_database {
+        eprintln!("database kept: {}", database.name);
+    } else {
+        drop_database(&args.admin_url, &database.name).await;
+    }
+    if !faces_wrong.is_empty() || failed > 0 {
+        let shown: Vec<&str> = faces_wrong.iter().take(10).map(String::as_str).collect();
+        return Err(format!(
+            "{failed} pairs failed, {} terminal faces are not the new picture: {}",
+            faces_wrong.len(),
+            shown.join("; ")
+        )
+        .into());
+    }
+    Ok(())
+}
