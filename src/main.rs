@@ -222,10 +222,10 @@ async fn run_demo(bind: SocketAddr, data: PathBuf) -> Result<(), String> {
             name,
             t.addr(),
             t.config().password,
-            if t.faults().fdmodify_unsupported {
-                ", old firmware: no FDModify"
-            } else {
-                ""
+            match (t.faults().fdmodify_unsupported, t.faults().closed_lan) {
+                (true, _) => ", old firmware: no FDModify",
+                (false, true) => ", closed LAN: cannot download photo URLs, gets them pushed",
+                (false, false) => "",
             }
         );
     }
