@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hikvision_simulator::{Faults, SimulatedTerminal};
 use serde_json::{Value, json};
-use support::database::fresh_database;
+use support::database::{fresh_database, rest_and_database};
 use support::service::{API_KEY, ServiceProcess, serve_env};
 use support::*;
 
@@ -68,12 +68,10 @@ async fn on_postgres_an_offline_terminal_catches_up_with_no_click() {
 
 #[tokio::test]
 async fn kill_9_in_the_middle_of_a_fan_out_loses_nothing() {
-    let (Some(store), Some(database)) = (Store::rest().await, fresh_database().await) else {
+    let Some((store, rest, database)) = rest_and_database().await else {
         return;
     };
-    let Store::Rest(rest) = &store else {
-        unreachable!("a REST store")
-    };
+    let rest = &rest;
     let photos = PhotoServer::start().await;
     let no = unique_employee_no();
     let url = photos.put(&format!("faces/{no}.jpg"), jpeg(2));
@@ -135,12 +133,10 @@ async fn kill_9_in_the_middle_of_a_fan_out_loses_nothing() {
 
 #[tokio::test]
 async fn three_replicas_deliver_everything_one_call_per_person_at_a_time() {
-    let (Some(store), Some(database)) = (Store::rest().await, fresh_database().await) else {
+    let Some((store, rest, database)) = rest_and_database().await else {
         return;
     };
-    let Store::Rest(rest) = &store else {
-        unreachable!("a REST store")
-    };
+    let rest = &rest;
     let photos = PhotoServer::start().await;
     let mut addrs = Vec::new();
     let mut rows = Vec::new();
@@ -224,12 +220,10 @@ async fn three_replicas_deliver_everything_one_call_per_person_at_a_time() {
 
 #[tokio::test]
 async fn three_replicas_cost_a_wrong_password_one_failed_login() {
-    let (Some(store), Some(database)) = (Store::rest().await, fresh_database().await) else {
+    let Some((store, rest, database)) = rest_and_database().await else {
         return;
     };
-    let Store::Rest(rest) = &store else {
-        unreachable!("a REST store")
-    };
+    let rest = &rest;
     let photos = PhotoServer::start().await;
     let t = terminal(Faults::default()).await;
     store.set_devices(vec![device_row("t", &t, "typo")]).await;

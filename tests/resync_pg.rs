@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use hikvision_simulator::Faults;
 use serde_json::{Value, json};
-use support::database::fresh_database;
+use support::database::rest_and_database;
 use support::service::{API_KEY, ServiceProcess, serve_env};
 use support::*;
 
@@ -40,12 +40,10 @@ async fn query_count(database: &str, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn a_resync_of_200_survives_kill_9_half_way_nothing_lost_nothing_twice() {
-    let (Some(store), Some(database)) = (Store::rest().await, fresh_database().await) else {
+    let Some((store, rest, database)) = rest_and_database().await else {
         return;
     };
-    let Store::Rest(rest) = &store else {
-        unreachable!("a REST store")
-    };
+    let rest = &rest;
     let photos = PhotoServer::start().await;
     // ~10 ms a reply (twice per call with Digest): the resync takes seconds, so the kill lands
     // in its middle.
@@ -162,12 +160,10 @@ fn cli(env: &HashMap<String, String>, args: &[&str]) -> (bool, String) {
 
 #[tokio::test]
 async fn the_command_line_resyncs_and_reconciles_a_terminal() {
-    let (Some(store), Some(database)) = (Store::rest().await, fresh_database().await) else {
+    let Some((store, rest, database)) = rest_and_database().await else {
         return;
     };
-    let Store::Rest(rest) = &store else {
-        unreachable!("a REST store")
-    };
+    let rest = &rest;
     let photos = PhotoServer::start().await;
     let t = terminal(Faults::default()).await;
     store

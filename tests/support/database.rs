@@ -3,6 +3,8 @@
 
 use uuid::Uuid;
 
+use super::{Rest, Store};
+
 /// Creates `hs_<id>` with every file of `supabase/migrations/` applied; returns its URL.
 /// `None` (the test skips) when the stack is not running, like [`super::Rest::isolated`].
 pub async fn fresh_database() -> Option<String> {
@@ -47,4 +49,17 @@ async fn execute(url: &str, sql: &str) {
         .unwrap_or_else(|e| panic!("SQL failed: {e}"));
     drop(client);
     let _ = driver.await;
+}
+
+/// A REST store on tables of its own (also as its `Rest`) and a database of its own, for `serve`
+/// processes; `None` (the test skips) when the stack is not running.
+pub async fn rest_and_database() -> Option<(Store, Rest, String)> {
+    let (Some(store), Some(database)) = (Store::rest().await, fresh_database().await) else {
+        return None;
+    };
+    let Store::Rest(rest) = &store else {
+        unreachable!("Store::rest() makes a REST store")
+    };
+    let rest = rest.clone();
+    Some((store, rest, database))
 }
