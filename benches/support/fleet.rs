@@ -113,8 +113,8 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Starts one terminal per entry of `kinds`, each adding `latency_ms` before every reply
-    /// (401 challenges included), and enrols `persons` on all of them: with an old face on
+    /// Starts one terminal per entry of `kinds`, each taking `latency_ms` for every answered
+    /// call (the 401 challenge is answered at once), and enrols `persons` on all of them: with an old face on
     /// terminals with FDModify, without one on old firmware.
     pub async fn start(
         kinds: &[Kind],

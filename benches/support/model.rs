@@ -39,15 +39,16 @@ pub fn backoffs(n: u32, jitter: f64) -> Vec<Duration> {
         .collect()
 }
 
-/// Each ISAPI call is two Digest legs, each delayed by L. Old firmware: the PUT (notSupport),
+/// Each ISAPI call is two Digest legs: the challenge, answered at once, then the answered call,
+/// which the terminal works on for L. Old firmware: the PUT (notSupport),
 /// then the POST in its pacing slot. Closed port: refused at once, retried `max_retries` times
 /// after backoffs. Hanging: a timeout, retried `max_timeout_retries` times (FDModify is
 /// idempotent).
 pub fn terminal_time(kind: Kind, l: Duration, delay: Duration, timeout: Duration) -> Span {
     let policy = RetryPolicy::default();
     let with = |jitter: f64| match kind {
-        Kind::Healthy => 2 * l,
-        Kind::OldFirmware => paced(&[2 * l, 2 * l], &[], delay),
+        Kind::Healthy => l,
+        Kind::OldFirmware => paced(&[l, l], &[], delay),
         Kind::Refused => {
             let n = policy.max_retries;
             paced(

@@ -248,7 +248,7 @@ pub async fn overhead(ctx: &Ctx) -> Result<Duration, BoxError> {
     println!(
         "{}",
         latency_row(
-            "FDModify straight to the simulator (bench process: 2 Digest legs + picture download)",
+            "FDModify straight to the simulator (bench process: 2 Digest legs, L on the answered one, + picture download)",
             &direct_seq
         )
     );
@@ -354,7 +354,7 @@ pub async fn check(ctx: &Ctx) -> Result<(), BoxError> {
             human(median(&walls)),
             human(cpu),
             downloads / runs as u64,
-            human(2 * l),
+            human(l),
         ));
     }
     println!(

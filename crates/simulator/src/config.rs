@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
-    /// Delay added before every ISAPI reply, 401 challenges included.
+    /// The terminal's time to work on a call: added before every answered ISAPI reply (and the
+    /// `http_500` page). The Digest challenge (401) is answered at once, as on a real terminal,
+    /// whose web server does no work for it.
     pub latency_ms: u64,
     /// Accept the request and never answer it (the client has to time out). When the knob is
     /// turned off or the terminal stops, held requests get their connection cut.
@@ -28,6 +30,10 @@ pub struct Faults {
     pub xml_only: bool,
     /// Old firmware: `FDModify` answers `notSupport`, like an unknown URL.
     pub fdmodify_unsupported: bool,
+    /// Firmware without the add-or-edit calls: `UserInfo/SetUp` and `FDSetUp` answer
+    /// `notSupport` like an unknown URL (one firmware answers 404/405 for FDSetUp), and the face
+    /// capabilities leave out `setUp`.
+    pub setup_unsupported: bool,
     /// Every write call answers `deviceBusy` (statusCode 2, HTTP 200).
     pub device_busy: bool,
     /// Every `faceURL` download fails with `urlDownloadFail` without being tried.

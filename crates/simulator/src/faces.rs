@@ -69,7 +69,11 @@ pub(crate) async fn modify(State(t): State<Arc<Terminal>>, req: IsapiRequest) ->
 
 /// `PUT /ISAPI/Intelligent/FDLib/FDSetUp`.
 pub(crate) async fn setup(State(t): State<Arc<Terminal>>, req: IsapiRequest) -> Response {
-    let outcome = write(&t, &req, Write::AddOrReplace).await;
+    let outcome = if t.faults().setup_unsupported {
+        Err(Failure::not_support())
+    } else {
+        write(&t, &req, Write::AddOrReplace).await
+    };
     render(outcome, &req.url, t.faults().xml_only)
 }
 

@@ -164,6 +164,12 @@ impl SimulatedTerminal {
         self.terminal.store().request_log()
     }
 
+    /// Every request on `/ISAPI/*` since the start (or the last clear), counted by method, path
+    /// and status: unlike the request log, never capped.
+    pub fn request_counts(&self) -> Vec<(RequestLogEntry, u64)> {
+        self.terminal.store().request_counts()
+    }
+
     /// The last search pages answered (at most
     /// [`REQUEST_LOG_CAPACITY`](super::REQUEST_LOG_CAPACITY)), oldest first, with the
     /// `searchID` and position each asked for.
@@ -171,7 +177,7 @@ impl SimulatedTerminal {
         self.terminal.store().search_log()
     }
 
-    /// Empties the request log and the search log.
+    /// Empties the request log, the request counts and the search log.
     pub fn clear_request_log(&self) {
         self.terminal.store().clear_request_log();
     }

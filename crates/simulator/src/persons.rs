@@ -41,7 +41,11 @@ pub(crate) async fn modify(State(t): State<Arc<Terminal>>, req: IsapiRequest) ->
 
 /// `PUT /ISAPI/AccessControl/UserInfo/SetUp`.
 pub(crate) async fn setup(State(t): State<Arc<Terminal>>, req: IsapiRequest) -> Response {
-    let outcome = write(&t, &req, Write::AddOrEdit);
+    let outcome = if t.faults().setup_unsupported {
+        Err(Failure::not_support())
+    } else {
+        write(&t, &req, Write::AddOrEdit)
+    };
     render(outcome, &req.url, t.faults().xml_only)
 }
 

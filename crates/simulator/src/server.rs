@@ -50,10 +50,12 @@ pub(crate) fn router(terminal: Arc<Terminal>) -> Router {
 
 /// Face-library capabilities: `put` (FDModify) is missing on old firmware.
 async fn face_capabilities(State(t): State<Arc<Terminal>>) -> Response {
-    let functions = if t.faults().fdmodify_unsupported {
-        "post,delete,get,setUp"
-    } else {
-        "post,delete,put,get,setUp"
+    let faults = t.faults();
+    let functions = match (faults.fdmodify_unsupported, faults.setup_unsupported) {
+        (false, false) => "post,delete,put,get,setUp",
+        (true, false) => "post,delete,get,setUp",
+        (false, true) => "post,delete,put,get",
+        (true, true) => "post,delete,get",
     };
     // The 2020 guide's shape: flat, lists as comma-separated strings (`docs/isapi.md`).
     axum::Json(serde_json::json!({
@@ -99,8 +101,9 @@ fn request_url(req: &Request) -> String {
         .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned())
 }
 
-/// Faults first (`reset`, `hang`, `latency_ms`, `http_500`, in that order), then Digest auth,
-/// then the body is buffered for the handler. Requests outside `/ISAPI` pass untouched.
+/// Faults first (`reset`, `hang`, `http_500`, in that order), then Digest auth, then the body is
+/// buffered, `latency_ms` is waited (the terminal at work) and the handler runs. Requests outside
+/// `/ISAPI` pass untouched.
 async fn gate(State(t): State<Arc<Terminal>>, req: Request, next: Next) -> Response {
     if !is_isapi(req.uri().path()) {
         return next.run(req).await;
@@ -122,15 +125,18 @@ async fn gate(State(t): State<Arc<Terminal>>, req: Request, next: Next) -> Respo
         }
         return drop_connection(conn.as_ref());
     }
-    if faults.latency_ms > 0 && !t.sleep(Duration::from_millis(faults.latency_ms)).await {
-        t.log(&method, &path, None);
-        return drop_connection(conn.as_ref());
-    }
+    // The terminal's work on a call takes `latency_ms`; the Digest challenge is answered at
+    // once (the web server does no work for it), so only answered calls wait.
+    let work = Duration::from_millis(faults.latency_ms);
 
     let url = request_url(&req);
     let (parts, body) = req.into_parts();
     let response = if faults.http_500 {
         read_body(body, 0).await;
+        if !work.is_zero() && !t.sleep(work).await {
+            t.log(&method, &path, None);
+            return drop_connection(conn.as_ref());
+        }
         internal_error_page()
     } else {
         let decision = {
@@ -153,6 +159,10 @@ async fn gate(State(t): State<Arc<Terminal>>, req: Request, next: Next) -> Respo
             }
             Ok(()) => match read_body(body, MAX_BODY_BYTES).await {
                 BodyRead::Complete(bytes) => {
+                    if !work.is_zero() && !t.sleep(work).await {
+                        t.log(&method, &path, None);
+                        return drop_connection(conn.as_ref());
+                    }
                     next.run(Request::from_parts(parts, Body::from(bytes)))
                         .await
                 }

@@ -73,7 +73,7 @@ pub struct FaceSummary {
 }
 
 /// One request the terminal received on `/ISAPI/*`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RequestLogEntry {
     /// HTTP method.
     pub method: String,
@@ -133,11 +133,14 @@ pub(crate) struct Store {
     /// `FDSearch/Delete` calls that named no face.
     pub(crate) mass_face_deletions: u64,
     log: VecDeque<RequestLogEntry>,
+    /// Every request since the start or the last clear, counted by method, path and status.
+    counts: BTreeMap<RequestLogEntry, u64>,
     searches: VecDeque<SearchLogEntry>,
 }
 
 impl Store {
     pub(crate) fn log(&mut self, entry: RequestLogEntry) {
+        *self.counts.entry(entry.clone()).or_default() += 1;
         push_capped(&mut self.log, entry);
     }
 
@@ -153,8 +156,13 @@ impl Store {
         self.log.iter().cloned().collect()
     }
 
+    pub(crate) fn request_counts(&self) -> Vec<(RequestLogEntry, u64)> {
+        self.counts.iter().map(|(k, n)| (k.clone(), *n)).collect()
+    }
+
     pub(crate) fn clear_request_log(&mut self) {
         self.log.clear();
+        self.counts.clear();
         self.searches.clear();
     }
 
