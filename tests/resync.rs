@@ -160,15 +160,11 @@ async fn a_terminal_activated_through_the_webhook_is_resynced_by_itself() {
 
 async fn reconcile_done(f: &Fixture, id: &str) -> Value {
     let path = format!("/api/hikvision/devices/device-0000/reconcile/{id}");
-    for _ in 0..400 {
+    reconcile_finished(|| async {
         let (status, body) = f.app.get(&path).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        if body["state"] != "running" {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the reconcile did not end");
+        (status.as_u16(), body)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -280,4 +276,101 @@ async fn reconcile_finds_what_differs_over_several_pages_and_the_fix_does_exactl
         ))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn a_resync_enrols_with_one_call_each_and_falls_back_on_firmware_without_set_up() {
+    let f = fixture().await;
+    let modern = terminal(Faults::default()).await;
+    let old = terminal(Faults {
+        setup_unsupported: true,
+        ..Faults::default()
+    })
+    .await;
+    f.store
+        .set_devices(vec![
+            device_row("modern", &modern, PASSWORD),
+            device_row("old firmware", &old, PASSWORD),
+        ])
+        .await;
+    let numbers = staff(&f, 3).await;
+    // Already on the modern terminal under an old name and with an old face: add-or-edit fixes both.
+    modern.add_person(hikvision_isapi::build_person(&numbers[0], "Name Before Marriage").unwrap());
+    modern.set_face(numbers[0].clone(), jpeg(200));
+    modern.clear_request_log();
+
+    for device in ["device-0000", "device-0001"] {
+        let path = format!("/api/hikvision/devices/{device}/resync");
+        let (status, body) = f.app.post(&path, json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    let on_both = |no: &String| {
+        [&modern, &old].iter().all(|t| t.person(no).is_some())
+            && modern
+                .face(no)
+                .is_some_and(|face| face.bytes == jpeg(0) || no != &numbers[0])
+            && old.face(no).is_some()
+    };
+    assert!(
+        eventually(WAIT, || numbers.iter().all(on_both)).await,
+        "every employee on both terminals, the old face replaced"
+    );
+    let name = modern.person(&numbers[0]).unwrap().name;
+    assert_ne!(
+        name, "Name Before Marriage",
+        "UserInfo/SetUp edits the name too"
+    );
+
+    // The modern terminal: one person call and one face call per employee, then the read-back.
+    let calls = |t: &SimulatedTerminal| -> Vec<String> {
+        t.request_log()
+            .into_iter()
+            .filter(|r| r.status != Some(401))
+            .map(|r| format!("{} {}", r.method, r.path.trim_start_matches("/ISAPI/")))
+            .collect()
+    };
+    let modern_calls = calls(&modern);
+    for call in [
+        "PUT AccessControl/UserInfo/SetUp",
+        "PUT Intelligent/FDLib/FDSetUp",
+        "POST Intelligent/FDLib/FDSearch",
+    ] {
+        let n = modern_calls.iter().filter(|c| *c == call).count();
+        assert_eq!(n, 3, "{call} once per employee: {modern_calls:?}");
+    }
+    assert!(
+        !modern_calls
+            .iter()
+            .any(|c| c.contains("Record") || c.contains("FDModify")),
+        "{modern_calls:?}"
+    );
+    // Old firmware: refused SetUp, so UserInfo/Record and the update chain.
+    let old_calls = calls(&old);
+    assert!(
+        old_calls
+            .iter()
+            .any(|c| c == "POST AccessControl/UserInfo/Record"),
+        "{old_calls:?}"
+    );
+    assert!(
+        old_calls
+            .iter()
+            .any(|c| c == "POST Intelligent/FDLib/FaceDataRecord"),
+        "{old_calls:?}"
+    );
+    let mut left = u64::MAX;
+    for _ in 0..100 {
+        let (_, body) = f.app.get("/api/hikvision/devices/status").await;
+        left = body["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["pending"].as_u64().unwrap() + d["failed"].as_u64().unwrap())
+            .sum();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 0, "nothing pending or failed on either terminal");
 }

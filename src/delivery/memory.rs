@@ -49,6 +49,19 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// The pairs whose key passes `keep`, in key order.
+    fn pairs_where(&self, keep: impl Fn(&PairKey) -> bool) -> Vec<PairRecord> {
+        let mut pairs: Vec<PairRecord> = self
+            .lock()
+            .rows
+            .values()
+            .filter(|r| keep(&r.record.change.key))
+            .map(|r| r.record.clone())
+            .collect();
+        pairs.sort_by(|a, b| a.change.key.cmp(&b.change.key));
+        pairs
+    }
 }
 
 fn fresh(change: &Change) -> PairRecord {
@@ -223,15 +236,11 @@ impl DeliveryStore for MemoryStore {
     }
 
     fn pairs_of(&self, angajat_id: Uuid) -> StoreFuture<'_, Vec<PairRecord>> {
-        let mut pairs: Vec<PairRecord> = self
-            .lock()
-            .rows
-            .values()
-            .filter(|r| r.record.change.key.angajat_id == angajat_id)
-            .map(|r| r.record.clone())
-            .collect();
-        pairs.sort_by(|a, b| a.change.key.cmp(&b.change.key));
-        ready(pairs)
+        ready(self.pairs_where(|key| key.angajat_id == angajat_id))
+    }
+
+    fn pairs_on<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, Vec<PairRecord>> {
+        ready(self.pairs_where(|key| key.device_id == device_id))
     }
 
     fn all_pairs(&self) -> StoreFuture<'_, Vec<PairRecord>> {
@@ -248,6 +257,7 @@ impl DeliveryStore for MemoryStore {
         &'a self,
         device_id: Option<&'a str>,
         due_by: Option<DateTime<Utc>>,
+        limit: Option<usize>,
     ) -> StoreFuture<'a, Vec<PairKey>> {
         let mut keys: Vec<PairKey> = self
             .lock()
@@ -263,6 +273,7 @@ impl DeliveryStore for MemoryStore {
             .map(|r| r.record.change.key.clone())
             .collect();
         keys.sort();
+        keys.truncate(limit.unwrap_or(usize::MAX));
         ready(keys)
     }
 

@@ -95,6 +95,7 @@ impl Want {
             "update_photo" => Self::Sync(Flow::UpdatePhoto),
             "photo_only" => Self::Sync(Flow::PhotoOnly),
             "full_sync" => Self::Sync(Flow::FullSync),
+            "enrol" => Self::Sync(Flow::Enrol),
             "remove" => Self::Remove,
             _ => return None,
         })

@@ -16,7 +16,7 @@ use super::model::{
 use super::store::{CredentialBlock, DeliveryStore, StoreFuture};
 
 /// The migration this code needs (`hikvision_sync.schema_version`).
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// The store on a Postgres pool.
 #[derive(Clone)]
@@ -91,16 +91,13 @@ impl PgStore {
     async fn query_pairs(
         &self,
         filter: &str,
-        id: Option<Uuid>,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<PairRecord>, DeliveryError> {
         let client = self.pool.get().await?;
         let sql = format!(
             "select {PAIR_COLUMNS} from hikvision_sync.delivery {filter} order by angajat_id, device_id"
         );
-        let rows = match id {
-            Some(id) => client.query(&sql, &[&id]).await?,
-            None => client.query(&sql, &[]).await?,
-        };
+        let rows = client.query(&sql, params).await?;
         rows.iter().map(pair_of).collect()
     }
 }
@@ -324,30 +321,41 @@ impl DeliveryStore for PgStore {
 
     fn pairs_of(&self, angajat_id: Uuid) -> StoreFuture<'_, Vec<PairRecord>> {
         async move {
-            self.query_pairs("where angajat_id = $1", Some(angajat_id))
+            self.query_pairs("where angajat_id = $1", &[&angajat_id])
+                .await
+        }
+        .boxed()
+    }
+
+    fn pairs_on<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, Vec<PairRecord>> {
+        async move {
+            self.query_pairs("where device_id = $1", &[&device_id])
                 .await
         }
         .boxed()
     }
 
     fn all_pairs(&self) -> StoreFuture<'_, Vec<PairRecord>> {
-        async move { self.query_pairs("", None).await }.boxed()
+        async move { self.query_pairs("", &[]).await }.boxed()
     }
 
     fn pending<'a>(
         &'a self,
         device_id: Option<&'a str>,
         due_by: Option<DateTime<Utc>>,
+        limit: Option<usize>,
     ) -> StoreFuture<'a, Vec<PairKey>> {
         async move {
             let client = self.pool.get().await?;
+            let limit = limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
             let rows = client
                 .query(
                     "select angajat_id, device_id from hikvision_sync.delivery
                      where state = 'pending' and ($1::text is null or device_id = $1)
                        and ($2::timestamptz is null or next_attempt_at is null or next_attempt_at <= $2)
-                     order by angajat_id, device_id",
-                    &[&device_id, &due_by],
+                     order by angajat_id, device_id
+                     limit $3",
+                    &[&device_id, &due_by, &limit],
                 )
                 .await?;
             rows.iter()

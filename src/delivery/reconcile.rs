@@ -321,10 +321,10 @@ impl Delivery {
     async fn removed_on(&self, device_id: &str) -> Result<HashSet<Uuid>, DeliveryError> {
         Ok(self
             .store
-            .all_pairs()
+            .pairs_on(device_id)
             .await?
             .into_iter()
-            .filter(|p| p.change.key.device_id == device_id && p.change.want == Want::Remove)
+            .filter(|p| p.change.want == Want::Remove)
             .map(|p| p.change.key.angajat_id)
             .collect())
     }
@@ -385,10 +385,9 @@ impl Delivery {
                 .map_err(DeliveryError::from)?;
             let previous: HashMap<Uuid, PairRecord> = self
                 .store
-                .all_pairs()
+                .pairs_on(device_id)
                 .await?
                 .into_iter()
-                .filter(|p| p.change.key.device_id == device_id)
                 .map(|p| (p.change.key.angajat_id, p))
                 .collect();
             for a in &angajati {
@@ -402,7 +401,7 @@ impl Delivery {
                 changes.push(change_for(
                     a,
                     &entry,
-                    Flow::FullSync,
+                    Flow::Enrol,
                     FlowOptions::default(),
                     prev,
                 ));

@@ -133,10 +133,9 @@ impl Delivery {
             .map_err(DeliveryError::from)?;
         let previous: HashMap<uuid::Uuid, PairRecord> = self
             .store
-            .all_pairs()
+            .pairs_on(&id)
             .await?
             .into_iter()
-            .filter(|p| p.change.key.device_id == id)
             .map(|p| (p.change.key.angajat_id, p))
             .collect();
         let candidates: Vec<(Change, Option<&PairRecord>, bool)> = angajati
@@ -147,7 +146,7 @@ impl Delivery {
                 if prev.is_some_and(|p| p.change.want == Want::Remove) {
                     return None;
                 }
-                let change = change_for(a, &entry, Flow::FullSync, FlowOptions::default(), prev);
+                let change = change_for(a, &entry, Flow::Enrol, FlowOptions::default(), prev);
                 Some((change, prev, a.photo().is_some()))
             })
             .collect();
@@ -257,7 +256,13 @@ impl Delivery {
             total: keys.len(),
             ..ResyncProgress::default()
         };
-        for pair in self.store.all_pairs().await? {
+        let devices: std::collections::BTreeSet<&str> =
+            keys.iter().map(|k| k.device_id.as_str()).collect();
+        let mut pairs = Vec::new();
+        for device_id in devices {
+            pairs.extend(self.store.pairs_on(device_id).await?);
+        }
+        for pair in pairs {
             if !wanted.contains(&pair.change.key) {
                 continue;
             }

@@ -17,8 +17,11 @@ use crate::models::{Angajat, Biometrie, Device, DeviceEntry, SyncResult, SyncSta
 use crate::orchestration::{CallGate, Flow, FlowOptions, Hooks};
 use crate::supabase::DirectoryError;
 
-/// How long one job keeps working through its terminal's due pairs.
+/// How long one job keeps working through its terminal's due pairs before it hands over to a new
+/// task (so other terminals' work gets a slot when there are more terminals than slots).
 const KEEP_GOING: std::time::Duration = std::time::Duration::from_secs(30);
+/// Due pairs read at a time while keeping going.
+const NEXT_DUE: usize = 32;
 
 impl Delivery {
     /// Records `result` as the outcome of an attempt on `key` by `owner`, notes refused
@@ -56,7 +59,9 @@ impl Delivery {
         Ok(outcome)
     }
 
-    async fn run_pair(&self, key: PairKey) -> Result<(), DeliveryError> {
+    /// One attempt at `key`, with `devices` the active terminals as read lately (a bulk resync
+    /// reads them once per batch of pairs, not once per employee).
+    async fn run_pair(&self, key: PairKey, devices: &[DeviceEntry]) -> Result<(), DeliveryError> {
         let owner = self.owner("job");
         let record = match self.store.claim(&key, &owner, self.lease_until()).await? {
             Claim::Claimed(record) => *record,
@@ -68,12 +73,11 @@ impl Delivery {
             Claim::Idle => return Ok(()),
         };
         let attempts = record.attempts + 1;
-        let devices = self.directory()?.get_active_devices().await?;
-        let entry = devices.into_iter().find(|d| entry_id(d) == key.device_id);
+        let entry = devices.iter().find(|d| entry_id(d) == key.device_id);
         let Some(entry) = entry else {
             return self.device_gone(&key, &owner, &record).await;
         };
-        let (result, photo) = self.replay(&record, &entry, &owner).await?;
+        let (result, photo) = self.replay(&record, entry, &owner).await?;
         let device = entry.as_ref().ok();
         self.settle(&key, &owner, device, &result, photo.as_deref(), attempts)
             .await
@@ -89,19 +93,37 @@ impl Delivery {
         let started = std::time::Instant::now();
         let mut tried = std::collections::HashSet::new();
         tried.insert(key.clone());
-        self.run_pair(key).await?;
-        while started.elapsed() < KEEP_GOING {
+        let devices = self.directory()?.get_active_devices().await?;
+        self.run_pair(key, &devices).await?;
+        // The next due pairs a few at a time: a bulk resync leaves thousands pending, and
+        // reading them all before each employee would cost more than the terminal's call. The
+        // devices are read again with each batch, so a deactivation stops it within a batch.
+        loop {
+            // Tried pairs still due (held by a request just now) come first in the page at
+            // worst: asking for as many more keeps a full batch of fresh ones.
+            let limit = NEXT_DUE + tried.len();
             let due = self
                 .store
-                .pending(Some(&device_id), Some(Utc::now()))
+                .pending(Some(&device_id), Some(Utc::now()), Some(limit))
                 .await?;
-            let Some(next) = due.into_iter().find(|k| !tried.contains(k)) else {
-                break;
+            let fresh: Vec<PairKey> = due.into_iter().filter(|k| !tried.contains(k)).collect();
+            let Some(first) = fresh.first().cloned() else {
+                return Ok(());
             };
-            tried.insert(next.clone());
-            self.run_pair(next).await?;
+            if started.elapsed() >= KEEP_GOING {
+                // Time to give the slot back: a task for the next due pair carries on (a bulk
+                // resync schedules one task per terminal, not one per pair).
+                return self.scheduler.schedule(Task::Pair(first), Utc::now()).await;
+            }
+            let devices = self.directory()?.get_active_devices().await?;
+            for next in fresh {
+                if started.elapsed() >= KEEP_GOING {
+                    break;
+                }
+                tried.insert(next.clone());
+                self.run_pair(next, &devices).await?;
+            }
         }
-        Ok(())
     }
 
     /// A deactivated or deleted terminal: pending updates are dropped, pending removals kept
@@ -220,7 +242,7 @@ impl Delivery {
     }
 
     async fn probe(&self, device_id: String) -> Result<(), DeliveryError> {
-        let pending = self.store.pending(Some(&device_id), None).await?;
+        let pending = self.store.pending(Some(&device_id), None, None).await?;
         if pending.is_empty() {
             return Ok(());
         }

@@ -45,16 +45,27 @@ pub trait Scheduler: Send + Sync {
     /// Runs `task` at `at` (replacing a pending task with the same key).
     fn schedule(&self, task: Task, at: DateTime<Utc>) -> StoreFuture<'_, ()>;
 
-    /// Runs every pair of `keys` at `at`, in one go where the queue allows.
+    /// Makes every pair of `keys` run from `at`: one task per terminal (for its first pair),
+    /// whose run keeps going through the terminal's other due pairs and leaves a task behind
+    /// when it stops with some still due. So a bulk resync of thousands is a handful of jobs,
+    /// not thousands for the job engine to skip over at every fetch.
     fn schedule_pairs(&self, keys: Vec<PairKey>, at: DateTime<Utc>) -> StoreFuture<'_, ()> {
         async move {
-            for key in keys {
+            for key in first_per_terminal(keys) {
                 self.schedule(Task::Pair(key), at).await?;
             }
             Ok(())
         }
         .boxed()
     }
+}
+
+/// The first of `keys` on each terminal, in the terminals' first-seen order.
+pub fn first_per_terminal(keys: Vec<PairKey>) -> Vec<PairKey> {
+    let mut seen = std::collections::HashSet::new();
+    keys.into_iter()
+        .filter(|k| seen.insert(k.device_id.clone()))
+        .collect()
 }
 
 /// Runs tasks taken off the queue.

@@ -78,14 +78,19 @@ pub trait DeliveryStore: Send + Sync {
     /// Every pair of one employee.
     fn pairs_of(&self, angajat_id: Uuid) -> StoreFuture<'_, Vec<PairRecord>>;
 
+    /// Every pair of one terminal.
+    fn pairs_on<'a>(&'a self, device_id: &'a str) -> StoreFuture<'a, Vec<PairRecord>>;
+
     /// Every pair (for the sweep).
     fn all_pairs(&self) -> StoreFuture<'_, Vec<PairRecord>>;
 
-    /// Pending pairs, of one device or all, due by `due_by` when given.
+    /// Pending pairs, of one device or all, due by `due_by` when given, in key order; the first
+    /// `limit` only, when given.
     fn pending<'a>(
         &'a self,
         device_id: Option<&'a str>,
         due_by: Option<DateTime<Utc>>,
+        limit: Option<usize>,
     ) -> StoreFuture<'a, Vec<PairKey>>;
 
     /// Pending and failed counts, last success and last error, per device.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::model::{Change, PairKey, PairRecord, PairState, Want};
 use super::request::change_for;
 use super::runner::{entry_id, removal_subject};
-use super::schedule::Task;
+use super::schedule::{Task, first_per_terminal};
 use super::webhook::Action;
 use super::{Delivery, DeliveryError};
 use crate::models::{Angajat, DeviceEntry, ServiceCode};
@@ -189,17 +189,19 @@ impl Delivery {
         if scheduled > 0 {
             tracing::info!(scheduled, "sweep scheduled changes a webhook missed");
         }
-        // A pending pair long past due has lost its job (a crash between recording the change and
-        // scheduling it): schedule it again (one pending job per pair, so this never doubles).
+        // Pending pairs long past due may have lost their job (a crash between recording a change
+        // and scheduling it): one task per such terminal works through all its due pairs (and
+        // replaces a waiting one with the same key, so this never doubles work).
         let overdue = Utc::now() - chrono::Duration::seconds(5);
-        let stuck = self.store.pending(None, Some(overdue)).await?;
+        let stuck = self.store.pending(None, Some(overdue), None).await?;
+        let terminals = first_per_terminal(stuck);
         let now = Utc::now();
-        for key in &stuck {
+        for key in &terminals {
             self.scheduler
                 .schedule(Task::Pair(key.clone()), now)
                 .await?;
         }
-        Ok(scheduled + stuck.len())
+        Ok(scheduled + terminals.len())
     }
 
     /// What one pair needs now that it did not get, if anything.

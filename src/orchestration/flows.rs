@@ -229,6 +229,70 @@ impl DeviceSession<'_> {
         }
     }
 
+    /// Enrolment (bulk resync, the reconcile fix): the person by add-or-edit, then the face by
+    /// add-or-replace: `UserInfo/SetUp` and `FDSetUp`, one call each where the terminal offers
+    /// them. Firmware differs ([docs/isapi.md]): a terminal that refuses `UserInfo/SetUp` gets
+    /// `UserInfo/Record` ("already exists" counting as done), and one that refuses `FDSetUp` gets
+    /// the update chain (FDModify, FaceDataRecord).
+    pub async fn enrol(
+        &self,
+        person: &Person,
+        employee_no: &str,
+        job: Option<&FaceJob<'_>>,
+    ) -> SyncResult {
+        if let Err(e) = self.set_up_person(person, employee_no).await {
+            return failed_step(
+                &e,
+                SyncStep::Person,
+                Some(TerminalCall::UserSetUp),
+                false,
+                &format!("Enrolling the person failed: {e}"),
+            );
+        }
+        let Some(job) = job else {
+            return SyncResult::new(
+                SyncStatus::Success,
+                SyncStep::Person,
+                "Person enrolled; no face photo to send (biometrie.foto_fata_url is empty)",
+            );
+        };
+        let set_up_err = match self.face(FaceCall::SetUp, job).await {
+            Ok(()) => return success(FaceCall::SetUp, false, "Face image set up successfully"),
+            Err(e) => e,
+        };
+        // Down, wrong password, or the picture itself refused: another call cannot help.
+        if stops_here(&set_up_err) || set_up_err.class() == ErrorClass::PictureRejected {
+            return failed(
+                &set_up_err,
+                FaceCall::SetUp,
+                false,
+                &format!("FDSetUp failed: {set_up_err}"),
+            );
+        }
+        let fallback = self.update_photo(job).await;
+        SyncResult {
+            fallback: true,
+            message: format!("{} (FDSetUp failed: {set_up_err})", fallback.message),
+            ..fallback
+        }
+    }
+
+    /// `UserInfo/SetUp` (add or edit: the name follows the database too), `UserInfo/Record` on a
+    /// terminal that refuses it.
+    async fn set_up_person(&self, who: &Person, employee_no: &str) -> Result<(), IsapiError> {
+        let person = build_person(employee_no, &who.name)?;
+        let set_up = self
+            .attempt(true, || self.client.setup_person(&self.terminal, &person))
+            .await;
+        match set_up {
+            Err(e) if !stops_here(&e) => {
+                tracing::debug!(error = %e, "UserInfo/SetUp refused; enrolling with UserInfo/Record");
+                self.add_person(who, employee_no).await
+            }
+            other => other,
+        }
+    }
+
     /// Removes the person and their face. Nothing else on the terminal is touched: the delete
     /// names exactly this one employee number (an empty list would delete everyone, and cannot
     /// be built). "Not there" counts as removed, so a removal can be repeated safely.

@@ -40,6 +40,10 @@ pub enum Flow {
     PhotoOnly,
     /// `sync-angajat`: the person record, then the face.
     FullSync,
+    /// Enrolment onto a terminal (bulk resync, the reconcile fix): the person by add-or-edit
+    /// (`UserInfo/SetUp`), then the face by add-or-replace (`FDSetUp`), one call each on a
+    /// terminal that offers them, falling back where it does not.
+    Enrol,
     /// `remove-angajat`: the person and their face leave the terminal.
     Remove,
 }
@@ -51,6 +55,7 @@ impl Flow {
             Self::UpdatePhoto => "update_photo",
             Self::PhotoOnly => "photo_only",
             Self::FullSync => "full_sync",
+            Self::Enrol => "enrol",
             Self::Remove => "remove",
         }
     }
@@ -276,7 +281,7 @@ impl Orchestrator {
         }
         let picture = match person.photo() {
             _ if flow == Flow::Remove => None,
-            None if flow == Flow::FullSync => None,
+            None if matches!(flow, Flow::FullSync | Flow::Enrol) => None,
             None => {
                 return skip(
                     "Skipped: foto_fata_url is missing in this angajat's biometrie record; upload a photo first".into(),
@@ -440,6 +445,7 @@ impl Orchestrator {
                     .sync_person_and_photo(person, employee_no, job.as_ref())
                     .await
             }
+            (Flow::Enrol, _) => session.enrol(person, employee_no, job.as_ref()).await,
             (Flow::UpdatePhoto, Some(job)) => session.update_photo(job).await,
             (Flow::PhotoOnly, Some(job)) => session.add_photo_only(job).await,
             // `plan` never sends a photo flow without a picture; report rather than panic.
