@@ -2,6 +2,7 @@
 //! request ids and tracing.
 
 mod admin;
+mod audit;
 mod auth;
 mod body;
 mod debug;
@@ -173,6 +174,10 @@ fn terminals_routes() -> Router<AppState> {
         .route(
             "/api/hikvision/devices/{device_id}/reconcile/{reconcile_id}/fix",
             post(terminals::reconcile_fix),
+        )
+        .route(
+            "/api/hikvision/devices/{device_id}/audit",
+            get(audit::device_audit),
         )
 }
 

@@ -132,6 +132,10 @@ const ERRORS: &[(&str, &[&[ApiCode]])] = &[
         ],
     ),
     (
+        "/api/hikvision/devices/{device_id}/audit",
+        &[AUTH, ALWAYS, &[ApiCode::DeliveryUnavailable]],
+    ),
+    (
         "/api/hikvision/devices/{device_id}/reconcile/{reconcile_id}/fix",
         &[
             AUTH,
@@ -193,6 +197,7 @@ const OPEN_REQUESTS: &[&str] = &[
         super::terminals::start_reconcile,
         super::terminals::reconcile_status,
         super::terminals::reconcile_fix,
+        super::audit::device_audit,
         super::webhook::supabase_webhook,
         super::health::health,
         super::health::ready,
@@ -228,7 +233,9 @@ const OPEN_REQUESTS: &[&str] = &[
         crate::delivery::reconcile::ReconcileProgress,
         crate::delivery::reconcile::ReconcileReport,
         crate::delivery::reconcile::UnknownPerson,
-        crate::delivery::reconcile::FixOutcome
+        crate::delivery::reconcile::FixOutcome,
+        super::audit::DeviceAudit,
+        crate::delivery::audit::AuditEntry
     )),
     modifiers(&Edge),
     tags(

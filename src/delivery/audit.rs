@@ -16,12 +16,12 @@ use uuid::Uuid;
 use super::store::StoreFuture;
 
 /// One audited terminal write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// When it was asked for.
     pub at: DateTime<Utc>,
-    /// Who asked: the token's `sub`, "api-key", "anonymous" (authentication off), or the
-    /// service itself ("webhook", "sweep").
+    /// Who asked: the token's `sub`, "api-key", "cli:<user>", "anonymous" (authentication off),
+    /// or the service itself ("webhook", "sweep").
     pub actor: String,
     /// `resync`, `remove`, `reconcile_schedule` or `reconcile_remove`.
     pub action: String,

@@ -268,6 +268,24 @@ impl TestApp {
     }
 }
 
+/// Polls a reconcile run with `get` (status code and body) until it is no longer `running`;
+/// its last body.
+pub async fn reconcile_finished<F, Fut>(mut get: F) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = (u16, Value)>,
+{
+    for _ in 0..400 {
+        let (status, body) = get().await;
+        assert_eq!(status, 200, "{body}");
+        if body["state"] != "running" {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the reconcile did not end");
+}
+
 /// The owner's endpoint.
 pub const UPDATE_ENDPOINT: &str = "/api/hikvision/update-angajat-photo";
 
