@@ -1,9 +1,63 @@
-//! The drain bench's plumbing: progress lines, people and their photos, the photo server,
-//! a database of its own, request counting and PostgreSQL CPU.
+//! What the durable-delivery benches (`drain`, `resync`) share: progress lines, people and their
+//! photos, the photo server, a database of their own, request counting and PostgreSQL CPU.
 
-use super::*;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-pub(super) fn progress(started: Instant, what: std::fmt::Arguments<'_>) {
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use hikvision_simulator::SimulatedTerminal;
+use hikvision_sync::picture::synth::seeded_jpeg;
+use tokio::net::TcpSocket;
+use url::Url;
+use uuid::Uuid;
+
+use crate::{BoxError, stats};
+
+/// Photos: 96 x 128 baseline JPEGs (above the terminals' 80 px minimum; sent by URL as they are).
+pub(crate) const PHOTO_SIZE: (u32, u32) = (96, 128);
+
+/// One employee of a bench.
+pub(crate) struct Person {
+    pub(crate) id: Uuid,
+    pub(crate) employee_no: String,
+    pub(crate) new_face: Bytes,
+    pub(crate) old_face: Bytes,
+}
+
+/// Runs a bench's `run` on a multi-threaded runtime and turns its result into the exit status.
+/// The job engine and the claims heartbeat run until the process ends: they are not waited for.
+pub(crate) fn block_on_bench(
+    run: impl std::future::Future<Output = Result<(), BoxError>>,
+) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run);
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("benchmark failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+pub(crate) fn progress(started: Instant, what: std::fmt::Arguments<'_>) {
     eprint!(
         "[{:>4.0} s, load {}] {what}",
         started.elapsed().as_secs_f64(),
@@ -11,7 +65,7 @@ pub(super) fn progress(started: Instant, what: std::fmt::Arguments<'_>) {
     );
 }
 
-pub(super) fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next().map(String::from))
@@ -20,7 +74,7 @@ pub(super) fn load_average() -> String {
 
 /// `n` employees, each with an old face (on the terminals) and a new one (on the photo server),
 /// all different pictures (the terminals refuse the same picture under two persons).
-pub(super) fn make_persons(n: usize) -> Result<Vec<Person>, BoxError> {
+pub(crate) fn make_persons(n: usize) -> Result<Vec<Person>, BoxError> {
     (0..n)
         .map(|i| {
             let no = 200_000 + i;
@@ -36,42 +90,36 @@ pub(super) fn make_persons(n: usize) -> Result<Vec<Person>, BoxError> {
         .collect()
 }
 
-/// Requests the terminals received during the drain.
-pub(super) struct Calls {
-    /// Requests per pair (over the terminals whose log did not overflow).
-    pub(super) per_pair: f64,
-    /// Every terminal's log overflowed: `per_pair` counts only the last entries.
-    pub(super) capped: bool,
+/// Requests the terminals received during the run.
+pub(crate) struct Calls {
+    /// Requests per pair, challenges included.
+    pub(crate) per_pair: f64,
+    /// Answered requests per pair: all but the Digest challenges (401), which a terminal answers
+    /// at once; each of these costs the terminal's L.
+    pub(crate) answered_per_pair: f64,
     /// `METHOD path status` x count per pair.
-    pub(super) summary: String,
+    pub(crate) summary: String,
 }
 
-pub(super) fn count_requests(sims: &[SimulatedTerminal], pairs_per_terminal: usize) -> Calls {
+/// The requests of every terminal (their uncapped counters), per pair: `pairs_per_terminal`
+/// pairs on each.
+pub(crate) fn count_requests(sims: &[SimulatedTerminal], pairs_per_terminal: usize) -> Calls {
     let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut total, mut counted) = (0u64, 0u64);
-    let complete: Vec<_> = sims
-        .iter()
-        .map(|s| s.request_log())
-        .filter(|log| log.len() < simulator::REQUEST_LOG_CAPACITY)
-        .collect();
-    let capped = complete.is_empty();
-    let logs = if capped {
-        sims.iter().map(|s| s.request_log()).collect()
-    } else {
-        complete
-    };
-    for log in &logs {
-        counted += 1;
-        for entry in log {
-            total += 1;
+    let (mut total, mut answered) = (0u64, 0u64);
+    for sim in sims {
+        for (entry, n) in sim.request_counts() {
+            total += n;
+            if entry.status != Some(401) {
+                answered += n;
+            }
             let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
             let status = entry.status.map_or("-".into(), |s| s.to_string());
             *by_kind
                 .entry(format!("{} {name} {status}", entry.method))
-                .or_default() += 1;
+                .or_default() += n;
         }
     }
-    let pairs = (counted * pairs_per_terminal as u64).max(1) as f64;
+    let pairs = (sims.len() * pairs_per_terminal).max(1) as f64;
     let summary = by_kind
         .iter()
         .map(|(k, n)| format!("{k} x {:.2}", *n as f64 / pairs))
@@ -79,7 +127,7 @@ pub(super) fn count_requests(sims: &[SimulatedTerminal], pairs_per_terminal: usi
         .join(", ");
     Calls {
         per_pair: total as f64 / pairs,
-        capped,
+        answered_per_pair: answered as f64 / pairs,
         summary,
     }
 }
@@ -89,25 +137,25 @@ pub(super) fn count_requests(sims: &[SimulatedTerminal], pairs_per_terminal: usi
 /// finds it qualifies as it is, and sends `faceURL`: every terminal downloads the picture itself
 /// and stores exactly these bytes. (A Storage path would be pushed as multipart instead: a
 /// private bucket is not reachable by the terminals.)
-pub(super) struct PhotoServer {
-    pub(super) base: String,
-    pub(super) hits: Arc<AtomicU64>,
-    pub(super) task: tokio::task::JoinHandle<()>,
+pub(crate) struct PhotoServer {
+    pub(crate) base: String,
+    pub(crate) hits: Arc<AtomicU64>,
+    pub(crate) task: tokio::task::JoinHandle<()>,
 }
 
 #[derive(Clone)]
-pub(super) struct Photos {
-    pub(super) by_name: Arc<HashMap<String, Bytes>>,
-    pub(super) hits: Arc<AtomicU64>,
+pub(crate) struct Photos {
+    pub(crate) by_name: Arc<HashMap<String, Bytes>>,
+    pub(crate) hits: Arc<AtomicU64>,
 }
 
 impl PhotoServer {
     /// `biometrie.foto_fata_url` of `p`.
-    pub(super) fn url_of(&self, p: &Person) -> String {
+    pub(crate) fn url_of(&self, p: &Person) -> String {
         format!("{}drain/{}.jpg", self.base, p.employee_no)
     }
 
-    pub(super) async fn start(persons: &[Person]) -> Result<Self, BoxError> {
+    pub(crate) async fn start(persons: &[Person]) -> Result<Self, BoxError> {
         let socket = TcpSocket::new_v4()?;
         socket.set_reuseaddr(true)?;
         socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
@@ -142,7 +190,7 @@ impl Drop for PhotoServer {
     }
 }
 
-pub(super) async fn photo(State(photos): State<Photos>, uri: Uri) -> Response {
+pub(crate) async fn photo(State(photos): State<Photos>, uri: Uri) -> Response {
     photos.hits.fetch_add(1, Ordering::Relaxed);
     let name = uri.path().rsplit('/').next().unwrap_or_default();
     match photos.by_name.get(name) {
@@ -151,15 +199,29 @@ pub(super) async fn photo(State(photos): State<Photos>, uri: Uri) -> Response {
     }
 }
 
+/// The command-line options of a bench's own database.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DatabaseArgs {
+    /// Superuser URL of the PostgreSQL the fresh database is created on.
+    #[arg(long, env = "HS_TEST_DATABASE_URL", hide_env_values = true)]
+    pub(crate) admin_url: String,
+    /// Keep the bench's database afterwards (it is dropped by default).
+    #[arg(long)]
+    pub(crate) keep_database: bool,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    pub(crate) bench: bool,
+}
+
 /// The bench's own database.
-pub(super) struct Database {
-    pub(super) name: String,
-    pub(super) url: String,
+pub(crate) struct Database {
+    pub(crate) name: String,
+    pub(crate) url: String,
 }
 
 /// Creates `hs_drain_<id>` on the admin URL's server and applies `supabase/migrations/*.sql`, as
 /// the integration tests do (`tests/support/database.rs`).
-pub(super) async fn fresh_database(admin: &str) -> Result<Database, BoxError> {
+pub(crate) async fn fresh_database(admin: &str) -> Result<Database, BoxError> {
     let name = format!(
         "hs_drain_{}",
         Uuid::new_v4().simple().to_string().get(..12).unwrap_or("0")
@@ -182,7 +244,40 @@ pub(super) async fn fresh_database(admin: &str) -> Result<Database, BoxError> {
     Ok(Database { name, url })
 }
 
-pub(super) async fn drop_database(admin: &str, name: &str) {
+/// Tears a bench's world down (the terminals, the photo server, its database unless `keep`),
+/// then fails the bench when pairs `failed` or `wrong` names terminal contents that are not as
+/// they should be.
+pub(crate) async fn finish(
+    sims: Vec<SimulatedTerminal>,
+    photos: PhotoServer,
+    admin_url: &str,
+    database: &Database,
+    keep: bool,
+    failed: u64,
+    wrong: &[String],
+) -> Result<(), BoxError> {
+    for sim in sims {
+        sim.shutdown().await;
+    }
+    drop(photos);
+    if keep {
+        eprintln!("database kept: {}", database.name);
+    } else {
+        drop_database(admin_url, &database.name).await;
+    }
+    if !wrong.is_empty() || failed > 0 {
+        let shown: Vec<&str> = wrong.iter().take(10).map(String::as_str).collect();
+        return Err(format!(
+            "{failed} pairs failed; {} terminal contents not as they should be: {}",
+            wrong.len(),
+            shown.join("; ")
+        )
+        .into());
+    }
+    Ok(())
+}
+
+pub(crate) async fn drop_database(admin: &str, name: &str) {
     // The job engine still holds connections: `with (force)` ends them.
     if let Err(e) = execute(
         admin,
@@ -197,7 +292,7 @@ pub(super) async fn drop_database(admin: &str, name: &str) {
 /// CPU time so far of every PostgreSQL backend connected to the database of `url` (other than
 /// the asking one), by pid, read from `/proc` (the server runs on this machine). Empty when the
 /// server cannot be asked.
-pub(super) async fn backend_cpu(url: &str, ticks: u64) -> HashMap<i32, Duration> {
+pub(crate) async fn backend_cpu(url: &str, ticks: u64) -> HashMap<i32, Duration> {
     let Ok((client, connection)) = tokio_postgres::connect(url, tokio_postgres::NoTls).await else {
         return HashMap::new();
     };
@@ -217,7 +312,7 @@ pub(super) async fn backend_cpu(url: &str, ticks: u64) -> HashMap<i32, Duration>
         .collect()
 }
 
-pub(super) async fn execute(url: &str, sql: &str) -> Result<(), BoxError> {
+pub(crate) async fn execute(url: &str, sql: &str) -> Result<(), BoxError> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let driver = tokio::spawn(connection);
     client.batch_execute(sql).await?;
