@@ -374,3 +374,65 @@ async fn a_resync_enrols_with_one_call_each_and_falls_back_on_firmware_without_s
     }
     assert_eq!(left, 0, "nothing pending or failed on either terminal");
 }
+
+#[tokio::test]
+async fn a_resync_onto_a_terminal_that_is_away_tries_one_employee_and_catches_up_when_it_is_back() {
+    // The sweep as in production (not every second), so only the jobs' own behaviour shows.
+    let f = Fixture::on(Store::memory(), |s| {
+        fast_retries(s);
+        s.sync.rate_limit_delay = Duration::ZERO;
+        s.delivery.sweep_interval = Duration::from_secs(600);
+    })
+    .await;
+    let away = terminal(Faults::default()).await;
+    let addr = away.addr();
+    f.store
+        .set_devices(vec![device_row("away", &away, PASSWORD)])
+        .await;
+    let mut ids = Vec::new();
+    for i in 0..20u8 {
+        let no = unique_employee_no();
+        let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(100 + i));
+        ids.push((
+            no.clone(),
+            f.store.insert_angajat(Some(&no), Some(&url)).await,
+        ));
+    }
+    away.shutdown().await;
+
+    // The capacity cannot be read: scheduled anyway, and said so.
+    let (status, body) = f
+        .app
+        .post("/api/hikvision/devices/device-0000/resync", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(body["capacity_note"].is_string(), "{body}");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // A refused connection (retried within the attempt for about a second): the job stops at the
+    // first employee instead of failing all 20 in a row (with a terminal that times out, each
+    // would cost DEVICE_TIMEOUT_MS), and only that one is retried until the terminal answers.
+    let mut attempted = 0;
+    for (_, id) in &ids {
+        let (_, status) = f
+            .app
+            .get(&format!("/api/hikvision/angajat/{id}/status"))
+            .await;
+        if status["devices"][0]["attempts"].as_u64().unwrap_or(0) > 0 {
+            attempted += 1;
+        }
+    }
+    assert_eq!(
+        attempted, 1,
+        "employees attempted while the terminal was away"
+    );
+
+    let back = terminal_at(addr, Faults::default()).await;
+    assert!(
+        eventually(WAIT, || {
+            ids.iter()
+                .all(|(no, _)| back.person(no).is_some() && back.face(no).is_some())
+        })
+        .await,
+        "every employee reached the terminal once it was back"
+    );
+}

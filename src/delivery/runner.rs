@@ -60,28 +60,31 @@ impl Delivery {
     }
 
     /// One attempt at `key`, with `devices` the active terminals as read lately (a bulk resync
-    /// reads them once per batch of pairs, not once per employee).
-    async fn run_pair(&self, key: PairKey, devices: &[DeviceEntry]) -> Result<(), DeliveryError> {
+    /// reads them once per batch of pairs, not once per employee). True when the terminal was
+    /// found down (unreachable, no answer): its other pairs wait for the probe or this retry.
+    async fn run_pair(&self, key: PairKey, devices: &[DeviceEntry]) -> Result<bool, DeliveryError> {
         let owner = self.owner("job");
         let record = match self.store.claim(&key, &owner, self.lease_until()).await? {
             Claim::Claimed(record) => *record,
             Claim::Held { until } => {
                 // Whoever holds it records its result; come back if they vanish.
                 let at = until + chrono::Duration::seconds(1);
-                return self.scheduler.schedule(Task::Pair(key), at).await;
+                self.scheduler.schedule(Task::Pair(key), at).await?;
+                return Ok(false);
             }
-            Claim::Idle => return Ok(()),
+            Claim::Idle => return Ok(false),
         };
         let attempts = record.attempts + 1;
         let entry = devices.iter().find(|d| entry_id(d) == key.device_id);
         let Some(entry) = entry else {
-            return self.device_gone(&key, &owner, &record).await;
+            self.device_gone(&key, &owner, &record).await?;
+            return Ok(false);
         };
         let (result, photo) = self.replay(&record, entry, &owner).await?;
         let device = entry.as_ref().ok();
         self.settle(&key, &owner, device, &result, photo.as_deref(), attempts)
-            .await
-            .map(drop)
+            .await?;
+        Ok(result.class.is_some_and(ErrorClass::terminal_is_down))
     }
 
     /// Delivers `key`, then keeps going with the terminal's other due pairs for up to
@@ -94,7 +97,10 @@ impl Delivery {
         let mut tried = std::collections::HashSet::new();
         tried.insert(key.clone());
         let devices = self.directory()?.get_active_devices().await?;
-        self.run_pair(key, &devices).await?;
+        if self.run_pair(key, &devices).await? {
+            // Down: calling its other pairs now would only wait out the same timeout for each.
+            return Ok(());
+        }
         // The next due pairs a few at a time: a bulk resync leaves thousands pending, and
         // reading them all before each employee would cost more than the terminal's call. The
         // devices are read again with each batch, so a deactivation stops it within a batch.
@@ -121,7 +127,9 @@ impl Delivery {
                     break;
                 }
                 tried.insert(next.clone());
-                self.run_pair(next, &devices).await?;
+                if self.run_pair(next, &devices).await? {
+                    return Ok(());
+                }
             }
         }
     }
@@ -252,11 +260,21 @@ impl Delivery {
         };
         if self.orchestrator.probe(&device).await.is_ok() {
             tracing::info!(device_id = %device_id, pending = pending.len(), "terminal is back: its deferred work is due now");
+            // The attempts that failed while it was down, each now; one task works through the
+            // pairs that were waiting their turn (a resync cut short by the outage).
             let now = Utc::now();
-            for key in pending {
+            let due: std::collections::HashSet<PairKey> = self
+                .store
+                .pending(Some(&device_id), Some(now), None)
+                .await?
+                .into_iter()
+                .collect();
+            let (waiting, failed): (Vec<PairKey>, Vec<PairKey>) =
+                pending.into_iter().partition(|k| due.contains(k));
+            for key in failed {
                 self.scheduler.schedule(Task::Pair(key), now).await?;
             }
-            return Ok(());
+            return self.scheduler.schedule_pairs(waiting, now).await;
         }
         let again = Utc::now()
             + chrono::Duration::from_std(self.options.timing.initial)
