@@ -131,10 +131,25 @@ pub async fn terminal_at(addr: SocketAddr, faults: Faults) -> SimulatedTerminal 
         faults,
         ..TerminalConfig::default()
     };
-    simulator::spawn(config, addr)
-        .await
-        .expect("simulator starts again on its address")
+    // Coming back on its old port: a connection that was still closing may hold it a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match simulator::spawn(config.clone(), addr).await {
+            Ok(t) => return t,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("simulator starts on {addr}: {e}"),
+        }
+    }
 }
+
+/// Loopback ports for simulators, below Linux's ephemeral range (32768-60999): no outgoing
+/// connection of another test can take one as its source port while a terminal is "away".
+const SIMULATOR_PORTS: std::ops::Range<u16> = 20_000..32_000;
 
 /// Polls `check` every 50 ms until it holds or `within` passes; returns whether it held.
 pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
@@ -157,9 +172,24 @@ pub fn fast_retries(s: &mut Settings) {
     s.delivery.sweep_interval = Duration::from_millis(1_000);
 }
 
-/// A simulated terminal on a random loopback port.
+/// A simulated terminal on a random free loopback port of [`SIMULATOR_PORTS`] (so tests can take
+/// it away and bring it back on the same address).
 pub async fn terminal(faults: Faults) -> SimulatedTerminal {
-    terminal_at("127.0.0.1:0".parse().unwrap(), faults).await
+    let span = u128::from(SIMULATOR_PORTS.end - SIMULATOR_PORTS.start);
+    for _ in 0..50 {
+        let offset = u16::try_from(Uuid::new_v4().as_u128() % span).unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], SIMULATOR_PORTS.start + offset));
+        let config = TerminalConfig {
+            username: "admin".into(),
+            password: PASSWORD.into(),
+            faults: faults.clone(),
+            ..TerminalConfig::default()
+        };
+        if let Ok(t) = simulator::spawn(config, addr).await {
+            return t;
+        }
+    }
+    panic!("no free simulator port in {SIMULATOR_PORTS:?}")
 }
 
 /// The debugging endpoint as the tests use it: on, and calling loopback addresses only.
