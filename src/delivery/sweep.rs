@@ -85,11 +85,11 @@ impl Delivery {
                     .await?
             }
             Action::NumberChanged { angajat_id, old } => {
-                self.sync_changes(angajat_id, &devices, Flow::FullSync, Some(old))
+                self.sync_changes(angajat_id, &devices, Flow::Enrol, Some(old))
                     .await?
             }
             Action::NewBiometrie { angajat_id } if self.options.enrol_new => {
-                self.sync_changes(angajat_id, &devices, Flow::FullSync, None)
+                self.sync_changes(angajat_id, &devices, Flow::Enrol, None)
                     .await?
             }
             Action::NewBiometrie { .. } => Vec::new(),
@@ -245,7 +245,7 @@ impl Delivery {
         if !(number_changed || photo_changed || credentials_fixed) {
             return Ok(None);
         }
-        let flow = if number_changed { Flow::FullSync } else { flow };
+        let flow = if number_changed { Flow::Enrol } else { flow };
         Ok(Some(change_for(
             angajat,
             entry,
