@@ -33,7 +33,6 @@ mod backlog;
 
 use backlog::*;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -41,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use hikvision_isapi::build_person;
-use hikvision_simulator::{self as simulator, Faults, TerminalConfig};
+use hikvision_simulator::TerminalConfig;
 use hikvision_sync::config::{PhotoDelivery, Settings};
 use hikvision_sync::delivery::webhook::Action;
 use hikvision_sync::models::{Angajat, Biometrie, Device};
@@ -131,19 +130,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     );
     let photos = PhotoServer::start(&persons).await?;
     progress(started, format_args!("starting {terminals} terminals\n"));
-    let mut sims = Vec::with_capacity(terminals);
+    let sims = spawn_terminals("Drain", terminals, args.latency_ms, 0).await?;
     let mut devices = Vec::with_capacity(terminals);
-    for i in 0..terminals {
-        let config = TerminalConfig {
-            name: format!("Drain terminal {}", i + 1),
-            serial: format!("DRAIN{:06}", i + 1),
-            faults: Faults {
-                latency_ms: args.latency_ms,
-                ..Faults::default()
-            },
-            ..TerminalConfig::default()
-        };
-        let sim = simulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    for (i, sim) in sims.iter().enumerate() {
         for p in &persons {
             sim.add_person(build_person(
                 &p.employee_no,
@@ -153,13 +142,12 @@ async fn run(args: Args) -> Result<(), BoxError> {
         }
         devices.push(Device {
             id: format!("drain-{}", i + 1),
-            name: format!("Drain terminal {}", i + 1),
+            name: sim.config().name.clone(),
             ip: "127.0.0.1".into(),
             port: sim.addr().port(),
             username: "admin".into(),
             password: SecretString::from(TerminalConfig::DEMO_PASSWORD),
         });
-        sims.push(sim);
     }
 
     // The service's delivery on a fresh database.

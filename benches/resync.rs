@@ -50,7 +50,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, TerminalConfig};
+use hikvision_simulator::{SimulatedTerminal, TerminalConfig};
 use serde_json::Value;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -214,30 +214,19 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let persons = make_persons(employees)?;
     let photos = PhotoServer::start(&persons).await?;
     progress(started, format_args!("starting {terminals} terminal(s)\n"));
-    let mut sims = Vec::with_capacity(terminals);
-    let mut devices = Vec::with_capacity(terminals);
-    for i in 0..terminals {
-        let config = TerminalConfig {
-            name: format!("Resync terminal {}", i + 1),
-            serial: format!("RESYNC{:06}", i + 1),
-            face_capacity: employees.max(TerminalConfig::default().face_capacity),
-            faults: Faults {
-                latency_ms: args.latency_ms,
-                ..Faults::default()
-            },
-            ..TerminalConfig::default()
-        };
-        let sim = simulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        devices.push(DeviceSpec {
+    let sims = spawn_terminals("Resync", terminals, args.latency_ms, employees).await?;
+    let devices: Vec<DeviceSpec> = sims
+        .iter()
+        .enumerate()
+        .map(|(i, sim)| DeviceSpec {
             id: format!("resync-{}", i + 1),
-            name: format!("Resync terminal {}", i + 1),
+            name: sim.config().name.clone(),
             ip: "127.0.0.1".into(),
             port: sim.addr().port(),
             username: "admin".into(),
             password: TerminalConfig::DEMO_PASSWORD.into(),
-        });
-        sims.push(sim);
-    }
+        })
+        .collect();
 
     let database = fresh_database(&args.db.admin_url).await?;
     progress(started, format_args!("database {} ready\n", database.name));

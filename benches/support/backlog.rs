@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use hikvision_simulator::SimulatedTerminal;
+use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, TerminalConfig};
 use hikvision_sync::picture::synth::seeded_jpeg;
 use tokio::net::TcpSocket;
 use url::Url;
@@ -130,6 +130,32 @@ pub(crate) fn count_requests(sims: &[SimulatedTerminal], pairs_per_terminal: usi
         answered_per_pair: answered as f64 / pairs,
         summary,
     }
+}
+
+/// `count` empty simulated terminals on loopback ports, named "<label> terminal <i>" (`i` from
+/// 1), each answered call taking `latency_ms`, with room for `face_capacity` faces (at least the
+/// simulator's default).
+pub(crate) async fn spawn_terminals(
+    label: &str,
+    count: usize,
+    latency_ms: u64,
+    face_capacity: usize,
+) -> Result<Vec<SimulatedTerminal>, BoxError> {
+    let mut sims = Vec::with_capacity(count);
+    for i in 1..=count {
+        let config = TerminalConfig {
+            name: format!("{label} terminal {i}"),
+            serial: format!("{}{i:06}", label.to_uppercase()),
+            face_capacity: face_capacity.max(TerminalConfig::default().face_capacity),
+            faults: Faults {
+                latency_ms,
+                ..Faults::default()
+            },
+            ..TerminalConfig::default()
+        };
+        sims.push(simulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?);
+    }
+    Ok(sims)
 }
 
 /// A tiny photo server: each employee's new picture at `/drain/<no>.jpg`. The photo values are

@@ -95,41 +95,40 @@ impl Delivery {
         let device_id = key.device_id.clone();
         let started = std::time::Instant::now();
         let mut tried = std::collections::HashSet::new();
-        tried.insert(key.clone());
-        let devices = self.directory()?.get_active_devices().await?;
-        if self.run_pair(key, &devices).await? {
-            // Down: calling its other pairs now would only wait out the same timeout for each.
-            return Ok(());
-        }
         // The next due pairs a few at a time: a bulk resync leaves thousands pending, and
         // reading them all before each employee would cost more than the terminal's call. The
-        // devices are read again with each batch, so a deactivation stops it within a batch.
+        // devices are read with each batch, so a deactivation stops it within a batch.
+        let mut batch = vec![key];
         loop {
+            let devices = self.directory()?.get_active_devices().await?;
+            for next in batch {
+                if started.elapsed() >= KEEP_GOING {
+                    break;
+                }
+                tried.insert(next.clone());
+                if self.run_pair(next, &devices).await? {
+                    // Down: calling its other pairs now would only wait out the same timeout
+                    // for each.
+                    return Ok(());
+                }
+            }
             // Tried pairs still due (held by a request just now) come first in the page at
             // worst: asking for as many more keeps a full batch of fresh ones.
             let limit = NEXT_DUE + tried.len();
-            let due = self
+            batch = self
                 .store
                 .pending(Some(&device_id), Some(Utc::now()), Some(limit))
-                .await?;
-            let fresh: Vec<PairKey> = due.into_iter().filter(|k| !tried.contains(k)).collect();
-            let Some(first) = fresh.first().cloned() else {
+                .await?
+                .into_iter()
+                .filter(|k| !tried.contains(k))
+                .collect();
+            let Some(first) = batch.first().cloned() else {
                 return Ok(());
             };
             if started.elapsed() >= KEEP_GOING {
                 // Time to give the slot back: a task for the next due pair carries on (a bulk
                 // resync schedules one task per terminal, not one per pair).
                 return self.scheduler.schedule(Task::Pair(first), Utc::now()).await;
-            }
-            let devices = self.directory()?.get_active_devices().await?;
-            for next in fresh {
-                if started.elapsed() >= KEEP_GOING {
-                    break;
-                }
-                tried.insert(next.clone());
-                if self.run_pair(next, &devices).await? {
-                    return Ok(());
-                }
             }
         }
     }

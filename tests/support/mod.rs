@@ -123,14 +123,19 @@ pub fn enrol(terminal: &SimulatedTerminal, employee_no: &str, face: Option<Vec<u
 /// The terminals' password in tests.
 pub const PASSWORD: &str = "Sim-Pass-123";
 
-/// A simulated terminal at `addr` (e.g. one that was shut down, coming back).
-pub async fn terminal_at(addr: SocketAddr, faults: Faults) -> SimulatedTerminal {
-    let config = TerminalConfig {
+/// The tests' terminal: login `admin` / [`PASSWORD`], with `faults`.
+fn terminal_config(faults: Faults) -> TerminalConfig {
+    TerminalConfig {
         username: "admin".into(),
         password: PASSWORD.into(),
         faults,
         ..TerminalConfig::default()
-    };
+    }
+}
+
+/// A simulated terminal at `addr` (e.g. one that was shut down, coming back).
+pub async fn terminal_at(addr: SocketAddr, faults: Faults) -> SimulatedTerminal {
+    let config = terminal_config(faults);
     // Coming back on its old port: a connection that was still closing may hold it a moment.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
@@ -179,13 +184,7 @@ pub async fn terminal(faults: Faults) -> SimulatedTerminal {
     for _ in 0..50 {
         let offset = u16::try_from(Uuid::new_v4().as_u128() % span).unwrap();
         let addr = SocketAddr::from(([127, 0, 0, 1], SIMULATOR_PORTS.start + offset));
-        let config = TerminalConfig {
-            username: "admin".into(),
-            password: PASSWORD.into(),
-            faults: faults.clone(),
-            ..TerminalConfig::default()
-        };
-        if let Ok(t) = simulator::spawn(config, addr).await {
+        if let Ok(t) = simulator::spawn(terminal_config(faults.clone()), addr).await {
             return t;
         }
     }
