@@ -16,16 +16,26 @@ pub struct Admin {
     pub actor: String,
 }
 
+/// Who asked, as the audit and revocations record it: the token's `sub`, "api-key", or
+/// "anonymous" (authentication off, or no caller known).
+pub fn actor_of(caller: Option<&Caller>) -> String {
+    match caller {
+        Some(Caller::ApiKey) => "api-key".to_string(),
+        Some(Caller::User { id, .. }) => id.clone(),
+        Some(Caller::Anonymous) | None => "anonymous".to_string(),
+    }
+}
+
 impl Admin {
     /// The admin `caller` is, or why not.
     pub fn of(caller: Option<&Caller>) -> Result<Self, ApiError> {
         let actor = match caller {
-            Some(Caller::ApiKey) => "api-key".to_string(),
-            Some(Caller::Anonymous) => "anonymous".to_string(),
-            Some(Caller::User { id, admin: true }) => id.clone(),
+            Some(Caller::ApiKey | Caller::Anonymous | Caller::User { admin: true, .. }) => {
+                actor_of(caller)
+            }
             Some(Caller::User { admin: false, .. }) => {
                 return Err(ApiError::Forbidden(
-                    "Enrolling and removing people grants and revokes door access: this needs the administrator role (AUTH_ADMIN_ROLE) on your account, or the API key. Ask an administrator to set it in app_metadata, then sign in again".into(),
+                    "Enrolling, restoring and removing people grants and revokes door access: this needs the administrator role (AUTH_ADMIN_ROLE) on your account, or the API key. Ask an administrator to set it in app_metadata, then sign in again".into(),
                 ));
             }
             None => {

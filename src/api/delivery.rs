@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::AppState;
 use super::body::JsonBody;
 use super::error::{ApiCode, ApiError};
-use super::response::{RemoveRequest, SyncResponse};
-use crate::delivery::PairState;
+use super::response::{RemoveRequest, RestoreRequest, SyncResponse};
+use crate::delivery::{PairState, Revocation, ShouldHold};
 use crate::models::DeviceEntry;
 use crate::orchestration::{Flow, FlowOptions};
 
@@ -27,6 +27,9 @@ pub struct PairStatus {
     pub device_name: String,
     /// `in_sync`, `pending`, `failed`, `skipped` or `unknown` (never tried).
     pub state: PairState,
+    /// What the terminal should hold: `enrolled` (door access) or `removed`; `null` when nothing
+    /// was ever sent. `in_sync` with `removed` means the person is gone from the terminal.
+    pub want: Option<ShouldHold>,
     /// Attempts since the last change.
     pub attempts: u32,
     /// When the last attempt ended.
@@ -46,6 +49,7 @@ impl PairStatus {
             device_id: id.to_string(),
             device_name: name.to_string(),
             state: pair.map_or(PairState::Unknown, |p| p.state),
+            want: pair.map(crate::delivery::PairRecord::should_hold),
             attempts: pair.map_or(0, |p| p.attempts),
             last_attempt_at: pair.and_then(|p| p.last_attempt_at),
             next_attempt_at: pair
@@ -66,6 +70,8 @@ pub struct AngajatStatus {
     pub employee_no: Option<String>,
     /// Every active terminal, and any other that holds a change for this employee.
     pub devices: Vec<PairStatus>,
+    /// The revocations of this employee's door access (only restore-angajat lifts them).
+    pub revocations: Vec<Revocation>,
 }
 
 /// One terminal's line in `GET /api/hikvision/devices/status`.
@@ -135,10 +141,12 @@ pub async fn angajat_status(
     {
         lines.push(PairStatus::of(&p.change.key.device_id, "", Some(p)));
     }
+    let revocations = state.delivery.store().revocations_of(angajat_id).await?;
     Ok(Json(AngajatStatus {
         angajat_id,
         employee_no,
         devices: lines,
+        revocations,
     }))
 }
 
@@ -170,7 +178,9 @@ pub async fn devices_status(
 }
 
 /// Removes the person and their face from every active terminal, durably: terminals that are
-/// offline now are caught up when they return. Only this employee's number is deleted.
+/// offline now are caught up when they return, and the removal sticks (a revocation: only
+/// restore-angajat undoes it). Every number this employee was given on a terminal is deleted,
+/// and no other.
 #[utoipa::path(post, path = "/api/hikvision/remove-angajat", tag = "delivery",
     request_body = RemoveRequest,
     security(("bearer" = []), ("api_key" = [])),
@@ -195,10 +205,59 @@ pub async fn remove_angajat(
         .delivery
         .audit_removal(&admin.actor, &subject, &devices)
         .await?;
+    state
+        .delivery
+        .remove_where_inactive(&subject, &devices, &admin.actor)
+        .await?;
     let delivery = state.delivery.clone();
     super::sync::respond_after(Some(angajat_id), started, async move {
         Ok(delivery
-            .sync_now(subject, devices, Flow::Remove, FlowOptions::default())
+            .sync_now(
+                subject,
+                devices,
+                Flow::Remove,
+                FlowOptions::default(),
+                &admin.actor,
+            )
+            .await?)
+    })
+    .await
+}
+
+/// Gives a removed employee their door access back: lifts every revocation (audited, with who
+/// asked) and enrols the person, then the face, on every active terminal, durably (terminals
+/// that are away now are caught up when they return).
+#[utoipa::path(post, path = "/api/hikvision/restore-angajat", tag = "delivery",
+    request_body = RestoreRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Per-terminal results of the enrolment (terminals away now are caught up later: see `queued`)", body = SyncResponse)))]
+pub async fn restore_angajat(
+    State(state): State<AppState>,
+    admin: super::admin::Admin,
+    JsonBody(body): JsonBody<RestoreRequest>,
+) -> Result<Json<SyncResponse>, ApiError> {
+    let started = Instant::now();
+    let directory = state.directory()?;
+    let angajat = directory
+        .get_angajat_with_biometrie(body.angajat_id)
+        .await?;
+    let devices = directory.get_active_devices().await?;
+    state
+        .delivery
+        .restore(&admin.actor, &angajat, &devices)
+        .await?;
+    let delivery = state.delivery.clone();
+    super::sync::respond_after(Some(angajat.id), started, async move {
+        Ok(delivery
+            .sync_now(
+                angajat,
+                devices,
+                Flow::Enrol,
+                FlowOptions {
+                    create_missing_person: true,
+                },
+                &admin.actor,
+            )
             .await?)
     })
     .await

@@ -95,6 +95,10 @@ pub fn router(state: AppState) -> Router {
             post(delivery::remove_angajat),
         )
         .route(
+            "/api/hikvision/restore-angajat",
+            post(delivery::restore_angajat),
+        )
+        .route(
             "/api/hikvision/angajat/{angajat_id}/status",
             get(delivery::angajat_status),
         )

@@ -83,6 +83,10 @@ const ERRORS: &[(&str, &[&[ApiCode]])] = &[
         ],
     ),
     (
+        "/api/hikvision/restore-angajat",
+        &[AUTH, BODY, ALWAYS, DIRECTORY, SYNC],
+    ),
+    (
         "/api/hikvision/angajat/{angajat_id}/status",
         &[
             AUTH,
@@ -170,6 +174,7 @@ const ERRORS: &[(&str, &[&[ApiCode]])] = &[
 const OPEN_REQUESTS: &[&str] = &[
     "SyncRequest",
     "RemoveRequest",
+    "RestoreRequest",
     "DebugRequest",
     "DebugDevice",
     "WebhookEvent",
@@ -191,6 +196,7 @@ const OPEN_REQUESTS: &[&str] = &[
         super::sync::sync_angajat,
         super::debug::update_face_image,
         super::delivery::remove_angajat,
+        super::delivery::restore_angajat,
         super::delivery::angajat_status,
         super::delivery::devices_status,
         super::terminals::resync,
@@ -207,6 +213,7 @@ const OPEN_REQUESTS: &[&str] = &[
     components(schemas(
         SyncRequest,
         RemoveRequest,
+        super::response::RestoreRequest,
         SyncResponse,
         PerDevice,
         Summary,
@@ -226,6 +233,9 @@ const OPEN_REQUESTS: &[&str] = &[
         super::delivery::DevicesStatus,
         super::delivery::DeviceStatus,
         crate::delivery::PairState,
+        crate::delivery::ShouldHold,
+        crate::delivery::Revocation,
+        crate::delivery::RevocationReason,
         super::terminals::ResyncAccepted,
         super::terminals::ReconcileStarted,
         crate::delivery::reconcile::ReconcileView,

@@ -163,6 +163,21 @@ impl RequestBody for RemoveRequest {
     }
 }
 
+/// Body of `POST /api/hikvision/restore-angajat`. Fields not listed here are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"angajat_id": EXAMPLE_ANGAJAT_ID}))]
+pub struct RestoreRequest {
+    /// The angajat (employee) whose revoked door access is given back on every active terminal.
+    #[schema(format = Uuid, example = json!(EXAMPLE_ANGAJAT_ID))]
+    pub angajat_id: Uuid,
+}
+
+impl RequestBody for RestoreRequest {
+    fn invalid_code(path: &str) -> ApiCode {
+        SyncRequest::invalid_code(path)
+    }
+}
+
 /// The terminal in the debugging endpoint's body. Fields not listed here are ignored.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DebugDevice {

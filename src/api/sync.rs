@@ -2,12 +2,14 @@
 
 use std::time::Instant;
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 
 use uuid::Uuid;
 
 use super::AppState;
+use super::admin::{Admin, actor_of};
+use super::auth::Caller;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::response::{SyncRequest, SyncResponse};
@@ -22,9 +24,10 @@ use tracing::Instrument;
     responses((status = 200, description = OK_DESCRIPTION, body = SyncResponse)))]
 pub async fn update_angajat_photo(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     JsonBody(body): JsonBody<SyncRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
-    run(state, body, Flow::UpdatePhoto).await
+    run(state, caller, body, Flow::UpdatePhoto).await
 }
 
 /// `POST /api/hikvision/sync-angajat-photo-only`: FaceDataRecord only (the existing flow).
@@ -34,43 +37,71 @@ pub async fn update_angajat_photo(
     responses((status = 200, description = OK_DESCRIPTION, body = SyncResponse)))]
 pub async fn sync_angajat_photo_only(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     JsonBody(body): JsonBody<SyncRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
-    run(state, body, Flow::PhotoOnly).await
+    run(state, caller, body, Flow::PhotoOnly).await
 }
 
-/// `POST /api/hikvision/sync-angajat`: the person record, then the face.
+/// `POST /api/hikvision/sync-angajat`: the person record, then the face. Enrolling grants door
+/// access: an admin's action, audited.
 #[utoipa::path(post, path = "/api/hikvision/sync-angajat", tag = "sync",
     request_body = SyncRequest,
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = OK_DESCRIPTION, body = SyncResponse)))]
 pub async fn sync_angajat(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     JsonBody(body): JsonBody<SyncRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
-    run(state, body, Flow::FullSync).await
+    run(state, caller, body, Flow::FullSync).await
 }
 
 const OK_DESCRIPTION: &str =
     "Per-terminal results (also when terminals failed: see `summary` and `per_device`)";
 
+/// Runs `flow` for the body's employee. A flow that may create the person on a terminal (the
+/// full sync, `create_missing_person`) grants door access: it needs an admin and is audited
+/// before any terminal is called; a photo update of an enrolled employee is open to every
+/// signed-in user.
 async fn run(
     state: AppState,
+    caller: Option<Extension<Caller>>,
     body: SyncRequest,
     flow: Flow,
 ) -> Result<Json<SyncResponse>, ApiError> {
     let started = Instant::now();
+    let caller = caller.map(|Extension(c)| c);
     let flags = FlowOptions {
         create_missing_person: body.create_missing_person.unwrap_or(false),
+    };
+    let grants = flow == Flow::FullSync || flags.create_missing_person;
+    let actor = if grants {
+        Admin::of(caller.as_ref())?.actor
+    } else {
+        actor_of(caller.as_ref())
     };
     let directory = state.directory()?;
     let angajat = directory
         .get_angajat_with_biometrie(body.angajat_id)
         .await?;
     let devices = directory.get_active_devices().await?;
+    if grants {
+        let detail = if flags.create_missing_person {
+            format!("{} with create_missing_person", flow.name())
+        } else {
+            flow.name().to_string()
+        };
+        state
+            .delivery
+            .audit_access(&actor, "enrol", &angajat, &devices, Some(&detail))
+            .await?;
+    }
     let delivery = state.delivery.clone();
     respond_after(Some(angajat.id), started, async move {
-        Ok(delivery.sync_now(angajat, devices, flow, flags).await?)
+        Ok(delivery
+            .sync_now(angajat, devices, flow, flags, &actor)
+            .await?)
     })
     .await
 }

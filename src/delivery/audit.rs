@@ -23,7 +23,7 @@ pub struct AuditEntry {
     /// Who asked: the token's `sub`, "api-key", "cli:<user>", "anonymous" (authentication off),
     /// or the service itself ("webhook", "sweep").
     pub actor: String,
-    /// `resync`, `remove`, `reconcile_schedule` or `reconcile_remove`.
+    /// `resync`, `remove`, `enrol`, `restore`, `reconcile_schedule` or `reconcile_remove`.
     pub action: String,
     /// The terminal.
     pub device_id: String,
@@ -215,12 +215,27 @@ impl super::Delivery {
         subject: &crate::models::Angajat,
         devices: &[crate::models::DeviceEntry],
     ) -> Result<(), super::DeliveryError> {
+        self.audit_access(actor, "remove", subject, devices, None)
+            .await
+    }
+
+    /// Records that `actor` asked for `action` (`remove`, `enrol`, `restore`) of `subject` on
+    /// each of `devices`.
+    pub async fn audit_access(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &crate::models::Angajat,
+        devices: &[crate::models::DeviceEntry],
+        detail: Option<&str>,
+    ) -> Result<(), super::DeliveryError> {
         let entries: Vec<AuditEntry> = devices
             .iter()
             .map(|d| AuditEntry {
                 angajat_id: Some(subject.id),
                 employee_no: subject.employee_no().map(str::to_string),
-                ..AuditEntry::new(actor, "remove", super::runner::entry_id(d))
+                detail: detail.map(str::to_string),
+                ..AuditEntry::new(actor, action, super::runner::entry_id(d))
             })
             .collect();
         self.audit.record(&entries).await

@@ -9,7 +9,8 @@ use futures::FutureExt;
 use uuid::Uuid;
 
 use super::model::{
-    Backlog, Change, Claim, DeviceCounts, Outcome, PairKey, PairRecord, PairState, Want,
+    Backlog, Change, Claim, DeviceCounts, Outcome, PairKey, PairRecord, PairState, Revocation,
+    Want, Wanted,
 };
 use super::store::{CredentialBlock, DeliveryStore, StoreFuture};
 
@@ -37,6 +38,29 @@ impl Row {
 struct Inner {
     rows: HashMap<PairKey, Row>,
     blocks: HashMap<String, CredentialBlock>,
+    revocations: HashMap<Uuid, Vec<Revocation>>,
+}
+
+impl Inner {
+    /// The revocation that forbids `change`, if any.
+    fn forbidding(&self, change: &Change) -> Option<Revocation> {
+        if change.want == Want::Remove {
+            return None;
+        }
+        self.revocations
+            .get(&change.key.angajat_id)?
+            .iter()
+            .find(|r| r.covers(change.employee_no.as_deref()))
+            .cloned()
+    }
+
+    /// Records `revocation` unless the same one is there already (the first one stays).
+    fn revoke(&mut self, revocation: Revocation) {
+        let list = self.revocations.entry(revocation.angajat_id).or_default();
+        if !list.iter().any(|r| r.employee_no == revocation.employee_no) {
+            list.push(revocation);
+        }
+    }
 }
 
 /// Desired state held in memory.
@@ -74,6 +98,7 @@ fn fresh(change: &Change) -> PairRecord {
         error_code: None,
         message: None,
         confirmed_photo: None,
+        numbers: change.numbers(),
     }
 }
 
@@ -87,12 +112,19 @@ impl DeliveryStore for MemoryStore {
         changes: &'a [Change],
         owner: Option<&'a str>,
         lease_until: DateTime<Utc>,
-    ) -> StoreFuture<'a, Vec<bool>> {
+        by: &'a str,
+    ) -> StoreFuture<'a, Vec<Wanted>> {
         let now = Utc::now();
         let mut inner = self.lock();
-        let claimed = changes
+        let wanted = changes
             .iter()
             .map(|change| {
+                if let Some(revocation) = inner.forbidding(change) {
+                    return Wanted::Revoked(Box::new(revocation));
+                }
+                if let Some(revocation) = change.revocation(by, now) {
+                    inner.revoke(revocation);
+                }
                 let row = inner.rows.entry(change.key.clone()).or_insert_with(|| Row {
                     record: fresh(change),
                     revision: 1,
@@ -103,29 +135,91 @@ impl DeliveryStore for MemoryStore {
                     last_success_at: None,
                 });
                 let confirmed = row.record.confirmed_photo.take();
+                let mut numbers = std::mem::take(&mut row.record.numbers);
+                numbers.extend(change.numbers());
+                numbers.sort();
+                numbers.dedup();
                 if row.record.change != *change {
                     row.revision += 1;
                 }
                 row.record = PairRecord {
                     confirmed_photo: confirmed,
+                    numbers,
                     ..fresh(change)
                 };
                 row.changed_at = now;
                 let Some(owner) = owner else {
-                    return false;
+                    return Wanted::Recorded;
                 };
                 if row.claimed_by_other(Some(owner), now) {
-                    return false;
+                    return Wanted::Recorded;
                 }
                 row.claimed_by = Some(owner.to_string());
                 row.claimed_until = Some(lease_until);
                 row.claim_revision = row.revision;
                 // Due when the claim runs out: if this process dies mid-call, a worker retries.
                 row.record.next_attempt_at = Some(lease_until);
-                true
+                Wanted::Claimed
             })
             .collect();
-        ready(claimed)
+        ready(wanted)
+    }
+
+    fn revocations_of(&self, angajat_id: Uuid) -> StoreFuture<'_, Vec<Revocation>> {
+        let found = self
+            .lock()
+            .revocations
+            .get(&angajat_id)
+            .cloned()
+            .unwrap_or_default();
+        ready(found)
+    }
+
+    fn revoked_among<'a>(&'a self, ids: &'a [Uuid]) -> StoreFuture<'a, Vec<Uuid>> {
+        let inner = self.lock();
+        let found = ids
+            .iter()
+            .filter(|id| {
+                inner
+                    .revocations
+                    .get(id)
+                    .is_some_and(|list| list.iter().any(|r| r.employee_no.is_none()))
+            })
+            .copied()
+            .collect();
+        ready(found)
+    }
+
+    fn restore(&self, angajat_id: Uuid) -> StoreFuture<'_, Vec<Revocation>> {
+        let lifted = self
+            .lock()
+            .revocations
+            .remove(&angajat_id)
+            .unwrap_or_default();
+        ready(lifted)
+    }
+
+    fn numbers_held_by_others<'a>(
+        &'a self,
+        device_id: &'a str,
+        angajat_id: Uuid,
+        numbers: &'a [String],
+    ) -> StoreFuture<'a, Vec<String>> {
+        let inner = self.lock();
+        let held = numbers
+            .iter()
+            .filter(|no| {
+                inner.rows.values().any(|r| {
+                    let c = &r.record.change;
+                    c.key.device_id == device_id
+                        && c.key.angajat_id != angajat_id
+                        && c.want != Want::Remove
+                        && c.employee_no.as_ref() == Some(*no)
+                })
+            })
+            .cloned()
+            .collect();
+        ready(held)
     }
 
     fn claim<'a>(
@@ -379,17 +473,17 @@ mod tests {
         let key = change("a").key;
         assert_eq!(
             store
-                .want(&[change("a")], Some("r1:req:0"), lease())
+                .want(&[change("a")], Some("r1:req:0"), lease(), "test")
                 .await
                 .ok(),
-            Some(vec![true])
+            Some(vec![Wanted::Claimed])
         );
         assert_eq!(
             store
-                .want(&[change("a")], Some("r2:req:0"), lease())
+                .want(&[change("a")], Some("r2:req:0"), lease(), "test")
                 .await
                 .ok(),
-            Some(vec![false])
+            Some(vec![Wanted::Recorded])
         );
         assert!(matches!(
             store.claim(&key, "r2:job:1", lease()).await,
@@ -399,7 +493,7 @@ mod tests {
 
         // A newer photo arrives during r1's call: r1's next call must not go out, and its
         // result must not mark the newer photo as delivered.
-        store.want(&[change("b")], None, lease()).await.ok();
+        store.want(&[change("b")], None, lease(), "test").await.ok();
         assert_eq!(store.holds(&key, "r1:req:0").await.ok(), Some(false));
         assert_eq!(
             store.record(&key, "r1:req:0", &done()).await.ok(),
@@ -416,10 +510,13 @@ mod tests {
         let mut other = change("a");
         other.key.device_id = "d2".into();
         store
-            .want(&[change("a")], Some("r1:req:0"), lease())
+            .want(&[change("a")], Some("r1:req:0"), lease(), "test")
             .await
             .ok();
-        store.want(&[other], Some("r2:req:0"), lease()).await.ok();
+        store
+            .want(&[other], Some("r2:req:0"), lease(), "test")
+            .await
+            .ok();
         assert_eq!(store.renew("r1:", lease()).await.ok(), Some(1));
     }
 
@@ -428,7 +525,7 @@ mod tests {
         let store = MemoryStore::default();
         let key = change("a").key;
         store
-            .want(&[change("a")], Some("r1:req:0"), lease())
+            .want(&[change("a")], Some("r1:req:0"), lease(), "test")
             .await
             .ok();
         store.record(&key, "r1:req:0", &done()).await.ok();

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod postgres;
 pub mod reconcile;
 mod request;
+mod restore;
 pub mod resync;
 mod runner;
 pub mod schedule;
@@ -33,7 +34,10 @@ use crate::metrics::Metrics;
 use crate::orchestration::Orchestrator;
 use crate::supabase::{Directory, DirectoryError};
 
-pub use model::{Change, Claim, PairKey, PairRecord, PairState, Want};
+pub use model::{
+    Change, Claim, PairKey, PairRecord, PairState, Revocation, RevocationReason, ShouldHold, Want,
+    Wanted,
+};
 pub use policy::RetryTiming;
 pub use store::DeliveryStore;
 

@@ -138,6 +138,154 @@ pub struct PairRecord {
     pub message: Option<String>,
     /// The photo the terminal was last confirmed to hold.
     pub confirmed_photo: Option<String>,
+    /// Every number the terminal may hold for the employee (given to it, earlier or pending),
+    /// sorted: a removal deletes each of them.
+    pub numbers: Vec<String>,
+}
+
+impl PairRecord {
+    /// What the terminal should hold for the employee.
+    pub fn should_hold(&self) -> ShouldHold {
+        match self.change.want {
+            Want::Remove => ShouldHold::Removed,
+            Want::Sync(_) => ShouldHold::Enrolled,
+        }
+    }
+}
+
+/// What a terminal should hold for an employee (the status's `want`), so that `in_sync` is never
+/// read as "has access" when it means "removed".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShouldHold {
+    /// The person and their face (door access).
+    Enrolled,
+    /// Nothing of the employee (no door access).
+    Removed,
+}
+
+/// Why door access was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    /// The employee was removed (remove-angajat, a deleted row, an end date that passed, a
+    /// reconcile fix): every number.
+    Removed,
+    /// The employee's number changed: the old number only.
+    NumberChanged,
+}
+
+impl RevocationReason {
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Removed => "removed",
+            Self::NumberChanged => "number_changed",
+        }
+    }
+
+    /// The reason called `name` (`Removed` for anything unknown: the stricter reading).
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "number_changed" => Self::NumberChanged,
+            _ => Self::Removed,
+        }
+    }
+}
+
+/// A durable revocation of door access: only an admin's restore lifts it. Ordinary changes
+/// (photo updates, webhooks, the sweep) never put a revoked employee, or a revoked number, back
+/// on a terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Revocation {
+    /// The employee.
+    pub angajat_id: Uuid,
+    /// The revoked number; `None`: the whole employee, every number.
+    pub employee_no: Option<String>,
+    /// When.
+    pub revoked_at: DateTime<Utc>,
+    /// Who or what asked (the token's `sub`, "api-key", "webhook: ...", "sweep: ...").
+    pub revoked_by: String,
+    /// Why.
+    pub reason: RevocationReason,
+}
+
+impl Revocation {
+    /// True when this revocation forbids giving `employee_no` to a terminal for its employee.
+    pub fn covers(&self, employee_no: Option<&str>) -> bool {
+        match &self.employee_no {
+            None => true,
+            Some(revoked) => Some(revoked.as_str()) == employee_no,
+        }
+    }
+
+    /// The per-terminal message of a change refused by this revocation.
+    pub fn message(&self) -> String {
+        let what = match &self.employee_no {
+            None => "This employee's door access was revoked".to_string(),
+            Some(no) => format!("Employee number {no} was revoked for this employee"),
+        };
+        format!(
+            "{what} on {} by {}: ordinary changes (photo updates, webhooks, the sweep) do not give it back. An administrator can restore access with POST /api/hikvision/restore-angajat {{\"angajat_id\": \"{}\"}}",
+            self.revoked_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            self.revoked_by,
+            self.angajat_id
+        )
+    }
+}
+
+/// What the store did with one wanted change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    /// Recorded, and claimed by the caller.
+    Claimed,
+    /// Recorded; not claimed (no owner given, or someone else holds the pair).
+    Recorded,
+    /// Refused: a revocation covers it (nothing stored).
+    Revoked(Box<Revocation>),
+}
+
+impl Wanted {
+    /// True when the caller holds the claim.
+    pub fn is_claimed(&self) -> bool {
+        matches!(self, Self::Claimed)
+    }
+
+    /// True when the change was stored.
+    pub fn is_recorded(&self) -> bool {
+        !matches!(self, Self::Revoked(_))
+    }
+}
+
+impl Change {
+    /// The numbers this change gives to or takes from the terminal.
+    pub fn numbers(&self) -> Vec<String> {
+        let mut numbers: Vec<String> = [&self.employee_no, &self.remove_employee_no]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        numbers.sort();
+        numbers.dedup();
+        numbers
+    }
+
+    /// The revocation this change makes, if any: a removal revokes the employee, a number change
+    /// revokes the old number.
+    pub fn revocation(&self, by: &str, at: DateTime<Utc>) -> Option<Revocation> {
+        let (employee_no, reason) = match (self.want, &self.remove_employee_no) {
+            (Want::Remove, _) => (None, RevocationReason::Removed),
+            (Want::Sync(_), Some(old)) => (Some(old.clone()), RevocationReason::NumberChanged),
+            (Want::Sync(_), None) => return None,
+        };
+        Some(Revocation {
+            angajat_id: self.key.angajat_id,
+            employee_no,
+            revoked_at: at,
+            revoked_by: by.to_string(),
+            reason,
+        })
+    }
 }
 
 /// One attempt's result, as the policy decided it.

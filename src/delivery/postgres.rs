@@ -11,12 +11,13 @@ use uuid::Uuid;
 
 use super::DeliveryError;
 use super::model::{
-    Backlog, Change, Claim, DeviceCounts, Outcome, PairKey, PairRecord, PairState, Want,
+    Backlog, Change, Claim, DeviceCounts, Outcome, PairKey, PairRecord, PairState, Revocation,
+    RevocationReason, Want, Wanted,
 };
 use super::store::{CredentialBlock, DeliveryStore, StoreFuture};
 
 /// The migration this code needs (`hikvision_sync.schema_version`).
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// The store on a Postgres pool.
 #[derive(Clone)]
@@ -32,7 +33,7 @@ impl std::fmt::Debug for PgStore {
 
 const PAIR_COLUMNS: &str = "angajat_id, device_id, want, employee_no, remove_employee_no, photo, \
      create_missing_person, state, attempts, last_attempt_at, next_attempt_at, error_code, message, \
-     confirmed_photo";
+     confirmed_photo, numbers";
 
 fn pair_of(row: &Row) -> Result<PairRecord, DeliveryError> {
     let want: String = row.try_get("want")?;
@@ -59,7 +60,43 @@ fn pair_of(row: &Row) -> Result<PairRecord, DeliveryError> {
         error_code: row.try_get("error_code")?,
         message: row.try_get("message")?,
         confirmed_photo: row.try_get("confirmed_photo")?,
+        numbers: row.try_get("numbers")?,
     })
+}
+
+/// The stored form of "the whole employee" in `hikvision_sync.revocation.employee_no`.
+const EVERY_NUMBER: &str = "*";
+
+fn revocation_of(row: &Row) -> Result<Revocation, DeliveryError> {
+    let employee_no: String = row.try_get("employee_no")?;
+    let reason: String = row.try_get("reason")?;
+    Ok(Revocation {
+        angajat_id: row.try_get("angajat_id")?,
+        employee_no: (employee_no != EVERY_NUMBER).then_some(employee_no),
+        revoked_at: row.try_get("revoked_at")?,
+        revoked_by: row.try_get("revoked_by")?,
+        reason: RevocationReason::parse(&reason),
+    })
+}
+
+const REVOCATION_COLUMNS: &str = "angajat_id, employee_no, revoked_at, revoked_by, reason";
+
+/// Serialises, until the transaction ends, every write of door access for `ids` (a removal and
+/// an update of the same employee never interleave), always in the same order (no deadlock).
+async fn lock_employees(
+    tx: &tokio_postgres::Transaction<'_>,
+    ids: &[Uuid],
+) -> Result<(), DeliveryError> {
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    tx.execute(
+        "select pg_advisory_xact_lock(hashtextextended('hikvision_sync.access:' || id::text, 0))
+         from (select id from unnest($1::uuid[]) id order by id) ordered",
+        &[&ids],
+    )
+    .await?;
+    Ok(())
 }
 
 impl PgStore {
@@ -108,21 +145,45 @@ impl DeliveryStore for PgStore {
         changes: &'a [Change],
         owner: Option<&'a str>,
         lease_until: DateTime<Utc>,
-    ) -> StoreFuture<'a, Vec<bool>> {
+        by: &'a str,
+    ) -> StoreFuture<'a, Vec<Wanted>> {
         async move {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
+            let ids: Vec<Uuid> = changes.iter().map(|c| c.key.angajat_id).collect();
+            lock_employees(&tx, &ids).await?;
+            let mut revoked: Vec<Revocation> = tx
+                .query(
+                    &format!(
+                        "select {REVOCATION_COLUMNS} from hikvision_sync.revocation
+                         where angajat_id = any($1) order by revoked_at"
+                    ),
+                    &[&ids],
+                )
+                .await?
+                .iter()
+                .map(revocation_of)
+                .collect::<Result<_, _>>()?;
+            let revoke = tx
+                .prepare(
+                    "insert into hikvision_sync.revocation
+                         (angajat_id, employee_no, revoked_at, revoked_by, reason)
+                     values ($1, $2, $3, $4, $5) on conflict do nothing",
+                )
+                .await?;
             let statement = tx
                 .prepare(
                     "insert into hikvision_sync.delivery as d
                          (angajat_id, device_id, want, employee_no, remove_employee_no, photo,
                           create_missing_person, state, attempts, next_attempt_at, error_code, message,
-                          claimed_by, claimed_until, claim_revision, changed_at)
+                          claimed_by, claimed_until, claim_revision, changed_at, numbers)
                      values ($1, $2, $3, $4, $5, $6, $7, 'pending', 0,
                              case when $8::text is null then now() else $9 end, null, null,
                              $8, case when $8::text is null then null else $9 end,
-                             case when $8::text is null then null else 1 end, now())
+                             case when $8::text is null then null else 1 end, now(), $10)
                      on conflict (angajat_id, device_id) do update set
+                         numbers = array(select distinct n from unnest(d.numbers || excluded.numbers) n
+                                         order by n),
                          want = excluded.want, employee_no = excluded.employee_no,
                          remove_employee_no = excluded.remove_employee_no, photo = excluded.photo,
                          create_missing_person = excluded.create_missing_person,
@@ -151,8 +212,29 @@ impl DeliveryStore for PgStore {
                      returning (claimed_by is not distinct from $8 and $8::text is not null) as mine",
                 )
                 .await?;
-            let mut claimed = Vec::with_capacity(changes.len());
+            let now = Utc::now();
+            let mut wanted = Vec::with_capacity(changes.len());
             for c in changes {
+                let forbidding = (c.want != Want::Remove)
+                    .then(|| {
+                        revoked.iter().find(|r| {
+                            r.angajat_id == c.key.angajat_id && r.covers(c.employee_no.as_deref())
+                        })
+                    })
+                    .flatten();
+                if let Some(r) = forbidding {
+                    wanted.push(Wanted::Revoked(Box::new(r.clone())));
+                    continue;
+                }
+                if let Some(r) = c.revocation(by, now) {
+                    let number = r.employee_no.as_deref().unwrap_or(EVERY_NUMBER);
+                    tx.execute(
+                        &revoke,
+                        &[&r.angajat_id, &number, &r.revoked_at, &r.revoked_by, &r.reason.name()],
+                    )
+                    .await?;
+                    revoked.push(r);
+                }
                 let row = tx
                     .query_one(
                         &statement,
@@ -166,13 +248,91 @@ impl DeliveryStore for PgStore {
                             &c.create_missing_person,
                             &owner,
                             &lease_until,
+                            &c.numbers(),
                         ],
                     )
                     .await?;
-                claimed.push(row.try_get::<_, bool>("mine")?);
+                wanted.push(if row.try_get::<_, bool>("mine")? {
+                    Wanted::Claimed
+                } else {
+                    Wanted::Recorded
+                });
             }
             tx.commit().await?;
-            Ok(claimed)
+            Ok(wanted)
+        }
+        .boxed()
+    }
+
+    fn revocations_of(&self, angajat_id: Uuid) -> StoreFuture<'_, Vec<Revocation>> {
+        async move {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    &format!(
+                        "select {REVOCATION_COLUMNS} from hikvision_sync.revocation
+                         where angajat_id = $1 order by revoked_at, employee_no"
+                    ),
+                    &[&angajat_id],
+                )
+                .await?;
+            rows.iter().map(revocation_of).collect()
+        }
+        .boxed()
+    }
+
+    fn revoked_among<'a>(&'a self, ids: &'a [Uuid]) -> StoreFuture<'a, Vec<Uuid>> {
+        async move {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "select angajat_id from hikvision_sync.revocation
+                     where angajat_id = any($1) and employee_no = $2",
+                    &[&ids, &EVERY_NUMBER],
+                )
+                .await?;
+            rows.iter().map(|r| Ok(r.try_get("angajat_id")?)).collect()
+        }
+        .boxed()
+    }
+
+    fn restore(&self, angajat_id: Uuid) -> StoreFuture<'_, Vec<Revocation>> {
+        async move {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            lock_employees(&tx, &[angajat_id]).await?;
+            let rows = tx
+                .query(
+                    &format!(
+                        "delete from hikvision_sync.revocation where angajat_id = $1
+                         returning {REVOCATION_COLUMNS}"
+                    ),
+                    &[&angajat_id],
+                )
+                .await?;
+            tx.commit().await?;
+            rows.iter().map(revocation_of).collect()
+        }
+        .boxed()
+    }
+
+    fn numbers_held_by_others<'a>(
+        &'a self,
+        device_id: &'a str,
+        angajat_id: Uuid,
+        numbers: &'a [String],
+    ) -> StoreFuture<'a, Vec<String>> {
+        async move {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "select distinct employee_no from hikvision_sync.delivery
+                     where device_id = $1 and angajat_id <> $2 and want <> 'remove'
+                       and employee_no = any($3)",
+                    &[&device_id, &angajat_id, &numbers],
+                )
+                .await?;
+            rows.iter().map(|r| Ok(r.try_get("employee_no")?)).collect()
         }
         .boxed()
     }

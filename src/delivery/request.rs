@@ -9,11 +9,11 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use super::model::{Change, PairKey, PairRecord, PairState, Want};
+use super::model::{Change, PairKey, PairRecord, PairState, Revocation, Want, Wanted};
 use super::runner::entry_id;
 use super::schedule::Task;
 use super::{Delivery, DeliveryError};
-use crate::models::{Angajat, DeviceEntry, SyncResult, SyncStatus, SyncStep};
+use crate::models::{Angajat, DeviceEntry, ServiceCode, SyncResult, SyncStatus, SyncStep};
 use crate::orchestration::{DeviceReport, Flow, FlowOptions, Hooks};
 
 /// What the request path does with one terminal.
@@ -25,15 +25,18 @@ enum Route {
 }
 
 impl Delivery {
-    /// Runs `flow` for `angajat` on `devices` now, durably: every pair's change is recorded first,
-    /// and whatever does not succeed is retried in the background until it does or waits for a
-    /// person. Reports keep the devices' order.
+    /// Runs `flow` for `angajat` on `devices` now, durably, as asked `by` (recorded with any
+    /// revocation the change makes): every pair's change is recorded first, and whatever does not
+    /// succeed is retried in the background until it does or waits for a person. A terminal
+    /// whose change a revocation refuses is reported `skipped` / `revoked` and not called.
+    /// Reports keep the devices' order.
     pub async fn sync_now(
         self: &Arc<Self>,
         angajat: Angajat,
         devices: Vec<DeviceEntry>,
         flow: Flow,
         flags: FlowOptions,
+        by: &str,
     ) -> Result<Vec<DeviceReport>, DeliveryError> {
         let owner = self.owner("req");
         let lease = self.lease_until();
@@ -48,14 +51,14 @@ impl Delivery {
             .iter()
             .map(|entry| change_for(&angajat, entry, flow, flags, previous.get(entry_id(entry))))
             .collect();
-        let claimed = self.store.want(&changes, Some(&owner), lease).await?;
+        let wanted = self.store.want(&changes, Some(&owner), lease, by).await?;
         // First of all: if this process dies from here on, each claimed pair is retried when its
         // claim runs out.
         let safety_at = lease + chrono::Duration::seconds(1);
         let mine: Vec<PairKey> = changes
             .iter()
-            .zip(&claimed)
-            .filter(|(_, mine)| **mine)
+            .zip(&wanted)
+            .filter(|(_, w)| w.is_claimed())
             .map(|(c, _)| c.key.clone())
             .collect();
         self.scheduler.schedule_pairs(mine, safety_at).await?;
@@ -63,15 +66,18 @@ impl Delivery {
         // here is then due).
         let theirs: Vec<PairKey> = changes
             .iter()
-            .zip(&claimed)
-            .filter(|(_, mine)| !**mine)
+            .zip(&wanted)
+            .filter(|(_, w)| **w == Wanted::Recorded)
             .map(|(c, _)| c.key.clone())
             .collect();
         self.scheduler.schedule_pairs(theirs, Utc::now()).await?;
 
         let mut routes = Vec::with_capacity(devices.len());
-        for ((entry, change), mine) in devices.iter().zip(&changes).zip(claimed) {
-            routes.push(self.route(entry, change, mine, &owner).await?);
+        for ((entry, change), wanted) in devices.iter().zip(&changes).zip(wanted) {
+            let extra = previous
+                .get(entry_id(entry))
+                .is_some_and(|p| has_other_numbers(p, change));
+            routes.push(self.route(entry, change, wanted, extra, &owner).await?);
         }
         let to_call: Vec<DeviceEntry> = devices
             .iter()
@@ -139,10 +145,14 @@ impl Delivery {
         &self,
         entry: &DeviceEntry,
         change: &Change,
-        mine: bool,
+        wanted: Wanted,
+        other_numbers: bool,
         owner: &str,
     ) -> Result<Route, DeliveryError> {
-        if !mine {
+        if let Wanted::Revoked(revocation) = wanted {
+            return Ok(Route::Answer(revoked(entry, &revocation)));
+        }
+        if wanted != Wanted::Claimed {
             let mut report = DeviceReport::of(
                 entry,
                 SyncResult::new(
@@ -152,6 +162,25 @@ impl Delivery {
                 ),
             );
             report.queued = true;
+            return Ok(Route::Answer(report));
+        }
+        if change.want == Want::Remove && other_numbers {
+            // The terminal may hold earlier numbers too: the background removes each in turn.
+            let now = Utc::now();
+            self.store.release(&change.key, owner, now).await?;
+            self.scheduler
+                .schedule(Task::Pair(change.key.clone()), now)
+                .await?;
+            let mut report = DeviceReport::of(
+                entry,
+                SyncResult::new(
+                    SyncStatus::Partial,
+                    SyncStep::Person,
+                    "Queued: this terminal may hold more than one number for the employee (the number changed); each is removed in turn",
+                ),
+            );
+            report.queued = true;
+            report.next_attempt_at = Some(now);
             return Ok(Route::Answer(report));
         }
         if change.remove_employee_no.is_some() {
@@ -225,6 +254,25 @@ impl Delivery {
         };
         tokio::spawn(task.in_current_span());
     }
+}
+
+/// The report of a terminal whose change `revocation` refused: nothing was sent.
+pub(super) fn revoked(entry: &DeviceEntry, revocation: &Revocation) -> DeviceReport {
+    DeviceReport::of(
+        entry,
+        SyncResult::new(SyncStatus::Skipped, SyncStep::Person, revocation.message())
+            .with_code(ServiceCode::Revoked),
+    )
+}
+
+/// True when a removal of `change` must delete other numbers than its own on the terminal
+/// (`previous` recorded more: the employee's number changed since).
+fn has_other_numbers(previous: &PairRecord, change: &Change) -> bool {
+    change.want == Want::Remove
+        && previous
+            .numbers
+            .iter()
+            .any(|n| Some(n) != change.employee_no.as_ref())
 }
 
 /// The change a request makes for one terminal. When the employee's number changed since the

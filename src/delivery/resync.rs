@@ -163,7 +163,7 @@ impl Delivery {
 
         let (capacity, capacity_note) = self.check_capacity(&entry, to_add).await?;
 
-        let make: Vec<Change> = candidates
+        let wished: Vec<Change> = candidates
             .iter()
             .filter(|(c, p, _)| {
                 !(identical(c, *p, PairState::Pending)
@@ -172,10 +172,17 @@ impl Delivery {
             .map(|(c, _, _)| c.clone())
             .collect();
         let keys: Vec<PairKey> = candidates.iter().map(|(c, _, _)| c.key.clone()).collect();
+        let now = Utc::now();
+        let wanted = self.store.want(&wished, None, now, actor).await?;
+        // A revoked employee is not enrolled (only restore-angajat gives access back).
+        let make: Vec<Change> = wished
+            .into_iter()
+            .zip(&wanted)
+            .filter(|(_, w)| w.is_recorded())
+            .map(|(c, _)| c)
+            .collect();
         let added = make.len();
         if !make.is_empty() {
-            let now = Utc::now();
-            self.store.want(&make, None, now).await?;
             self.scheduler
                 .schedule_pairs(make.iter().map(|c| c.key.clone()).collect(), now)
                 .await?;

@@ -200,8 +200,8 @@ impl Delivery {
                 }
             }
         };
-        if let Some(old) = change.remove_employee_no.as_deref() {
-            let subject = removal_subject(change.key.angajat_id, Some(old));
+        for old in self.earlier_numbers(record).await? {
+            let subject = removal_subject(change.key.angajat_id, Some(&old));
             let removed = self
                 .run_one(subject, entry, Flow::Remove, flags, owner)
                 .await;
@@ -216,6 +216,38 @@ impl Delivery {
         let photo = angajat.photo().map(str::to_string);
         let result = self.run_one(angajat, entry, flow, flags, owner).await;
         Ok((result, photo))
+    }
+
+    /// The numbers that must leave the terminal before the change itself, each in its own
+    /// delete: for a removal, every other number the pair recorded (earlier, pending); for an
+    /// update, the old number of a number change. A number that another employee should hold on
+    /// this terminal now is never deleted (numbers are reused).
+    async fn earlier_numbers(&self, record: &PairRecord) -> Result<Vec<String>, DeliveryError> {
+        let change = &record.change;
+        let mut numbers: Vec<String> = match change.want {
+            Want::Remove => record
+                .numbers
+                .iter()
+                .chain(&change.remove_employee_no)
+                .filter(|n| Some(*n) != change.employee_no.as_ref())
+                .cloned()
+                .collect(),
+            Want::Sync(_) => change.remove_employee_no.iter().cloned().collect(),
+        };
+        numbers.sort();
+        numbers.dedup();
+        if numbers.is_empty() {
+            return Ok(numbers);
+        }
+        let taken = self
+            .store
+            .numbers_held_by_others(&change.key.device_id, change.key.angajat_id, &numbers)
+            .await?;
+        if !taken.is_empty() {
+            tracing::warn!(device_id = %change.key.device_id, angajat_id = %change.key.angajat_id, count = taken.len(), "an earlier number of this employee now belongs to another employee on the terminal: it is not deleted");
+        }
+        numbers.retain(|n| !taken.contains(n));
+        Ok(numbers)
     }
 
     /// Runs `flow` on one terminal through the orchestrator (pacing, retries, deadline), every

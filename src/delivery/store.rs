@@ -8,7 +8,9 @@ use futures::future::BoxFuture;
 use uuid::Uuid;
 
 use super::DeliveryError;
-use super::model::{Backlog, Change, Claim, DeviceCounts, Outcome, PairKey, PairRecord};
+use super::model::{
+    Backlog, Change, Claim, DeviceCounts, Outcome, PairKey, PairRecord, Revocation, Wanted,
+};
 
 /// A terminal that refused a set of credentials: not called with them again until they change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,13 +31,37 @@ pub trait DeliveryStore: Send + Sync {
     /// Makes `changes` the pairs' desired state (pending, attempts reset, error cleared; a change
     /// that differs from the stored one makes any claim on the older one stale) and, with
     /// an `owner`, claims each pair until `lease_until` unless another owner holds a live claim.
-    /// Returns, per change, whether it is claimed by `owner` (always false without an owner).
+    ///
+    /// Door access rules, atomic with the write (one employee's calls are serialised): a change
+    /// that gives a terminal an employee or a number that a [`Revocation`] covers is refused and
+    /// stored nowhere; a removal revokes the employee and a number change the old number, both
+    /// recorded as asked `by`. Every number a change names joins the pair's `numbers`.
+    /// Returns what happened to each change, in order.
     fn want<'a>(
         &'a self,
         changes: &'a [Change],
         owner: Option<&'a str>,
         lease_until: DateTime<Utc>,
-    ) -> StoreFuture<'a, Vec<bool>>;
+        by: &'a str,
+    ) -> StoreFuture<'a, Vec<Wanted>>;
+
+    /// The revocations of one employee, oldest first.
+    fn revocations_of(&self, angajat_id: Uuid) -> StoreFuture<'_, Vec<Revocation>>;
+
+    /// The employees with a whole-employee revocation among `ids`.
+    fn revoked_among<'a>(&'a self, ids: &'a [Uuid]) -> StoreFuture<'a, Vec<Uuid>>;
+
+    /// Lifts every revocation of one employee (an admin's restore); returns what was lifted.
+    fn restore(&self, angajat_id: Uuid) -> StoreFuture<'_, Vec<Revocation>>;
+
+    /// Of `numbers`, those that another employee than `angajat_id` should hold on `device_id`
+    /// (a removal must not delete a number that was given to someone else since).
+    fn numbers_held_by_others<'a>(
+        &'a self,
+        device_id: &'a str,
+        angajat_id: Uuid,
+        numbers: &'a [String],
+    ) -> StoreFuture<'a, Vec<String>>;
 
     /// Claims `key` for `owner` until `lease_until` when it is pending and free (or its claim
     /// expired).

@@ -18,19 +18,29 @@ use crate::orchestration::{Flow, FlowOptions};
 use crate::supabase::DirectoryError;
 
 impl Delivery {
-    /// Makes `changes` the desired state and schedules them now; returns how many.
-    async fn schedule_changes(&self, changes: Vec<Change>) -> Result<usize, DeliveryError> {
+    /// Makes `changes` the desired state, as asked `by`, and schedules them now; returns how
+    /// many were recorded (a revocation refuses some: a revoked employee is left alone).
+    pub(super) async fn schedule_changes(
+        &self,
+        changes: Vec<Change>,
+        by: &str,
+    ) -> Result<usize, DeliveryError> {
         if changes.is_empty() {
             return Ok(0);
         }
         let now = Utc::now();
-        self.store.want(&changes, None, now).await?;
-        for c in &changes {
+        let wanted = self.store.want(&changes, None, now, by).await?;
+        let mut recorded = 0;
+        for (c, w) in changes.iter().zip(&wanted) {
+            if !w.is_recorded() {
+                continue;
+            }
+            recorded += 1;
             self.scheduler
                 .schedule(Task::Pair(c.key.clone()), now)
                 .await?;
         }
-        Ok(changes.len())
+        Ok(recorded)
     }
 
     async fn current(&self, angajat_id: Uuid) -> Result<Option<Angajat>, DeliveryError> {
@@ -52,7 +62,7 @@ impl Delivery {
             .pairs_of(angajat_id)
             .await?
             .into_iter()
-            .filter_map(|p| p.change.employee_no)
+            .flat_map(|p| p.change.employee_no.into_iter().chain(p.numbers))
             .collect();
         numbers.sort();
         numbers.dedup();
@@ -109,7 +119,20 @@ impl Delivery {
                     numbers.extend(employee_no);
                     numbers.sort();
                     numbers.dedup();
-                    removals(angajat_id, &numbers, &devices)
+                    // Every terminal that was given something for them, active or not (an
+                    // inactive one gets the removal when it returns).
+                    let mut ids: Vec<String> =
+                        devices.iter().map(|d| entry_id(d).to_string()).collect();
+                    ids.extend(
+                        self.store
+                            .pairs_of(angajat_id)
+                            .await?
+                            .into_iter()
+                            .map(|p| p.change.key.device_id),
+                    );
+                    ids.sort();
+                    ids.dedup();
+                    removals(angajat_id, &numbers, &ids)
                 }
             }
             Action::DeviceActivated { device_id } => {
@@ -121,7 +144,7 @@ impl Delivery {
                 Vec::new()
             }
         };
-        self.schedule_changes(changes).await
+        self.schedule_changes(changes, "webhook").await
     }
 
     async fn sync_changes(
@@ -171,9 +194,27 @@ impl Delivery {
             .collect();
         let devices = directory.get_active_devices().await?;
         let by_id: HashMap<&str, &DeviceEntry> = devices.iter().map(|d| (entry_id(d), d)).collect();
-        let mut changes = Vec::new();
         let pairs = self.store.all_pairs().await?;
+        // A revoked employee whose pair still says "enrolled" (a terminal inactive at the
+        // removal, or a crash between the revocation and the removal): remove there too, on
+        // every terminal, active or not (an inactive one gets it when it returns).
+        let mut enrolled: Vec<Uuid> = pairs
+            .iter()
+            .filter(|p| p.change.want != Want::Remove)
+            .map(|p| p.change.key.angajat_id)
+            .collect();
+        enrolled.sort();
+        enrolled.dedup();
+        let revoked = self.store.revoked_among(&enrolled).await?;
+        let mut changes: Vec<Change> = pairs
+            .iter()
+            .filter(|p| p.change.want != Want::Remove && revoked.contains(&p.change.key.angajat_id))
+            .filter_map(removal_of)
+            .collect();
         for pair in &pairs {
+            if revoked.contains(&pair.change.key.angajat_id) {
+                continue;
+            }
             let Some(entry) = by_id.get(pair.change.key.device_id.as_str()) else {
                 continue;
             };
@@ -184,7 +225,7 @@ impl Delivery {
                 changes.push(change);
             }
         }
-        let scheduled = self.schedule_changes(changes).await?
+        let scheduled = self.schedule_changes(changes, "sweep").await?
             + self.resync_new_terminals(&devices, &pairs).await?;
         if scheduled > 0 {
             tracing::info!(scheduled, "sweep scheduled changes a webhook missed");
@@ -266,15 +307,32 @@ fn is_credential_failure(code: Option<&str>) -> bool {
     .any(|c| Some(c.as_str()) == code)
 }
 
+/// The removal of what `pair` gave its terminal (every number it recorded goes with it).
+fn removal_of(pair: &PairRecord) -> Option<Change> {
+    let number = pair
+        .change
+        .employee_no
+        .clone()
+        .or_else(|| pair.numbers.last().cloned())?;
+    Some(Change {
+        key: pair.change.key.clone(),
+        want: Want::Remove,
+        employee_no: Some(number),
+        remove_employee_no: None,
+        photo: None,
+        create_missing_person: false,
+    })
+}
+
 /// A removal of every number in `numbers` (one per pair) on every device.
-fn removals(angajat_id: Uuid, numbers: &[String], devices: &[DeviceEntry]) -> Vec<Change> {
+fn removals(angajat_id: Uuid, numbers: &[String], device_ids: &[String]) -> Vec<Change> {
     let Some(number) = numbers.last() else {
         return Vec::new();
     };
-    devices
+    device_ids
         .iter()
-        .map(|entry| Change {
-            key: PairKey::new(angajat_id, entry_id(entry)),
+        .map(|id| Change {
+            key: PairKey::new(angajat_id, id.clone()),
             want: Want::Remove,
             employee_no: Some(number.clone()),
             // A second known number (changed before the deletion) goes too.

@@ -48,6 +48,7 @@ service_codes! {
     InvalidPhotoUrl => "invalid_photo_url": "biometrie.foto_fata_url cannot become a faceURL.";
     InvalidPhoto => "invalid_photo": "The photo cannot be used (not a picture, corrupt, too small): upload another.";
     NotConfirmed => "not_confirmed": "The terminal acknowledged the face but a search does not find it.";
+    Revoked => "revoked": "Not sent: the employee's door access (or this number) was revoked; only an admin's restore-angajat gives it back.";
 }
 
 /// A per-terminal failure code.
