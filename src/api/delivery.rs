@@ -37,7 +37,7 @@ pub struct PairStatus {
     /// When the next attempt is due (pending only).
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Machine-readable reason of the last failure.
-    pub error_code: Option<String>,
+    pub error_code: Option<crate::models::ErrorCode>,
     /// The last outcome in plain words.
     pub message: Option<String>,
 }

@@ -175,7 +175,9 @@ pub async fn devices_resync(settings: Settings, device: &str) -> Result<bool, St
                     p.change.employee_no.clone().unwrap_or_else(|| "-".into()),
                     p.change.key.angajat_id.to_string(),
                     p.state.name().to_string(),
-                    p.error_code.clone().unwrap_or_else(|| "-".into()),
+                    p.error_code
+                        .as_ref()
+                        .map_or_else(|| "-".to_string(), ToString::to_string),
                     p.message.clone().unwrap_or_default(),
                 ]
             })

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::models::ErrorCode;
 use crate::orchestration::Flow;
 
 /// One (employee, terminal) pair.
@@ -133,7 +134,7 @@ pub struct PairRecord {
     /// When the next attempt is due (pending only).
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Machine-readable reason of the last failure.
-    pub error_code: Option<String>,
+    pub error_code: Option<ErrorCode>,
     /// The last outcome in plain words.
     pub message: Option<String>,
     /// The photo the terminal was last confirmed to hold.
@@ -296,7 +297,7 @@ pub struct Outcome {
     /// When to try again (pending only).
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Machine-readable reason, when not in sync.
-    pub error_code: Option<String>,
+    pub error_code: Option<ErrorCode>,
     /// What happened, in plain words.
     pub message: String,
     /// The photo the terminal now holds, when confirmed.

@@ -85,7 +85,7 @@ pub fn decide(
     timing: RetryTiming,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let error_code = result.error_code.as_ref().map(ToString::to_string);
+    let error_code = result.error_code.clone();
     let (state, next) = match result.status {
         SyncStatus::Success => {
             return Outcome {

@@ -15,6 +15,7 @@ use super::model::{
     RevocationReason, Want, Wanted,
 };
 use super::store::{CredentialBlock, DeliveryStore, StoreFuture};
+use crate::models::ErrorCode;
 
 /// The migration this code needs (`hikvision_sync.schema_version`).
 pub const SCHEMA_VERSION: i32 = 5;
@@ -57,7 +58,9 @@ fn pair_of(row: &Row) -> Result<PairRecord, DeliveryError> {
         attempts: attempts.max(0) as u32,
         last_attempt_at: row.try_get("last_attempt_at")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
-        error_code: row.try_get("error_code")?,
+        error_code: row
+            .try_get::<_, Option<String>>("error_code")?
+            .map(|c| ErrorCode::parse(&c)),
         message: row.try_get("message")?,
         confirmed_photo: row.try_get("confirmed_photo")?,
         numbers: row.try_get("numbers")?,
@@ -425,7 +428,7 @@ impl DeliveryStore for PgStore {
                         &owner,
                         &outcome.state.name(),
                         &outcome.next_attempt_at,
-                        &outcome.error_code,
+                        &outcome.error_code.as_ref().map(ErrorCode::as_str),
                         &outcome.message,
                         &in_sync,
                         &outcome.confirmed_photo,

@@ -13,7 +13,7 @@ use super::runner::{entry_id, removal_subject};
 use super::schedule::{Task, first_per_terminal};
 use super::webhook::Action;
 use super::{Delivery, DeliveryError};
-use crate::models::{Angajat, DeviceEntry, ServiceCode};
+use crate::models::{Angajat, DeviceEntry, ErrorCode, ServiceCode};
 use crate::orchestration::{Flow, FlowOptions};
 use crate::supabase::DirectoryError;
 
@@ -274,7 +274,7 @@ impl Delivery {
         let number_changed = angajat.employee_no() != c.employee_no.as_deref();
         let photo_changed = angajat.photo() != c.photo.as_deref();
         let credentials_fixed = pair.state == PairState::Failed
-            && is_credential_failure(pair.error_code.as_deref())
+            && is_credential_failure(pair.error_code.as_ref())
             && match entry {
                 Ok(device) => self
                     .store
@@ -297,14 +297,13 @@ impl Delivery {
     }
 }
 
-fn is_credential_failure(code: Option<&str>) -> bool {
-    [
-        ServiceCode::WrongCredentials,
-        ServiceCode::Locked,
-        ServiceCode::CredentialsBlocked,
-    ]
-    .iter()
-    .any(|c| Some(c.as_str()) == code)
+fn is_credential_failure(code: Option<&ErrorCode>) -> bool {
+    matches!(
+        code,
+        Some(ErrorCode::Service(
+            ServiceCode::WrongCredentials | ServiceCode::Locked | ServiceCode::CredentialsBlocked
+        ))
+    )
 }
 
 /// The removal of what `pair` gave its terminal (every number it recorded goes with it).

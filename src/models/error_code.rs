@@ -77,6 +77,17 @@ impl ErrorCode {
         Self::Service(code)
     }
 
+    /// The code stored or sent as `code`: one of the service's own, else the terminal's verbatim.
+    pub fn parse(code: &str) -> Self {
+        ServiceCode::ALL
+            .iter()
+            .find(|c| c.as_str() == code)
+            .map_or_else(
+                || Self::Terminal(SubStatus::parse(code)),
+                |c| Self::Service(*c),
+            )
+    }
+
     /// The code as it appears in JSON.
     pub fn as_str(&self) -> &str {
         match self {
@@ -150,6 +161,17 @@ mod tests {
         assert_eq!(terminal.as_deref(), Some("\"notSupport\""));
         let unknown = ErrorCode::Terminal(SubStatus::parse("brandNew"));
         assert_eq!(unknown.to_string(), "brandNew");
+        for code in [
+            ErrorCode::from(ServiceCode::Revoked),
+            ErrorCode::Terminal(SubStatus::NotSupport),
+            unknown,
+        ] {
+            assert_eq!(
+                ErrorCode::parse(code.as_str()),
+                code,
+                "stored and read back"
+            );
+        }
     }
 
     #[test]
