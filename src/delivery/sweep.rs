@@ -93,6 +93,9 @@ impl Delivery {
                     .await?
             }
             Action::NewBiometrie { .. } => Vec::new(),
+            Action::ValidityChanged { angajat_id } => {
+                self.validity_changes(angajat_id, &devices).await?
+            }
             Action::Deleted {
                 angajat_id,
                 employee_no,
@@ -155,6 +158,34 @@ impl Delivery {
                     change.remove_employee_no.clone_from(&old_number);
                 }
                 change
+            })
+            .collect())
+    }
+
+    /// The person edit a changed validity window needs, on each terminal that holds the
+    /// employee (see [`validity_flow`]).
+    async fn validity_changes(
+        &self,
+        angajat_id: Uuid,
+        devices: &[DeviceEntry],
+    ) -> Result<Vec<Change>, DeliveryError> {
+        let Some(angajat) = self.current(angajat_id).await? else {
+            return Ok(Vec::new());
+        };
+        let previous: HashMap<String, PairRecord> = self
+            .store
+            .pairs_of(angajat_id)
+            .await?
+            .into_iter()
+            .map(|p| (p.change.key.device_id.clone(), p))
+            .collect();
+        Ok(devices
+            .iter()
+            .filter_map(|entry| {
+                let pair = previous.get(entry_id(entry))?;
+                let flow = validity_flow(pair)?;
+                let change = change_for(&angajat, entry, flow, FlowOptions::default(), Some(pair));
+                (change != pair.change).then_some(change)
             })
             .collect())
     }
@@ -228,6 +259,7 @@ impl Delivery {
                     remove_employee_no: None,
                     photo: None,
                     create_missing_person: false,
+                    validity: None,
                 }));
         };
         let number_changed = angajat.employee_no() != c.employee_no.as_deref();
@@ -242,10 +274,15 @@ impl Delivery {
                     .is_none_or(|b| b.fingerprint != self.fingerprint(device)),
                 Err(_) => false,
             };
-        if !(number_changed || photo_changed || credentials_fixed) {
-            return Ok(None);
-        }
-        let flow = if number_changed { Flow::Enrol } else { flow };
+        let validity_changed = angajat.validity.key() != c.validity;
+        let flow = match validity_flow(pair) {
+            _ if number_changed => Flow::Enrol,
+            // A person edit carries no face: a new photo goes by the update flow.
+            _ if photo_changed && flow == Flow::UpdatePerson => Flow::UpdatePhoto,
+            _ if photo_changed || credentials_fixed => flow,
+            Some(edit) if validity_changed => edit,
+            _ => return Ok(None),
+        };
         Ok(Some(change_for(
             angajat,
             entry,
@@ -281,6 +318,25 @@ fn removals(angajat_id: Uuid, numbers: &[String], devices: &[DeviceEntry]) -> Ve
             remove_employee_no: numbers.iter().rev().nth(1).cloned(),
             photo: None,
             create_missing_person: false,
+            validity: None,
         })
         .collect()
+}
+
+/// The flow that gives a pair a changed validity window, if one should run now: a person edit
+/// where the terminal holds the person (its last change went through, or waits for a person),
+/// the pair's own flow again where that flow writes the person record anyway. `None` for a
+/// removal, a pair with nothing on the terminal (skipped), and a face delivery still under way
+/// (superseding it would lose the face; the sweep sends the window once it is done).
+fn validity_flow(pair: &PairRecord) -> Option<Flow> {
+    let Want::Sync(flow) = pair.change.want else {
+        return None;
+    };
+    match pair.state {
+        PairState::Skipped => None,
+        PairState::InSync | PairState::Failed => Some(Flow::UpdatePerson),
+        PairState::Pending | PairState::Unknown => {
+            matches!(flow, Flow::UpdatePerson | Flow::Enrol).then_some(flow)
+        }
+    }
 }

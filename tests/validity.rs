@@ -1,0 +1,240 @@
+//! End dates on the terminal: every person write carries the employee's validity window in the
+//! terminals' local time, a changed date reaches a terminal that was away by `UserInfo/Modify`,
+//! and a terminal that never receives a removal refuses the face after the end date by itself.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Offset, TimeZone, Utc};
+use hikvision_simulator::{AccessDecision, Faults, SimulatedTerminal, TerminalConfig};
+use serde_json::json;
+use support::database::fresh_database;
+use support::*;
+use uuid::Uuid;
+
+const SYNC: &str = "/api/hikvision/sync-angajat";
+
+/// The validity settings the tests use: the columns of the test tables, terminals in Bucharest.
+fn validity_settings(s: &mut hikvision_sync::config::Settings) {
+    s.tables.valid_from = Some("valid_from".into());
+    s.tables.valid_until = Some("valid_until".into());
+    s.sync.terminal_timezone = chrono_tz::Europe::Bucharest;
+}
+
+async fn sync(app: &TestApp, id: Uuid) -> serde_json::Value {
+    let (status, body) = app.post(SYNC, json!({"angajat_id": id})).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// `(beginTime, endTime, enable)` of the person on `t`.
+fn window(t: &SimulatedTerminal, no: &str) -> Option<(String, String, bool)> {
+    let valid = t.person(no)?.valid?;
+    Some((valid.begin_time, valid.end_time, valid.enable))
+}
+
+fn utc(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn a_person_write_carries_the_dates_of_the_real_columns_in_terminal_time() {
+    let Some(store) = Store::rest().await else {
+        return;
+    };
+    let f = Fixture::on(store, validity_settings).await;
+    let t = terminal(Faults::default()).await;
+    let no = unique_employee_no();
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(1));
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    // A date begin (the whole day) and a timestamptz end (Bucharest is UTC+3 in summer).
+    f.store
+        .set_validity(id, Some("2026-01-15"), Some("2030-06-30T18:00:00+00:00"))
+        .await;
+    f.store
+        .set_devices(vec![device_row("t", &t, PASSWORD)])
+        .await;
+
+    let body = sync(&f.app, id).await;
+    assert_eq!(body["per_device"][0]["status"], "success", "{body}");
+    assert_eq!(
+        window(&t, &no),
+        Some((
+            "2026-01-15T00:00:00".into(),
+            "2030-06-30T21:00:00".into(),
+            true
+        ))
+    );
+    assert_eq!(
+        t.person(&no).and_then(|p| p.valid?.time_type).as_deref(),
+        Some("local")
+    );
+}
+
+#[tokio::test]
+async fn without_dates_a_person_gets_the_wide_window_as_before() {
+    let f = Fixture::memory().await;
+    let t = terminal(Faults::default()).await;
+    let no = unique_employee_no();
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(1));
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
+        .set_devices(vec![device_row("t", &t, PASSWORD)])
+        .await;
+    sync(&f.app, id).await;
+    assert_eq!(
+        window(&t, &no),
+        Some((
+            "2020-01-01T00:00:00".into(),
+            "2037-12-31T23:59:59".into(),
+            true
+        ))
+    );
+}
+
+#[tokio::test]
+async fn a_changed_end_date_reaches_a_terminal_that_was_away_by_user_info_modify() {
+    let Some(database) = fresh_database().await else {
+        return;
+    };
+    let f = Fixture::on(Store::memory(), |s| {
+        fast_retries(s);
+        validity_settings(s);
+        s.delivery.database_url = Some(secrecy::SecretString::from(database));
+    })
+    .await;
+    let away = terminal(Faults::default()).await;
+    let addr = away.addr();
+    let no = unique_employee_no();
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(1));
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
+        .set_devices(vec![device_row("t", &away, PASSWORD)])
+        .await;
+    let body = sync(&f.app, id).await;
+    assert_eq!(body["per_device"][0]["status"], "success", "{body}");
+    away.shutdown().await;
+
+    // HR sets an end date while the terminal is away: the sweep makes it a durable change.
+    f.store.set_validity(id, None, Some("2031-03-31")).await;
+    let status = format!("/api/hikvision/angajat/{id}/status");
+    let mut pending = false;
+    for _ in 0..100 {
+        let (_, body) = f.app.get(&status).await;
+        if body["devices"][0]["state"] == "pending" {
+            pending = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        pending,
+        "the sweep scheduled the change while the terminal was away"
+    );
+
+    let back = terminal_at(addr, Faults::default()).await;
+    enrol(&back, &no, Some(jpeg(1)));
+    let end = || window(&back, &no).map(|(_, end, _)| end);
+    assert!(
+        eventually(Duration::from_secs(15), || end().as_deref()
+            == Some("2031-03-31T23:59:59"))
+        .await,
+        "the new end date arrived: {:?}",
+        end()
+    );
+    let modified = back
+        .request_log()
+        .iter()
+        .any(|e| e.path == "/ISAPI/AccessControl/UserInfo/Modify" && e.status == Some(200));
+    assert!(modified, "{:?}", back.request_log());
+    // A person edit: the face was not sent again.
+    assert_eq!(back.face(&no).map(|f| f.updates), Some(1));
+}
+
+#[tokio::test]
+async fn a_terminal_that_never_gets_the_removal_refuses_the_face_after_the_end_date() {
+    let f = Fixture::on(Store::memory(), validity_settings).await;
+    // The terminal's clock shows Bucharest time now, like TERMINAL_TIMEZONE's.
+    let offset = chrono_tz::Europe::Bucharest
+        .offset_from_utc_datetime(&Utc::now().naive_utc())
+        .fix()
+        .local_minus_utc();
+    let config = TerminalConfig {
+        password: PASSWORD.into(),
+        utc_offset_secs: offset,
+        ..TerminalConfig::default()
+    };
+    let t = hikvision_simulator::spawn(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let no = unique_employee_no();
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(1));
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    // Ends in a few seconds (a timestamptz).
+    let end = Utc::now() + chrono::Duration::seconds(3);
+    let end_text = end.to_rfc3339();
+    f.store.set_validity(id, None, Some(&end_text)).await;
+    f.store
+        .set_devices(vec![device_row("t", &t, PASSWORD)])
+        .await;
+    let body = sync(&f.app, id).await;
+    assert_eq!(body["per_device"][0]["status"], "success", "{body}");
+    assert_eq!(
+        t.face_access(&no, Utc::now()).decision,
+        AccessDecision::Granted
+    );
+
+    // The terminal is cut off from the service: no removal can reach it.
+    t.set_faults(Faults {
+        reset: true,
+        ..Faults::default()
+    });
+    tokio::time::sleep((end - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1))
+        .await;
+    let answer = t.face_access(&no, Utc::now());
+    assert_eq!(answer.decision, AccessDecision::Expired, "{answer:?}");
+    assert!(!answer.granted);
+    assert!(t.person(&no).is_some(), "never removed, still refused");
+    assert!(
+        !t.request_log()
+            .iter()
+            .any(|e| e.path.contains("Delete") && e.status == Some(200))
+    );
+    // The window is read in the terminal's local time: a second before the end still opens.
+    let before = end - chrono::Duration::seconds(1);
+    assert!(t.face_access(&no, before).granted);
+}
+
+#[tokio::test]
+async fn an_end_date_closes_the_door_after_its_last_local_second() {
+    let f = Fixture::on(Store::memory(), validity_settings).await;
+    // Bucharest in summer: UTC+3.
+    let config = TerminalConfig {
+        password: PASSWORD.into(),
+        utc_offset_secs: 3 * 3600,
+        ..TerminalConfig::default()
+    };
+    let t = hikvision_simulator::spawn(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let no = unique_employee_no();
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(1));
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
+        .set_validity(id, Some("2030-06-01"), Some("2030-06-30"))
+        .await;
+    f.store
+        .set_devices(vec![device_row("t", &t, PASSWORD)])
+        .await;
+    sync(&f.app, id).await;
+    let at = |text: &str| t.face_access(&no, utc(text)).decision;
+    assert_eq!(at("2030-05-31T20:59:59Z"), AccessDecision::NotYetValid);
+    assert_eq!(at("2030-05-31T21:00:00Z"), AccessDecision::Granted);
+    // 20:59:59 UTC is 23:59:59 in Bucharest: the last second of June 30th there.
+    assert_eq!(at("2030-06-30T20:59:59Z"), AccessDecision::Granted);
+    assert_eq!(at("2030-06-30T21:00:00Z"), AccessDecision::Expired);
+}
