@@ -238,3 +238,56 @@ async fn an_end_date_closes_the_door_after_its_last_local_second() {
     assert_eq!(at("2030-06-30T20:59:59Z"), AccessDecision::Granted);
     assert_eq!(at("2030-06-30T21:00:00Z"), AccessDecision::Expired);
 }
+
+#[tokio::test]
+async fn the_webhook_sends_a_changed_date_only_where_the_person_is() {
+    let f = Fixture::on(Store::memory(), |s| {
+        validity_settings(s);
+        s.delivery.webhook_secret = Some(secrecy::SecretString::from("hook-secret"));
+    })
+    .await;
+    let (holds, never) = (
+        terminal(Faults::default()).await,
+        terminal(Faults::default()).await,
+    );
+    let no = unique_employee_no();
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(1));
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
+        .set_devices(vec![device_row("a", &holds, PASSWORD)])
+        .await;
+    sync(&f.app, id).await;
+    // A terminal added since, that was never given the person.
+    f.store
+        .set_devices(vec![
+            device_row("a", &holds, PASSWORD),
+            device_row("b", &never, PASSWORD),
+        ])
+        .await;
+
+    f.store.set_validity(id, None, Some("2031-03-31")).await;
+    let event = json!({"type": "UPDATE", "table": "angajati", "schema": "public",
+        "record": {"id": id, "nume": "Popescu", "valid_until": "2031-03-31"},
+        "old_record": {"id": id, "nume": "Popescu", "valid_until": null}});
+    let response = f
+        .app
+        .http
+        .post(f.app.base.join("/api/hikvision/webhooks/supabase").unwrap())
+        .header("x-webhook-secret", "hook-secret")
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let end = || window(&holds, &no).map(|(_, end, _)| end);
+    assert!(
+        eventually(Duration::from_secs(10), || end().as_deref()
+            == Some("2031-03-31T23:59:59"))
+        .await,
+        "{:?}",
+        end()
+    );
+    // A date change never enrols anyone: the other terminal was not called at all.
+    assert!(never.person(&no).is_none());
+    assert!(never.request_log().is_empty(), "{:?}", never.request_log());
+}

@@ -340,3 +340,98 @@ fn validity_flow(pair: &PairRecord) -> Option<Flow> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::model::UNCONFIRMED_VALIDITY;
+    use crate::models::{Biometrie, Bound, Validity};
+
+    fn pair(want: Want, state: PairState, validity: Option<&str>) -> PairRecord {
+        PairRecord {
+            change: Change {
+                key: PairKey::new(Uuid::nil(), "d1"),
+                want,
+                employee_no: Some("7".into()),
+                remove_employee_no: None,
+                photo: Some("a.jpg".into()),
+                create_missing_person: false,
+                validity: validity.map(str::to_string),
+            },
+            state,
+            attempts: 0,
+            last_attempt_at: None,
+            next_attempt_at: None,
+            error_code: None,
+            message: None,
+            confirmed_photo: None,
+        }
+    }
+
+    #[test]
+    fn a_window_goes_where_the_person_is_and_never_over_a_face_under_way() {
+        use Flow::*;
+        use PairState::*;
+        let flow = |want, state| validity_flow(&pair(want, state, None));
+        assert_eq!(flow(Want::Sync(UpdatePhoto), InSync), Some(UpdatePerson));
+        assert_eq!(flow(Want::Sync(FullSync), Failed), Some(UpdatePerson));
+        assert_eq!(flow(Want::Sync(UpdatePhoto), Pending), None);
+        assert_eq!(flow(Want::Sync(Enrol), Pending), Some(Enrol));
+        assert_eq!(flow(Want::Sync(UpdatePerson), Unknown), Some(UpdatePerson));
+        assert_eq!(flow(Want::Sync(UpdatePhoto), Skipped), None);
+        assert_eq!(flow(Want::Remove, InSync), None);
+    }
+
+    #[test]
+    fn a_pair_records_the_window_only_a_person_write_delivers() {
+        let date = chrono::NaiveDate::from_ymd_opt(2031, 3, 31).unwrap_or_default();
+        let angajat = Angajat {
+            id: Uuid::nil(),
+            nume: "P".into(),
+            prenume: "I".into(),
+            biometrie: Some(Biometrie {
+                employee_no: Some("7".into()),
+                foto_fata_url: Some("a.jpg".into()),
+            }),
+            validity: Validity {
+                from: None,
+                until: Some(Bound::Date(date)),
+            },
+        };
+        let entry: DeviceEntry = Err(crate::models::InvalidDevice {
+            id: "d1".into(),
+            name: String::new(),
+            ip: String::new(),
+            reason: String::new(),
+        });
+        let change = |flow, previous: Option<&PairRecord>| {
+            change_for(&angajat, &entry, flow, FlowOptions::default(), previous).validity
+        };
+        let key = angajat.validity.key();
+        assert!(key.is_some());
+        assert_eq!(change(Flow::UpdatePerson, None), key);
+        assert_eq!(change(Flow::Enrol, None), key);
+        // A face flow leaves the terminal's window as it was...
+        let delivered = pair(
+            Want::Sync(Flow::UpdatePhoto),
+            PairState::InSync,
+            Some("old"),
+        );
+        assert_eq!(
+            change(Flow::UpdatePhoto, Some(&delivered)).as_deref(),
+            Some("old")
+        );
+        assert_eq!(change(Flow::FullSync, None), None);
+        // ...and a window still on its way when superseded is unknown, so the sweep sends it.
+        let on_its_way = pair(
+            Want::Sync(Flow::UpdatePerson),
+            PairState::Pending,
+            Some("new"),
+        );
+        assert_eq!(
+            change(Flow::UpdatePhoto, Some(&on_its_way)).as_deref(),
+            Some(UNCONFIRMED_VALIDITY)
+        );
+        assert_ne!(Some(UNCONFIRMED_VALIDITY.to_string()), key);
+    }
+}
