@@ -291,3 +291,97 @@ async fn the_webhook_sends_a_changed_date_only_where_the_person_is() {
     assert!(never.person(&no).is_none());
     assert!(never.request_log().is_empty(), "{:?}", never.request_log());
 }
+
+/// The first device's line of the employee's status, once `state` (within 15 s).
+async fn pair_reaches(f: &Fixture, id: Uuid, state: &str) -> serde_json::Value {
+    let path = format!("/api/hikvision/angajat/{id}/status");
+    for _ in 0..150 {
+        let (_, body) = f.app.get(&path).await;
+        if body["devices"][0]["state"] == state {
+            return body["devices"][0].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the pair did not become {state}");
+}
+
+#[tokio::test]
+async fn firmware_without_user_info_modify_gets_the_window_by_set_up() {
+    let f = Fixture::on(Store::memory(), |s| {
+        fast_retries(s);
+        validity_settings(s);
+    })
+    .await;
+    let t = terminal(Faults {
+        user_modify_unsupported: true,
+        ..Faults::default()
+    })
+    .await;
+    let no = unique_employee_no();
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(1));
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
+        .set_devices(vec![device_row("t", &t, PASSWORD)])
+        .await;
+    sync(&f.app, id).await;
+
+    f.store.set_validity(id, None, Some("2031-03-31")).await;
+    let end = || window(&t, &no).map(|(_, end, _)| end);
+    assert!(
+        eventually(Duration::from_secs(10), || end().as_deref()
+            == Some("2031-03-31T23:59:59"))
+        .await,
+        "{:?}",
+        end()
+    );
+    let calls = t.request_log();
+    let answered = |path: &str, status: u16| {
+        calls
+            .iter()
+            .any(|e| e.path == path && e.status == Some(status))
+    };
+    assert!(
+        answered("/ISAPI/AccessControl/UserInfo/Modify", 404),
+        "{calls:?}"
+    );
+    assert!(
+        answered("/ISAPI/AccessControl/UserInfo/SetUp", 200),
+        "{calls:?}"
+    );
+    let line = pair_reaches(&f, id, "in_sync").await;
+    assert!(
+        line["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("SetUp"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn a_date_change_never_enrols_a_person_the_terminal_lost() {
+    let f = Fixture::on(Store::memory(), |s| {
+        fast_retries(s);
+        validity_settings(s);
+    })
+    .await;
+    let t = terminal(Faults::default()).await;
+    let addr = t.addr();
+    let no = unique_employee_no();
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(1));
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    f.store
+        .set_devices(vec![device_row("t", &t, PASSWORD)])
+        .await;
+    sync(&f.app, id).await;
+    // The terminal is reset: it comes back empty.
+    t.shutdown().await;
+    let reset = terminal_at(addr, Faults::default()).await;
+
+    f.store.set_validity(id, None, Some("2031-03-31")).await;
+    let line = pair_reaches(&f, id, "failed").await;
+    let message = line["message"].as_str().unwrap_or_default();
+    assert!(message.contains("UserInfo/Modify"), "{line}");
+    assert!(message.contains("not enrolled"), "{line}");
+    assert!(reset.person(&no).is_none(), "a date change enrolled nobody");
+}

@@ -34,6 +34,9 @@ pub struct Faults {
     /// `notSupport` like an unknown URL (one firmware answers 404/405 for FDSetUp), and the face
     /// capabilities leave out `setUp`.
     pub setup_unsupported: bool,
+    /// Firmware without `UserInfo/Modify`: it answers `notSupport` like an unknown URL (persons
+    /// are edited with `UserInfo/SetUp` there).
+    pub user_modify_unsupported: bool,
     /// Every write call answers `deviceBusy` (statusCode 2, HTTP 200).
     pub device_busy: bool,
     /// Every `faceURL` download fails with `urlDownloadFail` without being tried.

@@ -48,7 +48,7 @@
 //! | multipart body without the JSON part | `MessageParametersLack`, 6, 0x60000019, errorMsg `FaceDataRecord` |
 //! | body over 1 MiB | `badJsonFormat`, 5, 0x50000002 |
 //! | `device_busy` fault, on every write (searches and deviceInfo still answer) | `deviceBusy`, 2, 0x20000004, **HTTP 200** |
-//! | unknown `/ISAPI/*` path, FDModify with `fdmodify_unsupported`, UserInfo/SetUp or FDSetUp with `setup_unsupported` | `notSupport`, 4, 0x40000001, **HTTP 404** |
+//! | unknown `/ISAPI/*` path, FDModify with `fdmodify_unsupported`, UserInfo/SetUp or FDSetUp with `setup_unsupported`, UserInfo/Modify with `user_modify_unsupported` | `notSupport`, 4, 0x40000001, **HTTP 404** |
 //! | known path, wrong method | `methodNotAllowed`, 4, 0x40000004, HTTP 405 |
 //!
 //! Error codes follow Hikvision's error-code table (see `docs/isapi.md`); only `faceNotExist`'s

@@ -36,7 +36,11 @@ pub(crate) async fn record(State(t): State<Arc<Terminal>>, req: IsapiRequest) ->
 
 /// `PUT /ISAPI/AccessControl/UserInfo/Modify`.
 pub(crate) async fn modify(State(t): State<Arc<Terminal>>, req: IsapiRequest) -> Response {
-    let outcome = write(&t, &req, Write::Edit);
+    let outcome = if t.faults().user_modify_unsupported {
+        Err(Failure::not_support())
+    } else {
+        write(&t, &req, Write::Edit)
+    };
     render(outcome, &req.url, t.faults().xml_only)
 }
 
