@@ -385,3 +385,46 @@ async fn a_date_change_never_enrols_a_person_the_terminal_lost() {
     assert!(message.contains("not enrolled"), "{line}");
     assert!(reset.person(&no).is_none(), "a date change enrolled nobody");
 }
+
+#[tokio::test]
+async fn reconcile_reports_a_window_the_terminal_never_got() {
+    let f = Fixture::on(Store::memory(), validity_settings).await;
+    let t = terminal(Faults::default()).await;
+    f.store
+        .set_devices(vec![device_row("t", &t, PASSWORD)])
+        .await;
+    let (dated, undated) = (unique_employee_no(), unique_employee_no());
+    let mut ids = Vec::new();
+    for no in [&dated, &undated] {
+        // Enrolled earlier with the wide window, face and all.
+        enrol(&t, no, Some(jpeg(1)));
+        let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(1));
+        ids.push(f.store.insert_angajat(Some(no), Some(&url)).await);
+    }
+    f.store.set_validity(ids[0], None, Some("2031-03-31")).await;
+
+    let (status, body) = f
+        .app
+        .post_raw("/api/hikvision/devices/device-0000/reconcile", "")
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let path = format!(
+        "/api/hikvision/devices/device-0000/reconcile/{}",
+        body["reconcile_id"].as_str().unwrap()
+    );
+    let done = reconcile_finished(|| async {
+        let (status, body) = f.app.get(&path).await;
+        (status.as_u16(), body)
+    })
+    .await;
+    assert_eq!(done["report"]["in_sync"], 2, "{done}");
+    assert_eq!(
+        done["report"]["validity_differs"],
+        json!([{
+            "employee_no": dated,
+            "expected": {"begin": "2020-01-01T00:00:00", "end": "2031-03-31T23:59:59"},
+            "on_terminal": {"begin": "2020-01-01T00:00:00", "end": "2037-12-31T23:59:59"}
+        }]),
+        "{done}"
+    );
+}

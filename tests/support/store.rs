@@ -65,16 +65,24 @@ impl Store {
     /// Changes the employee's photo (and, when given, number) in place, as an HR edit would.
     pub async fn set_biometrie(&self, id: Uuid, employee_no: Option<&str>, foto: Option<&str>) {
         match self {
-            Self::Memory(dir) => dir.upsert_angajat(Angajat {
-                id,
-                nume: "Popescu".into(),
-                prenume: "Ion".into(),
-                biometrie: Some(Biometrie {
-                    employee_no: employee_no.map(Into::into),
-                    foto_fata_url: foto.map(Into::into),
-                }),
-                validity: Default::default(),
-            }),
+            Self::Memory(dir) => {
+                // The employees row itself (its validity) stays as it is.
+                let validity = dir
+                    .get_angajat_with_biometrie(id)
+                    .await
+                    .map(|a| a.validity)
+                    .unwrap_or_default();
+                dir.upsert_angajat(Angajat {
+                    id,
+                    nume: "Popescu".into(),
+                    prenume: "Ion".into(),
+                    biometrie: Some(Biometrie {
+                        employee_no: employee_no.map(Into::into),
+                        foto_fata_url: foto.map(Into::into),
+                    }),
+                    validity,
+                })
+            }
             Self::Rest(rest) => rest.set_biometrie(id, employee_no, foto).await,
         }
     }
