@@ -174,8 +174,8 @@ async fn a_terminal_that_never_gets_the_removal_refuses_the_face_after_the_end_d
     let no = unique_employee_no();
     let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(1));
     let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
-    // Ends in a few seconds (a timestamptz).
-    let end = Utc::now() + chrono::Duration::seconds(3);
+    // Ends in a few seconds (a timestamptz), with room for a slow enrolment before.
+    let end = Utc::now() + chrono::Duration::seconds(5);
     let end_text = end.to_rfc3339();
     f.store.set_validity(id, None, Some(&end_text)).await;
     f.store
