@@ -163,6 +163,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 employee_no: Some(p.employee_no.clone()),
                 foto_fata_url: Some(photos.url_of(p)),
             }),
+            validity: Default::default(),
         })
         .collect();
     let directory = Arc::new(MemoryDirectory::new(

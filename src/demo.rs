@@ -165,6 +165,7 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
                 employee_no: b.employee_no,
                 foto_fata_url: b.foto_fata_url,
             }),
+            validity: Default::default(),
         })
         .collect();
 

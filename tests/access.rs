@@ -39,6 +39,7 @@ fn change(id: Uuid, device: &str, want: Want, no: &str, old: Option<&str>) -> Ch
         remove_employee_no: old.map(Into::into),
         photo: (want != Want::Remove).then(|| format!("faces/{no}.jpg")),
         create_missing_person: false,
+        validity: None,
     }
 }
 

@@ -114,6 +114,7 @@ async fn serve(spec: ServiceSpec) -> Result<(), BoxError> {
                 employee_no: Some(p.employee_no.clone()),
                 foto_fata_url: Some(p.photo.clone()),
             }),
+            validity: Default::default(),
         })
         .collect();
     let devices = spec

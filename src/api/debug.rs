@@ -59,6 +59,7 @@ pub async fn update_face_image(
             employee_no: Some(employee_no),
             foto_fata_url: Some(face_url),
         }),
+        validity: Default::default(),
     };
     let flags = FlowOptions {
         create_missing_person: create_missing_person.unwrap_or(false),

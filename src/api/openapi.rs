@@ -243,6 +243,8 @@ const OPEN_REQUESTS: &[&str] = &[
         crate::delivery::reconcile::ReconcileProgress,
         crate::delivery::reconcile::ReconcileReport,
         crate::delivery::reconcile::UnknownPerson,
+        crate::delivery::reconcile::ValidityDiff,
+        crate::delivery::reconcile::WindowView,
         crate::delivery::reconcile::FixOutcome,
         super::audit::DeviceAudit,
         crate::delivery::audit::AuditEntry

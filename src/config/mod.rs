@@ -120,6 +120,18 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("ANGAJATI_TABLE", "employees table"),
     ("BIOMETRIE_TABLE", "biometric records table"),
     ("DEVICES_TABLE", "terminals table"),
+    (
+        "EMPLOYEE_VALID_FROM_COLUMN",
+        "date or timestamptz column of the employees table: from when the face opens doors",
+    ),
+    (
+        "EMPLOYEE_VALID_UNTIL_COLUMN",
+        "date or timestamptz column of the employees table: until when (a date: that whole day)",
+    ),
+    (
+        "TERMINAL_TIMEZONE",
+        "the terminals' time zone (IANA name, e.g. Europe/Bucharest): validity is sent in their local time",
+    ),
     ("RUST_LOG", "log filter"),
     (
         "DATABASE_URL",
@@ -162,6 +174,10 @@ pub struct Tables {
     pub biometrie: String,
     /// Terminals.
     pub devices: String,
+    /// The employees' column the validity window starts at (`EMPLOYEE_VALID_FROM_COLUMN`).
+    pub valid_from: Option<String>,
+    /// The employees' column the validity window ends at (`EMPLOYEE_VALID_UNTIL_COLUMN`).
+    pub valid_until: Option<String>,
 }
 
 impl Default for Tables {
@@ -170,6 +186,8 @@ impl Default for Tables {
             angajati: "angajati".into(),
             biometrie: "biometrie".into(),
             devices: "hikvision_devices".into(),
+            valid_from: None,
+            valid_until: None,
         }
     }
 }
@@ -189,6 +207,9 @@ pub struct SyncOptions {
     pub auth_failure_cooldown: Duration,
     /// Confirm every acknowledged face write with a face search (one more paced call).
     pub verify_after_write: bool,
+    /// The terminals' time zone (`TERMINAL_TIMEZONE`): validity windows are sent in its local
+    /// time.
+    pub terminal_timezone: chrono_tz::Tz,
 }
 
 impl Default for SyncOptions {
@@ -203,6 +224,7 @@ impl Default for SyncOptions {
             request_deadline: Duration::from_millis(30_000),
             auth_failure_cooldown: Duration::from_millis(900_000),
             verify_after_write: true,
+            terminal_timezone: chrono_tz::Tz::UTC,
         }
     }
 }

@@ -167,14 +167,20 @@ impl Settings {
             ("BIOMETRIE_TABLE", &mut s.tables.biometrie),
             ("DEVICES_TABLE", &mut s.tables.devices),
         ] {
-            if let Some(v) = get(key) {
-                if v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    *slot = v;
-                } else {
-                    problems.push(format!(
-                        "{key}='{v}' must be a plain table name (letters, digits, _)"
-                    ));
-                }
+            if let Some(v) = plain_name(&get, key, "table", &mut problems) {
+                *slot = v;
+            }
+        }
+        s.tables.valid_from =
+            plain_name(&get, "EMPLOYEE_VALID_FROM_COLUMN", "column", &mut problems);
+        s.tables.valid_until =
+            plain_name(&get, "EMPLOYEE_VALID_UNTIL_COLUMN", "column", &mut problems);
+        if let Some(v) = get("TERMINAL_TIMEZONE") {
+            match v.parse::<chrono_tz::Tz>() {
+                Ok(tz) => s.sync.terminal_timezone = tz,
+                Err(_) => problems.push(format!(
+                    "TERMINAL_TIMEZONE='{v}' is not an IANA time zone name like Europe/Bucharest or UTC"
+                )),
             }
         }
 
@@ -183,6 +189,24 @@ impl Settings {
         } else {
             Err(ConfigError(problems))
         }
+    }
+}
+
+/// A table or column name (letters, digits, _); `None` when unset, a problem when not plain.
+fn plain_name(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    what: &str,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    let v = get(key)?;
+    if v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Some(v)
+    } else {
+        problems.push(format!(
+            "{key}='{v}' must be a plain {what} name (letters, digits, _)"
+        ));
+        None
     }
 }
 

@@ -162,3 +162,30 @@ fn errors_never_echo_the_service_key() {
     let err = load(&[("SUPABASE_SERVICE_ROLE_KEY", "super-secret-key")]).expect_err("no url");
     assert!(!err.to_string().contains("super-secret-key"));
 }
+
+#[test]
+fn validity_columns_and_the_terminal_time_zone_are_checked_once() {
+    let s = load(&[]).expect("defaults load");
+    assert_eq!((s.tables.valid_from, s.tables.valid_until), (None, None));
+    assert_eq!(s.sync.terminal_timezone, chrono_tz::Tz::UTC);
+    let s = load(&[
+        ("EMPLOYEE_VALID_FROM_COLUMN", "angajat_de_la"),
+        ("EMPLOYEE_VALID_UNTIL_COLUMN", "data_plecare"),
+        ("TERMINAL_TIMEZONE", "Europe/Bucharest"),
+    ])
+    .expect("loads");
+    assert_eq!(s.tables.valid_from.as_deref(), Some("angajat_de_la"));
+    assert_eq!(s.tables.valid_until.as_deref(), Some("data_plecare"));
+    assert_eq!(s.sync.terminal_timezone, chrono_tz::Europe::Bucharest);
+    let err = load(&[
+        ("EMPLOYEE_VALID_UNTIL_COLUMN", "end date; drop table"),
+        ("TERMINAL_TIMEZONE", "Mars/Olympus"),
+    ])
+    .expect_err("invalid");
+    assert_eq!(err.0.len(), 2, "{err}");
+    assert!(
+        err.to_string().contains("EMPLOYEE_VALID_UNTIL_COLUMN"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("TERMINAL_TIMEZONE"), "{err}");
+}

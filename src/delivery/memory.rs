@@ -450,6 +450,7 @@ mod tests {
             remove_employee_no: None,
             photo: Some(photo.into()),
             create_missing_person: false,
+            validity: None,
         }
     }
 

@@ -97,11 +97,16 @@ impl Want {
             "photo_only" => Self::Sync(Flow::PhotoOnly),
             "full_sync" => Self::Sync(Flow::FullSync),
             "enrol" => Self::Sync(Flow::Enrol),
+            "update_person" => Self::Sync(Flow::UpdatePerson),
             "remove" => Self::Remove,
             _ => return None,
         })
     }
 }
+
+/// [`Change::validity`] when the window a terminal holds is not known (a change carrying one was
+/// superseded before it went through): never equal to a real window, so the sweep sends it.
+pub const UNCONFIRMED_VALIDITY: &str = "unconfirmed";
 
 /// A new desired state for one pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +123,11 @@ pub struct Change {
     pub photo: Option<String>,
     /// Enrol the person when a terminal does not know them (the request's flag).
     pub create_missing_person: bool,
+    /// The employee's validity bounds the terminal was last given ([`Validity::key`]; `None`:
+    /// the wide window), so the sweep sees a changed date.
+    ///
+    /// [`Validity::key`]: crate::models::Validity::key
+    pub validity: Option<String>,
 }
 
 /// A pair as stored.

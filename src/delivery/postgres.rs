@@ -18,7 +18,7 @@ use super::store::{CredentialBlock, DeliveryStore, StoreFuture};
 use crate::models::ErrorCode;
 
 /// The migration this code needs (`hikvision_sync.schema_version`).
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// The store on a Postgres pool.
 #[derive(Clone)]
@@ -34,7 +34,7 @@ impl std::fmt::Debug for PgStore {
 
 const PAIR_COLUMNS: &str = "angajat_id, device_id, want, employee_no, remove_employee_no, photo, \
      create_missing_person, state, attempts, last_attempt_at, next_attempt_at, error_code, message, \
-     confirmed_photo, numbers";
+     confirmed_photo, numbers, validity";
 
 fn pair_of(row: &Row) -> Result<PairRecord, DeliveryError> {
     let want: String = row.try_get("want")?;
@@ -53,6 +53,7 @@ fn pair_of(row: &Row) -> Result<PairRecord, DeliveryError> {
             remove_employee_no: row.try_get("remove_employee_no")?,
             photo: row.try_get("photo")?,
             create_missing_person: row.try_get("create_missing_person")?,
+            validity: row.try_get("validity")?,
         },
         state: PairState::parse(&state),
         attempts: attempts.max(0) as u32,
@@ -179,22 +180,23 @@ impl DeliveryStore for PgStore {
                     "insert into hikvision_sync.delivery as d
                          (angajat_id, device_id, want, employee_no, remove_employee_no, photo,
                           create_missing_person, state, attempts, next_attempt_at, error_code, message,
-                          claimed_by, claimed_until, claim_revision, changed_at, numbers)
+                          claimed_by, claimed_until, claim_revision, changed_at, numbers, validity)
                      values ($1, $2, $3, $4, $5, $6, $7, 'pending', 0,
                              case when $8::text is null then now() else $9 end, null, null,
                              $8, case when $8::text is null then null else $9 end,
-                             case when $8::text is null then null else 1 end, now(), $10)
+                             case when $8::text is null then null else 1 end, now(), $10, $11)
                      on conflict (angajat_id, device_id) do update set
                          numbers = array(select distinct n from unnest(d.numbers || excluded.numbers) n
                                          order by n),
                          want = excluded.want, employee_no = excluded.employee_no,
                          remove_employee_no = excluded.remove_employee_no, photo = excluded.photo,
                          create_missing_person = excluded.create_missing_person,
+                         validity = excluded.validity,
                          state = 'pending', attempts = 0, error_code = null, message = null,
                          revision = d.revision + case when (d.want, d.employee_no, d.remove_employee_no,
-                             d.photo, d.create_missing_person) is distinct from (excluded.want,
+                             d.photo, d.create_missing_person, d.validity) is distinct from (excluded.want,
                              excluded.employee_no, excluded.remove_employee_no, excluded.photo,
-                             excluded.create_missing_person) then 1 else 0 end,
+                             excluded.create_missing_person, excluded.validity) then 1 else 0 end,
                          changed_at = now(),
                          claimed_by = case
                              when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
@@ -205,9 +207,10 @@ impl DeliveryStore for PgStore {
                          claim_revision = case
                              when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
                                   or d.claimed_by = $8) then d.revision + case when (d.want, d.employee_no,
-                                  d.remove_employee_no, d.photo, d.create_missing_person) is distinct from
-                                  (excluded.want, excluded.employee_no, excluded.remove_employee_no,
-                                  excluded.photo, excluded.create_missing_person) then 1 else 0 end
+                                  d.remove_employee_no, d.photo, d.create_missing_person, d.validity)
+                                  is distinct from (excluded.want, excluded.employee_no,
+                                  excluded.remove_employee_no, excluded.photo,
+                                  excluded.create_missing_person, excluded.validity) then 1 else 0 end
                              else d.claim_revision end,
                          next_attempt_at = case
                              when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
@@ -252,6 +255,7 @@ impl DeliveryStore for PgStore {
                             &owner,
                             &lease_until,
                             &c.numbers(),
+                            &c.validity,
                         ],
                     )
                     .await?;

@@ -27,7 +27,9 @@ use super::request::change_for;
 use super::resync::ResyncError;
 use super::runner::entry_id;
 use super::{Delivery, DeliveryError};
-use crate::models::{Angajat, DeviceEntry};
+use chrono_tz::Tz;
+
+use crate::models::{Angajat, DeviceEntry, ReadWindow, TerminalWindow};
 use crate::orchestration::{Flow, FlowOptions, ReadProgress, TerminalContents};
 
 /// Reports kept in memory (older finished ones are forgotten first).
@@ -75,6 +77,81 @@ pub struct ReconcileReport {
     /// Persons on the terminal that no employee has (enrolled by hand, or deleted in Supabase
     /// while the terminal was away): a security finding.
     pub unknown_on_terminal: Vec<UnknownPerson>,
+    /// Employees whose validity window on the terminal differs from their dates (the terminal
+    /// may let them in outside it, or refuse them inside it).
+    pub validity_differs: Vec<ValidityDiff>,
+}
+
+/// A person whose validity window on the terminal is not the one their dates give.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ValidityDiff {
+    /// The number on the terminal.
+    pub employee_no: String,
+    /// The window the terminal should hold, terminal-local time.
+    pub expected: WindowView,
+    /// What the terminal holds (`null`: no window applies there).
+    pub on_terminal: Option<WindowView>,
+}
+
+/// A validity window as terminals write it (`YYYY-MM-DDTHH:MM:SS`, terminal-local time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WindowView {
+    /// `beginTime`.
+    pub begin: String,
+    /// `endTime`.
+    pub end: String,
+}
+
+impl From<TerminalWindow> for WindowView {
+    fn from(w: TerminalWindow) -> Self {
+        Self {
+            begin: w.begin_text(),
+            end: w.end_text(),
+        }
+    }
+}
+
+/// The persons of `expected` on the terminal whose window differs from their dates' in `tz`,
+/// after normalising what the terminal reports ([`ReadWindow::read`]).
+pub fn compare_validity(
+    contents: &TerminalContents,
+    expected: &[&Angajat],
+    tz: Tz,
+) -> Vec<ValidityDiff> {
+    let on_terminal: HashMap<&str, ReadWindow> = contents
+        .persons
+        .iter()
+        .map(|p| {
+            let read = p.valid.as_ref().map_or(ReadWindow::Unrestricted, |v| {
+                ReadWindow::read(v.enable, &v.begin_time, &v.end_time)
+            });
+            (p.employee_no.as_str(), read)
+        })
+        .collect();
+    let mut diffs: Vec<ValidityDiff> = expected
+        .iter()
+        .filter_map(|a| {
+            let no = a.employee_no()?;
+            let read = on_terminal.get(no)?;
+            if read.matches(&a.validity, tz) {
+                return None;
+            }
+            Some(ValidityDiff {
+                employee_no: no.to_string(),
+                expected: a.validity.window(tz).into(),
+                on_terminal: match read {
+                    ReadWindow::Unrestricted => None,
+                    ReadWindow::Window(w) => Some((*w).into()),
+                    ReadWindow::Unreadable { begin, end } => Some(WindowView {
+                        begin: begin.clone(),
+                        end: end.clone(),
+                    }),
+                },
+            })
+        })
+        .collect();
+    diffs.sort_by(|a, b| a.employee_no.cmp(&b.employee_no));
+    diffs
 }
 
 /// `GET /api/hikvision/devices/{device_id}/reconcile/{reconcile_id}`.
@@ -314,7 +391,10 @@ impl Delivery {
             .iter()
             .filter(|a| a.employee_no().is_some() && !removed.contains(&a.id))
             .collect();
-        Ok(compare(&contents, &expected))
+        let mut report = compare(&contents, &expected);
+        let tz = self.orchestrator.options().terminal_timezone;
+        report.validity_differs = compare_validity(&contents, &expected, tz);
+        Ok(report)
     }
 
     /// Employees whose desired state on `device_id` is a removal: not expected there.
@@ -422,6 +502,7 @@ impl Delivery {
                 remove_employee_no: None,
                 photo: None,
                 create_missing_person: false,
+                validity: None,
             });
             outcome.removing.push(no.clone());
             audit.push(AuditEntry {

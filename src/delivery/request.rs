@@ -9,7 +9,9 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use super::model::{Change, PairKey, PairRecord, PairState, Revocation, Want, Wanted};
+use super::model::{
+    Change, PairKey, PairRecord, PairState, Revocation, UNCONFIRMED_VALIDITY, Want, Wanted,
+};
 use super::runner::entry_id;
 use super::schedule::Task;
 use super::{Delivery, DeliveryError};
@@ -305,6 +307,18 @@ pub(super) fn change_for(
             Want::Sync(_) => old.or(pending_removal),
         }
     });
+    // Only flows that always write the person record give the terminal the current window;
+    // after the others, the window it holds is the one it had, unknown when a window was still
+    // on its way (the sweep then sends it).
+    let writes_validity = |want: Want| matches!(want, Want::Sync(Flow::Enrol | Flow::UpdatePerson));
+    let validity = match previous {
+        _ if writes_validity(want) => angajat.validity.key(),
+        Some(p) if p.state != PairState::InSync && writes_validity(p.change.want) => {
+            Some(UNCONFIRMED_VALIDITY.to_string())
+        }
+        Some(p) => p.change.validity.clone(),
+        None => None,
+    };
     Change {
         key: PairKey::new(angajat.id, entry_id(entry)),
         want,
@@ -312,5 +326,6 @@ pub(super) fn change_for(
         remove_employee_no,
         photo: angajat.photo().map(str::to_string),
         create_missing_person: flags.create_missing_person,
+        validity,
     }
 }

@@ -66,6 +66,7 @@ impl Delivery {
                 remove_employee_no: None,
                 photo: None,
                 create_missing_person: false,
+                validity: None,
             })
             .collect();
         self.schedule_changes(changes, actor).await

@@ -353,6 +353,7 @@ pub(super) fn removal_subject(angajat_id: uuid::Uuid, employee_no: Option<&str>)
             employee_no: employee_no.map(str::to_string),
             foto_fata_url: None,
         }),
+        validity: Default::default(),
     }
 }
 

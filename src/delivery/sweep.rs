@@ -103,6 +103,9 @@ impl Delivery {
                     .await?
             }
             Action::NewBiometrie { .. } => Vec::new(),
+            Action::ValidityChanged { angajat_id } => {
+                self.validity_changes(angajat_id, &devices).await?
+            }
             Action::Deleted {
                 angajat_id,
                 employee_no,
@@ -182,6 +185,34 @@ impl Delivery {
             .collect())
     }
 
+    /// The person edit a changed validity window needs, on each terminal that holds the
+    /// employee (see [`validity_flow`]).
+    async fn validity_changes(
+        &self,
+        angajat_id: Uuid,
+        devices: &[DeviceEntry],
+    ) -> Result<Vec<Change>, DeliveryError> {
+        let Some(angajat) = self.current(angajat_id).await? else {
+            return Ok(Vec::new());
+        };
+        let previous: HashMap<String, PairRecord> = self
+            .store
+            .pairs_of(angajat_id)
+            .await?
+            .into_iter()
+            .map(|p| (p.change.key.device_id.clone(), p))
+            .collect();
+        Ok(devices
+            .iter()
+            .filter_map(|entry| {
+                let pair = previous.get(entry_id(entry))?;
+                let flow = validity_flow(pair)?;
+                let change = change_for(&angajat, entry, flow, FlowOptions::default(), Some(pair));
+                (change != pair.change).then_some(change)
+            })
+            .collect())
+    }
+
     /// Compares the tables with the desired state and schedules what a lost webhook missed:
     /// a changed photo or number, a deleted employee, credentials fixed since a refusal.
     pub async fn sweep(self: &Arc<Self>) -> Result<usize, DeliveryError> {
@@ -205,12 +236,36 @@ impl Delivery {
             .collect();
         enrolled.sort();
         enrolled.dedup();
-        let revoked = self.store.revoked_among(&enrolled).await?;
+        let mut revoked = self.store.revoked_among(&enrolled).await?;
         let mut changes: Vec<Change> = pairs
             .iter()
             .filter(|p| p.change.want != Want::Remove && revoked.contains(&p.change.key.angajat_id))
             .filter_map(removal_of)
             .collect();
+        // An end date that passed revokes the employee like a removal (the terminals' own
+        // `Valid.endTime` already refuses them; this takes the person off).
+        let (now, tz) = (Utc::now(), self.orchestrator.options().terminal_timezone);
+        let ended: Vec<Uuid> = enrolled
+            .iter()
+            .filter(|id| !revoked.contains(id))
+            .filter(|id| angajati.get(id).is_some_and(|a| a.validity_ended(now, tz)))
+            .copied()
+            .collect();
+        let expired: Vec<Change> = pairs
+            .iter()
+            .filter(|p| p.change.want != Want::Remove && ended.contains(&p.change.key.angajat_id))
+            .filter_map(removal_of)
+            .collect();
+        let mut scheduled = self
+            .schedule_changes(expired, "sweep (the end date passed)")
+            .await?;
+        if !ended.is_empty() {
+            tracing::info!(
+                employees = ended.len(),
+                "end dates passed: door access revoked"
+            );
+        }
+        revoked.extend(ended);
         for pair in &pairs {
             if revoked.contains(&pair.change.key.angajat_id) {
                 continue;
@@ -225,7 +280,7 @@ impl Delivery {
                 changes.push(change);
             }
         }
-        let scheduled = self.schedule_changes(changes, "sweep").await?
+        scheduled += self.schedule_changes(changes, "sweep").await?
             + self.resync_new_terminals(&devices, &pairs).await?;
         if scheduled > 0 {
             tracing::info!(scheduled, "sweep scheduled changes a webhook missed");
@@ -269,6 +324,7 @@ impl Delivery {
                     remove_employee_no: None,
                     photo: None,
                     create_missing_person: false,
+                    validity: None,
                 }));
         };
         let number_changed = angajat.employee_no() != c.employee_no.as_deref();
@@ -283,10 +339,15 @@ impl Delivery {
                     .is_none_or(|b| b.fingerprint != self.fingerprint(device)),
                 Err(_) => false,
             };
-        if !(number_changed || photo_changed || credentials_fixed) {
-            return Ok(None);
-        }
-        let flow = if number_changed { Flow::Enrol } else { flow };
+        let validity_changed = angajat.validity.key() != c.validity;
+        let flow = match validity_flow(pair) {
+            _ if number_changed => Flow::Enrol,
+            // A person edit carries no face: a new photo goes by the update flow.
+            _ if photo_changed && flow == Flow::UpdatePerson => Flow::UpdatePhoto,
+            _ if photo_changed || credentials_fixed => flow,
+            Some(edit) if validity_changed => edit,
+            _ => return Ok(None),
+        };
         Ok(Some(change_for(
             angajat,
             entry,
@@ -320,6 +381,7 @@ fn removal_of(pair: &PairRecord) -> Option<Change> {
         remove_employee_no: None,
         photo: None,
         create_missing_person: false,
+        validity: None,
     })
 }
 
@@ -338,6 +400,121 @@ fn removals(angajat_id: Uuid, numbers: &[String], device_ids: &[String]) -> Vec<
             remove_employee_no: numbers.iter().rev().nth(1).cloned(),
             photo: None,
             create_missing_person: false,
+            validity: None,
         })
         .collect()
+}
+
+/// The flow that gives a pair a changed validity window, if one should run now: a person edit
+/// where the terminal holds the person (its last change went through, or waits for a person),
+/// the pair's own flow again where that flow writes the person record anyway. `None` for a
+/// removal, a pair with nothing on the terminal (skipped), and a face delivery still under way
+/// (superseding it would lose the face; the sweep sends the window once it is done).
+fn validity_flow(pair: &PairRecord) -> Option<Flow> {
+    let Want::Sync(flow) = pair.change.want else {
+        return None;
+    };
+    match pair.state {
+        PairState::Skipped => None,
+        PairState::InSync | PairState::Failed => Some(Flow::UpdatePerson),
+        PairState::Pending | PairState::Unknown => {
+            matches!(flow, Flow::UpdatePerson | Flow::Enrol).then_some(flow)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::model::UNCONFIRMED_VALIDITY;
+    use crate::models::{Biometrie, Bound, Validity};
+
+    fn pair(want: Want, state: PairState, validity: Option<&str>) -> PairRecord {
+        PairRecord {
+            change: Change {
+                key: PairKey::new(Uuid::nil(), "d1"),
+                want,
+                employee_no: Some("7".into()),
+                remove_employee_no: None,
+                photo: Some("a.jpg".into()),
+                create_missing_person: false,
+                validity: validity.map(str::to_string),
+            },
+            state,
+            attempts: 0,
+            last_attempt_at: None,
+            next_attempt_at: None,
+            error_code: None,
+            message: None,
+            confirmed_photo: None,
+            numbers: vec!["7".into()],
+        }
+    }
+
+    #[test]
+    fn a_window_goes_where_the_person_is_and_never_over_a_face_under_way() {
+        use Flow::*;
+        use PairState::*;
+        let flow = |want, state| validity_flow(&pair(want, state, None));
+        assert_eq!(flow(Want::Sync(UpdatePhoto), InSync), Some(UpdatePerson));
+        assert_eq!(flow(Want::Sync(FullSync), Failed), Some(UpdatePerson));
+        assert_eq!(flow(Want::Sync(UpdatePhoto), Pending), None);
+        assert_eq!(flow(Want::Sync(Enrol), Pending), Some(Enrol));
+        assert_eq!(flow(Want::Sync(UpdatePerson), Unknown), Some(UpdatePerson));
+        assert_eq!(flow(Want::Sync(UpdatePhoto), Skipped), None);
+        assert_eq!(flow(Want::Remove, InSync), None);
+    }
+
+    #[test]
+    fn a_pair_records_the_window_only_a_person_write_delivers() {
+        let date = chrono::NaiveDate::from_ymd_opt(2031, 3, 31).unwrap_or_default();
+        let angajat = Angajat {
+            id: Uuid::nil(),
+            nume: "P".into(),
+            prenume: "I".into(),
+            biometrie: Some(Biometrie {
+                employee_no: Some("7".into()),
+                foto_fata_url: Some("a.jpg".into()),
+            }),
+            validity: Validity {
+                from: None,
+                until: Some(Bound::Date(date)),
+            },
+        };
+        let entry: DeviceEntry = Err(crate::models::InvalidDevice {
+            id: "d1".into(),
+            name: String::new(),
+            ip: String::new(),
+            reason: String::new(),
+        });
+        let change = |flow, previous: Option<&PairRecord>| {
+            change_for(&angajat, &entry, flow, FlowOptions::default(), previous).validity
+        };
+        let key = angajat.validity.key();
+        assert!(key.is_some());
+        assert_eq!(change(Flow::UpdatePerson, None), key);
+        assert_eq!(change(Flow::Enrol, None), key);
+        // A face flow leaves the terminal's window as it was...
+        let delivered = pair(
+            Want::Sync(Flow::UpdatePhoto),
+            PairState::InSync,
+            Some("old"),
+        );
+        assert_eq!(
+            change(Flow::UpdatePhoto, Some(&delivered)).as_deref(),
+            Some("old")
+        );
+        assert_eq!(change(Flow::FullSync, None), None);
+        // ...and a window still on its way when superseded is unknown, so the sweep sends it.
+        let on_its_way = pair(
+            Want::Sync(Flow::UpdatePerson),
+            PairState::Pending,
+            Some("new"),
+        );
+        assert_eq!(
+            change(Flow::UpdatePhoto, Some(&on_its_way)).as_deref(),
+            Some(UNCONFIRMED_VALIDITY)
+        );
+        assert_ne!(Some(UNCONFIRMED_VALIDITY.to_string()), key);
+    }
 }

@@ -57,6 +57,12 @@ pub enum Action {
         /// The number the terminals hold, when the deleted row says.
         employee_no: Option<String>,
     },
+    /// The employee's validity window changed (`EMPLOYEE_VALID_FROM_COLUMN` /
+    /// `EMPLOYEE_VALID_UNTIL_COLUMN`): the person is edited on the terminals that hold them.
+    ValidityChanged {
+        /// The employee.
+        angajat_id: Uuid,
+    },
     /// A new or reactivated terminal (recorded for the bulk resync).
     DeviceActivated {
         /// The device row id.
@@ -109,12 +115,24 @@ pub fn interpret(event: &WebhookEvent, tables: &Tables) -> Action {
         };
     }
     if event.table == tables.angajati {
-        return match (kind.as_str(), uuid(old, "id")) {
-            ("DELETE", Some(angajat_id)) => Action::Deleted {
+        let validity_changed = [&tables.valid_from, &tables.valid_until]
+            .into_iter()
+            .flatten()
+            .any(|column| {
+                let value = |row: Option<&Value>| row.and_then(|r| r.get(column)).cloned();
+                value(old) != value(new)
+            });
+        return match (kind.as_str(), uuid(old, "id"), uuid(new, "id")) {
+            ("DELETE", Some(angajat_id), _) => Action::Deleted {
                 angajat_id,
                 employee_no: None,
             },
-            _ => Action::Ignore("only deleted angajati rows matter to the terminals"),
+            ("UPDATE", _, Some(angajat_id)) if validity_changed => {
+                Action::ValidityChanged { angajat_id }
+            }
+            _ => Action::Ignore(
+                "only deleted angajati rows and changed validity dates matter to the terminals",
+            ),
         };
     }
     if event.table == tables.devices {
@@ -197,6 +215,35 @@ mod tests {
             json!({"angajat_id": ID, "employee_no": "7", "foto_fata_url": "a.jpg"}),
         );
         assert!(matches!(interpret(&same, &t), Action::Ignore(_)));
+    }
+
+    #[test]
+    fn a_changed_validity_date_is_read_only_when_its_column_is_set() {
+        let update = |old_until: &str, new_until: &str| {
+            event(
+                "UPDATE",
+                "angajati",
+                json!({"id": ID, "nume": "P", "valid_until": new_until}),
+                json!({"id": ID, "nume": "P", "valid_until": old_until}),
+            )
+        };
+        let changed = update("2026-12-31", "2026-06-30");
+        assert!(matches!(
+            interpret(&changed, &Tables::default()),
+            Action::Ignore(_)
+        ));
+        let t = Tables {
+            valid_until: Some("valid_until".into()),
+            ..Tables::default()
+        };
+        assert_eq!(
+            Some(interpret(&changed, &t)),
+            Uuid::parse_str(ID)
+                .ok()
+                .map(|angajat_id| Action::ValidityChanged { angajat_id })
+        );
+        let renamed = update("2026-12-31", "2026-12-31");
+        assert!(matches!(interpret(&renamed, &t), Action::Ignore(_)));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Domain models the orchestration works with: employees, terminals, and per-terminal results.
 
 mod error_code;
+mod validity;
 
 use hikvision_isapi::{ErrorClass, IsapiError, Terminal, TerminalCall};
 use secrecy::SecretString;
@@ -8,6 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use error_code::{ErrorCode, ServiceCode};
+pub use validity::{Bound, BoundValue, ReadWindow, TERMINAL_TIME_FORMAT, TerminalWindow, Validity};
 
 /// An employee with the biometric record that links them to the terminals.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,9 +22,17 @@ pub struct Angajat {
     pub prenume: String,
     /// The biometric record, if one exists.
     pub biometrie: Option<Biometrie>,
+    /// When their face may open a door (unbounded unless the validity columns are set).
+    pub validity: Validity,
 }
 
 impl Angajat {
+    /// True when the employee's end date has passed at `now` (a date ends after its last
+    /// second in the terminals' time zone `tz`).
+    pub fn validity_ended(&self, now: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> bool {
+        self.validity.ended(now, tz)
+    }
+
     /// "Prenume Nume", the name shown on the terminal.
     pub fn display_name(&self) -> String {
         format!("{} {}", self.prenume.trim(), self.nume.trim())
@@ -49,6 +59,8 @@ pub struct Person {
     pub name: String,
     /// The biometric record, if one exists.
     pub biometrie: Option<Biometrie>,
+    /// When their face may open a door.
+    pub validity: Validity,
 }
 
 impl Person {
@@ -68,6 +80,7 @@ impl From<Angajat> for Person {
         Self {
             name: angajat.display_name(),
             biometrie: angajat.biometrie,
+            validity: angajat.validity,
         }
     }
 }
@@ -302,6 +315,7 @@ mod tests {
                 employee_no: Some("  ".into()),
                 foto_fata_url: Some(" a.jpg ".into()),
             }),
+            validity: Validity::default(),
         };
         assert_eq!(a.employee_no(), None);
         assert_eq!(a.photo(), Some("a.jpg"));

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use crate::models::{
     ErrorCode, Person, PictureDelivery, ServiceCode, SyncResult, SyncStatus, SyncStep,
 };
-use hikvision_isapi::wire::EmployeeNoList;
+use hikvision_isapi::wire::{EmployeeNoList, UserInfo, Valid};
 use hikvision_isapi::{
     ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, SubStatus, Terminal, TerminalCall,
     build_person,
@@ -54,6 +54,8 @@ pub struct DeviceSession<'a> {
     pub gate: Option<(&'a dyn CallGate, &'a str)>,
     /// How the last picture went out (by URL or pushed).
     pub delivered: std::sync::Mutex<Option<PictureDelivery>>,
+    /// The terminal's time zone: validity windows are written in its local time.
+    pub timezone: chrono_tz::Tz,
 }
 
 /// What the person/face flows need from the employee, already checked.
@@ -147,9 +149,23 @@ impl DeviceSession<'_> {
         self.delivered.lock().ok().and_then(|d| *d)
     }
 
+    /// The person record every person write sends: name, door rights, and the validity window
+    /// in the terminal's local time.
+    fn person_record(&self, who: &Person, employee_no: &str) -> Result<UserInfo, IsapiError> {
+        let mut person = build_person(employee_no, &who.name)?;
+        let window = who.validity.window(self.timezone);
+        person.valid = Some(Valid {
+            enable: true,
+            begin_time: window.begin_text(),
+            end_time: window.end_text(),
+            time_type: Some("local".into()),
+        });
+        Ok(person)
+    }
+
     /// Adds the person; "already exists" counts as done (which also makes it safe to repeat).
     async fn add_person(&self, who: &Person, employee_no: &str) -> Result<(), IsapiError> {
-        let person = build_person(employee_no, &who.name)?;
+        let person = self.person_record(who, employee_no)?;
         let added = self
             .attempt(true, || self.client.add_person(&self.terminal, &person))
             .await;
@@ -280,7 +296,7 @@ impl DeviceSession<'_> {
     /// `UserInfo/SetUp` (add or edit: the name follows the database too), `UserInfo/Record` on a
     /// terminal that refuses it.
     async fn set_up_person(&self, who: &Person, employee_no: &str) -> Result<(), IsapiError> {
-        let person = build_person(employee_no, &who.name)?;
+        let person = self.person_record(who, employee_no)?;
         let set_up = self
             .attempt(true, || self.client.setup_person(&self.terminal, &person))
             .await;
@@ -290,6 +306,83 @@ impl DeviceSession<'_> {
                 self.add_person(who, employee_no).await
             }
             other => other,
+        }
+    }
+
+    /// A changed validity window (or name): `UserInfo/Modify` edits the person; a terminal that
+    /// refuses it otherwise than "no such person" gets `UserInfo/SetUp`. A person the terminal
+    /// does not know is enrolled (`UserInfo/Record`) only with `create_missing_person`
+    /// (enrolling grants door access); otherwise the result says so. The face is left alone.
+    pub async fn update_person(
+        &self,
+        person: &Person,
+        employee_no: &str,
+        create_missing_person: bool,
+    ) -> SyncResult {
+        let record = match self.person_record(person, employee_no) {
+            Ok(record) => record,
+            Err(e) => {
+                return failed_step(&e, SyncStep::Person, None, false, &format!("{e}"));
+            }
+        };
+        let modify_err = match self
+            .attempt(true, || self.client.modify_person(&self.terminal, &record))
+            .await
+        {
+            Ok(()) => return person_updated(TerminalCall::UserModify, false, "Person updated"),
+            Err(e) => e,
+        };
+        let because = format!("UserInfo/Modify failed: {modify_err}");
+        if stops_here(&modify_err) {
+            return failed_step(
+                &modify_err,
+                SyncStep::Person,
+                Some(TerminalCall::UserModify),
+                false,
+                &because,
+            );
+        }
+        if person_missing(&modify_err) {
+            if !create_missing_person {
+                return failed_step(
+                    &modify_err,
+                    SyncStep::Person,
+                    Some(TerminalCall::UserModify),
+                    false,
+                    &format!("{because}{}", missing_person_advice(employee_no)),
+                );
+            }
+            return match self.add_person(person, employee_no).await {
+                Ok(()) => person_updated(
+                    TerminalCall::UserRecord,
+                    true,
+                    &format!("Person enrolled ({because})"),
+                ),
+                Err(e) => failed_step(
+                    &e,
+                    SyncStep::Person,
+                    Some(TerminalCall::UserRecord),
+                    true,
+                    &format!("{because}; UserInfo/Record failed: {e}"),
+                ),
+            };
+        }
+        match self
+            .attempt(true, || self.client.setup_person(&self.terminal, &record))
+            .await
+        {
+            Ok(()) => person_updated(
+                TerminalCall::UserSetUp,
+                true,
+                &format!("Person updated with UserInfo/SetUp ({because})"),
+            ),
+            Err(e) => failed_step(
+                &e,
+                SyncStep::Person,
+                Some(TerminalCall::UserSetUp),
+                true,
+                &format!("{because}; UserInfo/SetUp failed: {e}"),
+            ),
         }
     }
 
@@ -442,6 +535,14 @@ fn missing_person_advice(employee_no: &str) -> String {
     format!(
         ". The person (employee_no {employee_no}) is not enrolled on this terminal: enrol them with POST /api/hikvision/sync-angajat, or resend this request with \"create_missing_person\": true"
     )
+}
+
+fn person_updated(call: TerminalCall, fallback: bool, message: &str) -> SyncResult {
+    SyncResult {
+        method: Some(call),
+        fallback,
+        ..SyncResult::new(SyncStatus::Success, SyncStep::Person, message)
+    }
 }
 
 fn success(call: FaceCall, fallback: bool, message: &str) -> SyncResult {

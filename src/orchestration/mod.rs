@@ -46,6 +46,9 @@ pub enum Flow {
     Enrol,
     /// `remove-angajat`: the person and their face leave the terminal.
     Remove,
+    /// A changed validity window: the person record is edited (`UserInfo/Modify`, `SetUp` on a
+    /// terminal that refuses it); the face is left alone.
+    UpdatePerson,
 }
 
 impl Flow {
@@ -57,6 +60,7 @@ impl Flow {
             Self::FullSync => "full_sync",
             Self::Enrol => "enrol",
             Self::Remove => "remove",
+            Self::UpdatePerson => "update_person",
         }
     }
 }
@@ -280,7 +284,7 @@ impl Orchestrator {
             return skip(format!("Skipped: {e}"), ServiceCode::InvalidEmployeeNo);
         }
         let picture = match person.photo() {
-            _ if flow == Flow::Remove => None,
+            _ if matches!(flow, Flow::Remove | Flow::UpdatePerson) => None,
             None if matches!(flow, Flow::FullSync | Flow::Enrol) => None,
             None => {
                 return skip(
@@ -430,6 +434,7 @@ impl Orchestrator {
             password: &device.password,
             gate: gate.map(|g| (g, device.id.as_str())),
             delivered: std::sync::Mutex::new(None),
+            timezone: self.options.terminal_timezone,
         };
         let job = picture.map(|planned| FaceJob {
             person,
@@ -446,6 +451,11 @@ impl Orchestrator {
                     .await
             }
             (Flow::Enrol, _) => session.enrol(person, employee_no, job.as_ref()).await,
+            (Flow::UpdatePerson, _) => {
+                session
+                    .update_person(person, employee_no, flags.create_missing_person)
+                    .await
+            }
             (Flow::UpdatePhoto, Some(job)) => session.update_photo(job).await,
             (Flow::PhotoOnly, Some(job)) => session.add_photo_only(job).await,
             // `plan` never sends a photo flow without a picture; report rather than panic.

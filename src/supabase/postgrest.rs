@@ -179,7 +179,7 @@ impl Directory for PostgrestDirectory {
                 )
                 .await?;
             match rows.first() {
-                Some(row) => angajat_from_row(row, &self.tables.biometrie),
+                Some(row) => angajat_from_row(row, &self.tables),
                 None => Err(DirectoryError::NotFound(id)),
             }
         })
@@ -204,7 +204,7 @@ impl Directory for PostgrestDirectory {
                     .await?;
                 let done = page.len() < LIST_PAGE_ROWS;
                 for row in &page {
-                    all.push(angajat_from_row(row, &self.tables.biometrie)?);
+                    all.push(angajat_from_row(row, &self.tables)?);
                 }
                 if done {
                     return Ok(all);

@@ -8,11 +8,15 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::DirectoryError;
-use crate::config::DeviceDefaults;
-use crate::models::{Angajat, Biometrie, Device, DeviceEntry, InvalidDevice};
+use crate::config::{DeviceDefaults, Tables};
+use crate::models::{
+    Angajat, Biometrie, Bound, BoundValue, Device, DeviceEntry, InvalidDevice, Validity,
+};
 
-/// Decodes an `angajati` row with its embedded `biometrie` (object, one-element array, or null).
-pub fn angajat_from_row(row: &Value, biometrie_key: &str) -> Result<Angajat, DirectoryError> {
+/// Decodes an `angajati` row with its embedded `biometrie` (object, one-element array, or null)
+/// and, when `tables` names them, its validity columns.
+pub fn angajat_from_row(row: &Value, tables: &Tables) -> Result<Angajat, DirectoryError> {
+    let biometrie_key = tables.biometrie.as_str();
     let map = row
         .as_object()
         .ok_or_else(|| DirectoryError::InvalidData("the angajat row is not an object".into()))?;
@@ -24,12 +28,53 @@ pub fn angajat_from_row(row: &Value, biometrie_key: &str) -> Result<Angajat, Dir
         Some(Value::Array(items)) => items.iter().find_map(Value::as_object).map(biometrie_from),
         _ => None,
     };
+    let validity = Validity {
+        from: bound(
+            map,
+            tables.valid_from.as_deref(),
+            "EMPLOYEE_VALID_FROM_COLUMN",
+        )?,
+        until: bound(
+            map,
+            tables.valid_until.as_deref(),
+            "EMPLOYEE_VALID_UNTIL_COLUMN",
+        )?,
+    };
     Ok(Angajat {
         id,
         nume: text(map, "nume").unwrap_or_default(),
         prenume: text(map, "prenume").unwrap_or_default(),
         biometrie,
+        validity,
     })
+}
+
+/// One validity bound of a row. A configured column the row lacks, or a value that is neither a
+/// date nor a timestamp, is reported: read as "no end date", it would open doors for good.
+fn bound(
+    map: &Map<String, Value>,
+    column: Option<&str>,
+    setting: &str,
+) -> Result<Option<Bound>, DirectoryError> {
+    let Some(column) = column else {
+        return Ok(None);
+    };
+    let value = match map.get(column) {
+        None => {
+            return Err(DirectoryError::InvalidData(format!(
+                "the employees row has no column '{column}' ({setting}): check the setting"
+            )));
+        }
+        Some(Value::Null) => return Ok(None),
+        Some(v) => v,
+    };
+    match value.as_str().and_then(Bound::parse) {
+        Some(BoundValue::Bound(b)) => Ok(Some(b)),
+        Some(BoundValue::Open) => Ok(None),
+        None => Err(DirectoryError::InvalidData(format!(
+            "the employees column '{column}' ({setting}) holds {value}, not a date or timestamptz"
+        ))),
+    }
 }
 
 fn biometrie_from(b: &Map<String, Value>) -> Biometrie {
@@ -175,16 +220,46 @@ mod tests {
             (Value::Null, None),
         ] {
             let row = json!({"id": id, "nume": "P", "prenume": "I", "biometrie": embedded});
-            let a = angajat_from_row(&row, "biometrie").expect("decodes");
+            let a = angajat_from_row(&row, &Tables::default()).expect("decodes");
             assert_eq!(a.employee_no(), expected);
         }
+    }
+
+    #[test]
+    fn validity_columns_are_read_when_configured() {
+        let tables = Tables {
+            valid_from: Some("angajat_de_la".into()),
+            valid_until: Some("angajat_pana_la".into()),
+            ..Tables::default()
+        };
+        let id = "5f0c6a43-6c1f-4a3e-9d7a-2f8e0c1b2a3d";
+        let row = json!({"id": id, "angajat_de_la": "2026-01-01",
+            "angajat_pana_la": "2026-12-31T16:00:00+00:00"});
+        let a = angajat_from_row(&row, &tables).expect("decodes");
+        assert!(matches!(a.validity.from, Some(Bound::Date(_))));
+        assert!(matches!(a.validity.until, Some(Bound::Instant(_))));
+        // Null and infinity: no bound. Unset settings: the columns are not looked at.
+        let open = json!({"id": id, "angajat_de_la": null, "angajat_pana_la": "infinity"});
+        let a = angajat_from_row(&open, &tables).expect("decodes");
+        assert!(a.validity.is_unbounded());
+        let a = angajat_from_row(&row, &Tables::default()).expect("decodes");
+        assert!(a.validity.is_unbounded());
+        // A missing column or a value that is no date is reported, never read as "no end".
+        let missing = json!({"id": id, "angajat_de_la": null});
+        let err = angajat_from_row(&missing, &tables).expect_err("reported");
+        assert!(
+            err.to_string().contains("EMPLOYEE_VALID_UNTIL_COLUMN"),
+            "{err}"
+        );
+        let text = json!({"id": id, "angajat_de_la": null, "angajat_pana_la": "next week"});
+        assert!(angajat_from_row(&text, &tables).is_err());
     }
 
     #[test]
     fn numeric_employee_numbers_are_read_as_text() {
         let row = json!({"id": "5f0c6a43-6c1f-4a3e-9d7a-2f8e0c1b2a3d", "biometrie": {"employee_no": 1001}});
         assert_eq!(
-            angajat_from_row(&row, "biometrie")
+            angajat_from_row(&row, &Tables::default())
                 .ok()
                 .and_then(|a| a.employee_no().map(String::from)),
             Some("1001".into())
@@ -276,7 +351,7 @@ mod fuzz {
                 let embedded = if as_array { Value::Array(vec![biometrie]) } else { biometrie };
                 map.insert("biometrie".into(), embedded);
             }
-            match angajat_from_row(&value, "biometrie") {
+            match angajat_from_row(&value, &Tables::default()) {
                 Ok(a) => {
                     let id = value.get("id").and_then(text_of);
                     prop_assert_eq!(id.and_then(|s| Uuid::parse_str(&s).ok()), Some(a.id));

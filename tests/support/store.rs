@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hikvision_sync::config::{Settings, Tables};
-use hikvision_sync::models::{Angajat, Biometrie};
-use hikvision_sync::supabase::{MemoryDirectory, device_from_row};
+use hikvision_sync::models::{Angajat, Biometrie, Bound, BoundValue, Validity};
+use hikvision_sync::supabase::{Directory, MemoryDirectory, device_from_row};
 use serde_json::{Value, json};
 use url::Url;
 use uuid::Uuid;
@@ -18,6 +18,8 @@ const REQUIRE_STACK: &str = "HS_TEST_REQUIRE_STACK";
 /// Where a test's employees and terminals live: in memory (most tests, no database), or in
 /// PostgreSQL behind the PostgREST-compatible server (the contract tests), on tables of its own.
 #[derive(Clone)]
+// One or two per test, moved around rarely: boxing the REST side would only add noise.
+#[allow(clippy::large_enum_variant)]
 pub enum Store {
     /// The service's in-memory directory; device rows go through the same row decoding as
     /// PostgREST rows.
@@ -52,6 +54,7 @@ impl Store {
                     nume: "Popescu".into(),
                     prenume: "Ion".into(),
                     biometrie,
+                    validity: Default::default(),
                 });
                 id
             }
@@ -62,16 +65,45 @@ impl Store {
     /// Changes the employee's photo (and, when given, number) in place, as an HR edit would.
     pub async fn set_biometrie(&self, id: Uuid, employee_no: Option<&str>, foto: Option<&str>) {
         match self {
-            Self::Memory(dir) => dir.upsert_angajat(Angajat {
-                id,
-                nume: "Popescu".into(),
-                prenume: "Ion".into(),
-                biometrie: Some(Biometrie {
-                    employee_no: employee_no.map(Into::into),
-                    foto_fata_url: foto.map(Into::into),
-                }),
-            }),
+            Self::Memory(dir) => {
+                // The employees row itself (its validity) stays as it is.
+                let validity = dir
+                    .get_angajat_with_biometrie(id)
+                    .await
+                    .map(|a| a.validity)
+                    .unwrap_or_default();
+                dir.upsert_angajat(Angajat {
+                    id,
+                    nume: "Popescu".into(),
+                    prenume: "Ion".into(),
+                    biometrie: Some(Biometrie {
+                        employee_no: employee_no.map(Into::into),
+                        foto_fata_url: foto.map(Into::into),
+                    }),
+                    validity,
+                })
+            }
             Self::Rest(rest) => rest.set_biometrie(id, employee_no, foto).await,
+        }
+    }
+
+    /// Sets the employee's validity columns (`valid_from` a date, `valid_until` a timestamptz,
+    /// as Postgres would send them), as an HR edit would.
+    pub async fn set_validity(&self, id: Uuid, from: Option<&str>, until: Option<&str>) {
+        match self {
+            Self::Memory(dir) => {
+                let mut a = dir.get_angajat_with_biometrie(id).await.expect("exists");
+                let read = |v: Option<&str>| match v.and_then(Bound::parse) {
+                    Some(BoundValue::Bound(b)) => Some(b),
+                    _ => None,
+                };
+                a.validity = Validity {
+                    from: read(from),
+                    until: read(until),
+                };
+                dir.upsert_angajat(a);
+            }
+            Self::Rest(rest) => rest.set_validity(id, from, until).await,
         }
     }
 
@@ -140,6 +172,7 @@ impl Rest {
             angajati: format!("angajati_{suffix}"),
             biometrie: format!("biometrie_{suffix}"),
             devices: format!("hikvision_devices_{suffix}"),
+            ..Tables::default()
         };
         create_tables(&db, &tables).await;
         let rest = Self {
@@ -231,6 +264,16 @@ impl Rest {
         .await;
     }
 
+    /// Updates the employee's validity columns.
+    pub async fn set_validity(&self, id: Uuid, from: Option<&str>, until: Option<&str>) {
+        let mut url = self.table(&self.tables.angajati);
+        url.query_pairs_mut().append_pair("id", &format!("eq.{id}"));
+        self.send(self.http.patch(url).json(&json!({
+            "valid_from": from, "valid_until": until
+        })))
+        .await;
+    }
+
     /// Deletes the employee's row (and, by the foreign key, their biometrie).
     pub async fn delete_angajat(&self, id: Uuid) {
         let mut url = self.table(&self.tables.angajati);
@@ -261,9 +304,12 @@ async fn create_tables(database_url: &str, tables: &Tables) {
         angajati,
         biometrie,
         devices,
+        ..
     } = tables;
     let sql = format!(
         "create table public.{angajati} (like public.angajati including all);
+         -- Validity columns of both kinds, for EMPLOYEE_VALID_FROM/UNTIL_COLUMN.
+         alter table public.{angajati} add column valid_from date, add column valid_until timestamptz;
          create table public.{biometrie} (like public.biometrie including all);
          alter table public.{biometrie} add foreign key (angajat_id)
              references public.{angajati} (id) on delete cascade;

@@ -142,6 +142,11 @@ impl IsapiClient {
         self.write_person(t, TerminalCall::UserRecord, user).await
     }
 
+    /// PUT UserInfo/Modify: edits a person the terminal holds.
+    pub async fn modify_person(&self, t: &Terminal, user: &UserInfo) -> Result<(), IsapiError> {
+        self.write_person(t, TerminalCall::UserModify, user).await
+    }
+
     /// PUT UserInfo/SetUp: adds the person or edits it if it exists.
     pub async fn setup_person(&self, t: &Terminal, user: &UserInfo) -> Result<(), IsapiError> {
         self.write_person(t, TerminalCall::UserSetUp, user).await

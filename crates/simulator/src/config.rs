@@ -34,6 +34,9 @@ pub struct Faults {
     /// `notSupport` like an unknown URL (one firmware answers 404/405 for FDSetUp), and the face
     /// capabilities leave out `setUp`.
     pub setup_unsupported: bool,
+    /// Firmware without `UserInfo/Modify`: it answers `notSupport` like an unknown URL (persons
+    /// are edited with `UserInfo/SetUp` there).
+    pub user_modify_unsupported: bool,
     /// Every write call answers `deviceBusy` (statusCode 2, HTTP 200).
     pub device_busy: bool,
     /// Every `faceURL` download fails with `urlDownloadFail` without being tried.
@@ -85,6 +88,9 @@ pub struct TerminalConfig {
     /// `picturePixelsTooLarge` before it is decoded, so this also bounds the memory a decode
     /// takes (about `max_side`² x 8 bytes). The default, 4096, is above every documented unit.
     pub max_side: u32,
+    /// The terminal's clock: its local time is UTC plus this many seconds. Persons' `Valid`
+    /// windows are local time (`timeType: "local"`), so this decides when they open and close.
+    pub utc_offset_secs: i32,
 }
 
 impl TerminalConfig {
@@ -109,6 +115,7 @@ impl Default for TerminalConfig {
             face_capacity: 3000,
             min_side: 80,
             max_side: 4096,
+            utc_offset_secs: 0,
         }
     }
 }
@@ -130,6 +137,7 @@ impl fmt::Debug for TerminalConfig {
             .field("face_capacity", &self.face_capacity)
             .field("min_side", &self.min_side)
             .field("max_side", &self.max_side)
+            .field("utc_offset_secs", &self.utc_offset_secs)
             .finish()
     }
 }

@@ -7,11 +7,13 @@
 //! - `GET /_sim/searches` (the search log: `searchID` and position of each search page)
 //! - `POST /_sim/reset-lock` (lifts the lockout and forgets failed logins)
 //! - `GET /_sim/faces/{fpid}` (the stored picture; FDSearch's `faceURL` points here)
+//! - `GET /_sim/access/{employeeNo}?at=<RFC 3339>` (would a face presented then open the door;
+//!   [`AccessAnswer`](super::AccessAnswer); `at` defaults to now)
 
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing::get, routing::post};
@@ -30,6 +32,36 @@ pub(crate) fn routes() -> Router<Arc<Terminal>> {
         .route("/_sim/searches", get(searches))
         .route("/_sim/reset-lock", post(reset_lock))
         .route("/_sim/faces/{fpid}", get(face))
+        .route("/_sim/access/{employee_no}", get(access))
+}
+
+#[derive(serde::Deserialize)]
+struct AccessQuery {
+    at: Option<String>,
+}
+
+async fn access(
+    State(t): State<Arc<Terminal>>,
+    Path(employee_no): Path<String>,
+    Query(query): Query<AccessQuery>,
+) -> Response {
+    let at = match query
+        .at
+        .as_deref()
+        .map(chrono::DateTime::parse_from_rfc3339)
+    {
+        None => chrono::Utc::now(),
+        Some(Ok(at)) => at.with_timezone(&chrono::Utc),
+        Some(Err(e)) => {
+            let message = format!("at: not an RFC 3339 time ({e})");
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "status": "error", "message": message })),
+            )
+                .into_response();
+        }
+    };
+    Json(t.face_access(&employee_no, at)).into_response()
 }
 
 async fn get_faults(State(t): State<Arc<Terminal>>) -> Json<Faults> {

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use hikvision_isapi::wire::UserInfo;
 
+use super::access::AccessAnswer;
 use super::config::{Faults, TerminalConfig};
 use super::decode::dimensions;
 use super::net::{ConnHandle, SimListener};
@@ -129,6 +130,17 @@ impl SimulatedTerminal {
     /// One person, if present.
     pub fn person(&self, employee_no: &str) -> Option<UserInfo> {
         self.terminal.store().persons.get(employee_no).cloned()
+    }
+
+    /// Whether a face of `employee_no` presented at `at` would open the door: the person and
+    /// their face are there and `at` (in the terminal's local time) lies inside their enabled
+    /// `Valid` window.
+    pub fn face_access(
+        &self,
+        employee_no: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> AccessAnswer {
+        self.terminal.face_access(employee_no, at)
     }
 
     /// The face stored for `fpid`, if any.

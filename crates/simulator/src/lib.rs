@@ -26,6 +26,7 @@
 //! | FaceDataRecord for a person with a face | `deviceUserAlreadyExistFace`, 6, 0x60007004 |
 //! | face call for an unknown person | `employeeNoNotExist`, 6, 0x6000601F, errorMsg `FPID` |
 //! | Modify for an unknown person | `employeeNoNotExist`, 6, 0x6000601F, errorMsg `employeeNo` |
+//! | person write with an enabled `Valid` whose `beginTime` / `endTime` is not `YYYY-MM-DDTHH:MM:SS` | `badParameters`, 6, 0x60000001, errorMsg `Valid` |
 //! | same picture bytes enrolled under another person | `alreadyExistThisFace`, 4, 0x4000A008 |
 //! | `faceURL` unreachable, non-2xx, timed out, or the `face_download_fail` / `closed_lan` fault | `urlDownloadFail`, 6, 0x6000006E, errorMsg `faceURL` (multipart pictures still work) |
 //! | face write with the `ack_without_storing` fault | OK, nothing stored |
@@ -47,7 +48,7 @@
 //! | multipart body without the JSON part | `MessageParametersLack`, 6, 0x60000019, errorMsg `FaceDataRecord` |
 //! | body over 1 MiB | `badJsonFormat`, 5, 0x50000002 |
 //! | `device_busy` fault, on every write (searches and deviceInfo still answer) | `deviceBusy`, 2, 0x20000004, **HTTP 200** |
-//! | unknown `/ISAPI/*` path, FDModify with `fdmodify_unsupported`, UserInfo/SetUp or FDSetUp with `setup_unsupported` | `notSupport`, 4, 0x40000001, **HTTP 404** |
+//! | unknown `/ISAPI/*` path, FDModify with `fdmodify_unsupported`, UserInfo/SetUp or FDSetUp with `setup_unsupported`, UserInfo/Modify with `user_modify_unsupported` | `notSupport`, 4, 0x40000001, **HTTP 404** |
 //! | known path, wrong method | `methodNotAllowed`, 4, 0x40000004, HTTP 405 |
 //!
 //! Error codes follow Hikvision's error-code table (see `docs/isapi.md`); only `faceNotExist`'s
@@ -62,6 +63,10 @@
 //! (`bindCardUserNumber` is 0: the simulator stores no cards); `FDLib/capabilities` reports
 //! `face_capacity` as `FDRecordDataMaxNum`.
 //!
+//! The door: a face presented at a moment opens it when the person and their face are there
+//! and the moment, in the terminal's local time (`utc_offset_secs`), lies inside the person's
+//! enabled `Valid` window ([`SimulatedTerminal::face_access`], `GET /_sim/access/{employeeNo}`).
+//!
 //! Per person, the terminal counts the write calls (person and face writes, deletes) it is
 //! processing at once and keeps the maximum
 //! ([`SimulatedTerminal::max_concurrent_calls_per_person`]).
@@ -75,6 +80,7 @@
 //! `lockout_after` consecutive failures. A wrong password on an expired nonce still counts as
 //! a failed login, as RFC 2617 reserves `stale` for valid digests.
 
+mod access;
 mod auth;
 mod config;
 mod control;
@@ -93,6 +99,7 @@ mod server;
 mod state;
 mod terminal;
 
+pub use access::{AccessAnswer, AccessDecision};
 pub use config::{Faults, TerminalConfig};
 pub use handle::{SimulatedTerminal, run_many, run_many_on, spawn};
 pub use state::{

@@ -11,6 +11,7 @@ use hikvision_isapi::wire::{
     UserInfoSearchEnvelope, UserInfoSearchReply, UserInfoSearchReplyEnvelope, paths,
 };
 
+use super::access::valid_is_readable;
 use super::faces::{face_url, faces_base_url};
 use super::paging;
 use super::reply::{Failure, Outcome, Success, render};
@@ -35,7 +36,11 @@ pub(crate) async fn record(State(t): State<Arc<Terminal>>, req: IsapiRequest) ->
 
 /// `PUT /ISAPI/AccessControl/UserInfo/Modify`.
 pub(crate) async fn modify(State(t): State<Arc<Terminal>>, req: IsapiRequest) -> Response {
-    let outcome = write(&t, &req, Write::Edit);
+    let outcome = if t.faults().user_modify_unsupported {
+        Err(Failure::not_support())
+    } else {
+        write(&t, &req, Write::Edit)
+    };
     render(outcome, &req.url, t.faults().xml_only)
 }
 
@@ -71,6 +76,13 @@ fn write(t: &Terminal, req: &IsapiRequest, kind: Write) -> Outcome {
     let employee_no = user_info.employee_no.clone();
     let _call = t.in_flight.enter([employee_no.as_str()]);
     check_employee_no(&employee_no, "employeeNo")?;
+    if user_info
+        .valid
+        .as_ref()
+        .is_some_and(|v| !valid_is_readable(v))
+    {
+        return Err(Failure::bad_parameters("Valid"));
+    }
     // The face count and URL are the terminal's to report, not the client's to set.
     user_info.num_of_face = None;
     user_info.face_url = None;

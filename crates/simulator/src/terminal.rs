@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use hikvision_isapi::wire::DeviceInfo;
 
+use super::access::{AccessAnswer, decide};
 use super::auth::NonceIssuer;
 use super::config::{Faults, TerminalConfig};
 use super::in_flight::InFlight;
@@ -53,6 +54,15 @@ impl Terminal {
     /// The terminal's memory. Never hold the guard across an `.await`.
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
+    }
+
+    /// Whether a face of `employee_no` presented at `at` would open the door.
+    pub(crate) fn face_access(
+        &self,
+        employee_no: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> AccessAnswer {
+        decide(&self.store(), employee_no, at, self.config.utc_offset_secs)
     }
 
     pub(crate) fn faults(&self) -> Faults {

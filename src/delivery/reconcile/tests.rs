@@ -12,6 +12,7 @@ fn employee(no: &str, photo: bool) -> Angajat {
             employee_no: Some(no.into()),
             foto_fata_url: photo.then(|| format!("{no}.jpg")),
         }),
+        validity: Default::default(),
     }
 }
 
@@ -50,6 +51,71 @@ fn the_report_sorts_every_person_into_one_place() {
             employee_no: "9".into(),
             name: "Hand Enrolled".into()
         }]
+    );
+}
+
+#[test]
+fn a_window_that_differs_from_the_dates_is_reported() {
+    let until = |text: &str| match crate::models::Bound::parse(text) {
+        Some(crate::models::BoundValue::Bound(b)) => Some(b),
+        other => panic!("{other:?}"),
+    };
+    let person = |no: &str, begin: &str, end: &str, enable: bool| {
+        let mut p = hikvision_isapi::build_person(no, "P").unwrap_or_else(|e| panic!("{e}"));
+        if let Some(v) = p.valid.as_mut() {
+            (v.begin_time, v.end_time, v.enable) = (begin.into(), end.into(), enable);
+        }
+        p
+    };
+    let contents = TerminalContents {
+        persons: vec![
+            // Right window; the wide window of an employee without dates; a window the firmware
+            // reports as disabled (1970) for an employee without dates.
+            person("1", "2020-01-01T00:00:00", "2026-12-31T23:59:59", true),
+            person("2", "2020-01-01T00:00:00", "2037-12-31T23:59:59", true),
+            person("3", "1970-01-01T00:00:00", "1970-01-01T00:00:00", true),
+            // Behind: an end date the terminal never got; and no window at all.
+            person("4", "2020-01-01T00:00:00", "2037-12-31T23:59:59", true),
+            person("5", "1970-01-01T00:00:00", "1970-01-01T00:00:00", false),
+        ],
+        faces: vec![],
+    };
+    let with_end = |no: &str| {
+        let mut a = employee(no, true);
+        a.validity.until = until("2026-12-31");
+        a
+    };
+    let staff = [
+        with_end("1"),
+        employee("2", true),
+        employee("3", true),
+        with_end("4"),
+        with_end("5"),
+        with_end("6"),
+    ];
+    let expected: Vec<&Angajat> = staff.iter().collect();
+    let diffs = compare_validity(&contents, &expected, Tz::UTC);
+    let expected_window = WindowView {
+        begin: "2020-01-01T00:00:00".into(),
+        end: "2026-12-31T23:59:59".into(),
+    };
+    assert_eq!(
+        diffs,
+        [
+            ValidityDiff {
+                employee_no: "4".into(),
+                expected: expected_window.clone(),
+                on_terminal: Some(WindowView {
+                    begin: "2020-01-01T00:00:00".into(),
+                    end: "2037-12-31T23:59:59".into(),
+                }),
+            },
+            ValidityDiff {
+                employee_no: "5".into(),
+                expected: expected_window,
+                on_terminal: None,
+            },
+        ]
     );
 }
 

@@ -44,15 +44,20 @@ fn default_user_type() -> String {
     "normal".into()
 }
 
-/// Validity window of a person.
+/// Validity window of a person. Read leniently: firmware that leaves a field out (or reports a
+/// disabled window as `1970-01-01T00:00:00`) must not fail a whole person listing; the service
+/// normalises what it reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Valid {
     /// Whether the window applies.
+    #[serde(default)]
     pub enable: bool,
     /// `YYYY-MM-DDThh:mm:ss`, terminal local time.
+    #[serde(default)]
     pub begin_time: String,
     /// `YYYY-MM-DDThh:mm:ss`, terminal local time.
+    #[serde(default)]
     pub end_time: String,
     /// "local".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,4 +134,20 @@ pub struct UserInfoSearchReply {
     /// The persons found (absent from a `NO MATCH` reply).
     #[serde(rename = "UserInfo", default, skip_serializing_if = "Vec::is_empty")]
     pub user_info: Vec<UserInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listed_person_with_a_partial_valid_still_reads() {
+        let person: UserInfo = serde_json::from_value(serde_json::json!({
+            "employeeNo": "7", "Valid": {"beginTime": "1970-01-01T00:00:00"}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let valid = person.valid.unwrap_or_else(|| panic!("Valid read"));
+        assert!(!valid.enable);
+        assert_eq!(valid.end_time, "");
+    }
 }
