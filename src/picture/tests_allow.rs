@@ -122,16 +122,23 @@ async fn a_listed_origin_on_an_allowed_network_is_fetched() {
     let (project, base) = start().await;
     let (cdn, cdn_base) = start().await;
     cdn.put("ana.jpg", photo(640, 480, 4));
-    let pictures = service_allowing(&base, Duration::from_secs(60), listed(&[&cdn_base]));
-    let prepared = pictures
-        .prepare(&PhotoSource::Url(cdn_base.join("photos/ana.jpg").unwrap()))
-        .await
-        .unwrap();
+    let mut by_name = cdn_base.join("photos/ana.jpg").unwrap();
+    by_name.set_host(Some("localhost")).unwrap();
+    let mut allow = listed(&[&cdn_base, &by_name]);
+    allow.nets.push("::1/128".parse().unwrap());
+    let pictures = service_allowing(&base, Duration::from_secs(60), allow);
+    for url in [cdn_base.join("photos/ana.jpg").unwrap(), by_name] {
+        let prepared = pictures.prepare(&PhotoSource::Url(url)).await.unwrap();
+        assert_eq!(
+            (prepared.picture.width, prepared.picture.height),
+            (640, 480)
+        );
+    }
     assert_eq!(
-        (prepared.picture.width, prepared.picture.height),
-        (640, 480)
+        (cdn.count(), project.count()),
+        (2, 0),
+        "by address, and by a name resolved to an allowed address"
     );
-    assert_eq!((cdn.count(), project.count()), (1, 0));
 }
 
 #[tokio::test]
