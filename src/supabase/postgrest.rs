@@ -106,7 +106,7 @@ impl PostgrestDirectory {
             return Err(DirectoryError::Postgrest {
                 status,
                 code: None,
-                message: "a redirect, which the service does not follow; check SUPABASE_URL and SUPABASE_REST_URL".into(),
+                message: "a redirect, which the service does not follow; check that SUPABASE_URL and SUPABASE_REST_URL are the exact https:// addresses".into(),
                 hint: None,
             });
         }
