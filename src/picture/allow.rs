@@ -36,7 +36,8 @@ pub struct AllowList {
 impl AllowList {
     /// Whether a download from a listed origin may connect to `ip`.
     pub fn permits(&self, ip: IpAddr) -> bool {
-        !is_internal(ip) || self.nets.iter().any(|net| net.contains(&ip.to_canonical()))
+        let ip = judged(ip);
+        !is_internal(ip) || self.nets.iter().any(|net| net.contains(&ip))
     }
 
     /// Whether `origin` is listed in `PHOTO_ALLOWED_ORIGINS`.
@@ -90,45 +91,47 @@ const fn v4(a: u8, b: u8, c: u8, d: u8, len: u8) -> IpNet {
     IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), len))
 }
 
-const fn v6(first: u16, len: u8) -> IpNet {
+/// `first::last/len`.
+const fn v6(first: u16, last: u16, len: u8) -> IpNet {
     IpNet::V6(Ipv6Net::new_assert(
-        Ipv6Addr::new(first, 0, 0, 0, 0, 0, 0, 0),
+        Ipv6Addr::new(first, 0, 0, 0, 0, 0, 0, last),
         len,
     ))
 }
 
 /// The ranges a download from a listed origin never connects to unless `PHOTO_ALLOWED_NETS`
 /// lists them. IPv6 addresses that carry an IPv4 address (mapped `::ffff:0:0/96`, compatible
-/// `::/96`, NAT64 `64:ff9b::/96`) are judged by the IPv4 address.
+/// `::/96` but for `::` and `::1`, NAT64 `64:ff9b::/96`) are judged by the IPv4 address.
 pub const INTERNAL: &[(IpNet, &str)] = &[
     (v4(0, 0, 0, 0, 8), "this network, unspecified (0.0.0.0)"),
     (v4(10, 0, 0, 0, 8), "private"),
-    (
-        v4(100, 64, 0, 0, 10),
-        "carrier-grade NAT (shared, RFC 6598)",
-    ),
+    (v4(100, 64, 0, 0, 10), "carrier-grade NAT (RFC 6598)"),
     (v4(127, 0, 0, 0, 8), "loopback"),
-    (
-        v4(169, 254, 0, 0, 16),
-        "link-local (cloud metadata services)",
-    ),
+    (v4(169, 254, 0, 0, 16), "link-local (cloud metadata)"),
     (v4(172, 16, 0, 0, 12), "private"),
     (v4(192, 168, 0, 0, 16), "private"),
     (v4(224, 0, 0, 0, 4), "multicast"),
     (v4(240, 0, 0, 0, 4), "reserved, broadcast"),
-    (v6(0xfc00, 7), "unique local (private)"),
-    (v6(0xfe80, 10), "link-local"),
-    (v6(0xfec0, 10), "site-local (deprecated private)"),
-    (v6(0xff00, 8), "multicast"),
+    (v6(0, 0, 128), "unspecified (::)"),
+    (v6(0, 1, 128), "loopback (::1)"),
+    (v6(0xfc00, 0, 7), "unique local (private)"),
+    (v6(0xfe80, 0, 10), "link-local"),
+    (v6(0xfec0, 0, 10), "site-local (deprecated private)"),
+    (v6(0xff00, 0, 8), "multicast"),
 ];
 
 /// Whether `ip` is in one of the [`INTERNAL`] ranges.
 pub fn is_internal(ip: IpAddr) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => embedded_v4(v6).map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
+    let ip = judged(ip);
     INTERNAL.iter().any(|(net, _)| net.contains(&ip))
+}
+
+/// The address `ip` is judged as: the IPv4 address an IPv6 address carries, else itself.
+fn judged(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => embedded_v4(v6).map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
 }
 
 /// The IPv4 address an IPv6 address stands for, if any (mapped, compatible, NAT64).
@@ -136,6 +139,8 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let tail = Ipv4Addr::from(u32::from(s[6]) << 16 | u32::from(s[7]));
     match s[..6] {
+        // `::` and `::1` are IPv6's own unspecified and loopback addresses, not IPv4-compatible.
+        [0, 0, 0, 0, 0, 0] if s[6] == 0 && s[7] <= 1 => None,
         [0, 0, 0, 0, 0, 0 | 0xffff] | [0x64, 0xff9b, 0, 0, 0, 0] => Some(tail),
         _ => None,
     }
@@ -275,8 +280,15 @@ mod tests {
         };
         assert!(allow.permits(ip("127.0.0.1")));
         assert!(allow.permits(ip("::ffff:127.0.0.1")), "judged as IPv4");
+        assert!(allow.permits(ip("64:ff9b::127.0.0.1")), "NAT64 too");
         assert!(!allow.permits(ip("127.0.0.2")));
         assert!(!allow.permits(ip("::1")));
+        let v6_loopback = AllowList {
+            nets: vec!["::1/128".parse().unwrap()],
+            ..AllowList::default()
+        };
+        assert!(v6_loopback.permits(ip("::1")));
+        assert!(!v6_loopback.permits(ip("127.0.0.1")));
         assert!(
             allow.permits(ip("93.184.216.34")),
             "public addresses need no listing"
