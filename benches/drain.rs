@@ -44,6 +44,7 @@ use hikvision_simulator::TerminalConfig;
 use hikvision_sync::config::{PhotoDelivery, Settings};
 use hikvision_sync::delivery::webhook::Action;
 use hikvision_sync::models::{Angajat, Biometrie, Device};
+use hikvision_sync::picture::AllowList;
 use hikvision_sync::startup::{Services, build_delivery};
 use hikvision_sync::supabase::{FaceUrlScheme, MemoryDirectory};
 use secrecy::SecretString;
@@ -177,8 +178,14 @@ async fn run(args: Args) -> Result<(), BoxError> {
     if let Some(n) = args.pool_size {
         settings.delivery.pool_size = n;
     }
-    // The photo URLs are plain http on loopback: sent as they are.
+    // The photo URLs are plain http on loopback: sent as they are, and fetched by the service
+    // because its origin and loopback are allowed, as an operator would list a photo server.
     settings.face_url.scheme = FaceUrlScheme::Keep;
+    settings.photo.pipeline.allow = AllowList {
+        origins: vec![url::Url::parse(&photos.base)?.origin()],
+        nets: vec!["127.0.0.1/32".parse()?],
+        ..AllowList::default()
+    };
     settings.photo.delivery = PhotoDelivery::Auto;
     let slots = settings.sync.device_concurrency.clamp(1, WORKER_SLOTS_CAP);
     let pool_size = settings.delivery.pool_size;

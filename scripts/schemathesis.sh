@@ -102,10 +102,11 @@ api_key = "${{SCHEMATHESIS_WEBHOOK_SECRET}}"
 
 [[operations]]
 include-path = "/api/test-isapi/update-face-image"
-# The terminal is the demo's first simulated one, the photo one the demo serves itself. The
+# The terminal is the demo's first simulated one with its login (the endpoint takes no default
+# credentials), the photo one the demo serves itself. The
 # coverage phase does not apply these overrides (it would send boundary host names, which the
 # service would look up), so it is off for this operation; fuzzing and the examples cover it.
-parameters = {{ "body.device.ip" = "127.0.0.1", "body.device.port" = {port}, "body.face_url" = {q(photos[0])}, "body.employee_no" = {{ dictionary = "demo_employee_numbers", probability = 0.7 }} }}
+parameters = {{ "body.device.ip" = "127.0.0.1", "body.device.port" = {port}, "body.device.username" = "admin", "body.device.password" = "Sim-Pass-123", "body.face_url" = {q(photos[0])}, "body.employee_no" = {{ dictionary = "demo_employee_numbers", probability = 0.7 }} }}
 phases = {{ coverage = {{ enabled = false }} }}
 """)
 PY

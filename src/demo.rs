@@ -218,6 +218,9 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
     // it the demo runs open (and says so loudly): it listens on loopback with made-up data.
     settings.auth = AuthSettings::default();
     let api_key_required = settings.api_key.is_some();
+    // The embedded photo server stands for the project: its loopback origin is the Supabase
+    // origin of the photo allow-list, so the demo fetches its own photos (and nothing else unless
+    // PHOTO_ALLOWED_ORIGINS says so). The banner says it.
     settings.face_url.supabase_url = Some(base);
     settings.face_url.scheme = FaceUrlScheme::Keep;
     let directory = MemoryDirectory::new(angajati.clone(), devices);

@@ -248,6 +248,10 @@ async fn run_demo(bind: SocketAddr, data: PathBuf) -> Result<(), String> {
         );
     }
     println!(
+        "NOTE: photos are fetched from the demo's own embedded photo server at http://127.0.0.1:{}, which stands for SUPABASE_URL (so this loopback origin is allowed); other photo origins need PHOTO_ALLOWED_ORIGINS (and PHOTO_ALLOWED_NETS for internal addresses).",
+        demo.addr.port()
+    );
+    println!(
         "NOTE: the demo keeps delivery state (pending changes, status) in memory: it forgets on restart. `serve` keeps it in Postgres (DATABASE_URL)."
     );
     println!("\nTry it:\n\n  {}\n\nCtrl-C to stop.", demo.example_curl());

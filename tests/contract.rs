@@ -61,7 +61,7 @@ async fn fields_are_strictly_typed_and_unknown_fields_are_ignored() {
 async fn the_debug_endpoint_is_off_unless_enabled() {
     let f = Fixture::on(Store::memory(), |s| s.debug.enabled = false).await;
     let t = terminal(Faults::default()).await;
-    let body = json!({"device": {"ip": "127.0.0.1", "port": t.addr().port(), "password": PASSWORD},
+    let body = json!({"device": {"ip": "127.0.0.1", "port": t.addr().port(), "username": "admin", "password": PASSWORD},
                       "employee_no": "1", "face_url": "x.jpg"});
     let (status, json) = f.app.post(DEBUG_ENDPOINT, body).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{json}");
@@ -108,8 +108,7 @@ async fn the_debug_endpoint_calls_only_the_allowed_networks() {
             )
         }));
     for (ip, status, code, hint) in cases {
-        let body =
-            json!({"device": {"ip": ip, "password": "p"}, "employee_no": "1", "face_url": "x.jpg"});
+        let body = json!({"device": {"ip": ip, "username": "admin", "password": "p"}, "employee_no": "1", "face_url": "x.jpg"});
         let (got, json) = f.app.post(DEBUG_ENDPOINT, body).await;
         assert_eq!(got, status, "{ip}: {json}");
         assert_eq!(json["code"], code, "{ip}");
@@ -123,8 +122,7 @@ async fn the_debug_endpoint_builds_its_terminal_like_a_devices_row() {
     let t = terminal(Faults::default()).await;
     t.add_person(build_person("88", "X").unwrap());
     let url = f.photos.put("88.jpg", jpeg(7));
-    let device =
-        json!({"ip": "localhost", "port": t.addr().port(), "username": "", "password": PASSWORD});
+    let device = json!({"ip": "localhost", "port": t.addr().port(), "username": "admin", "password": PASSWORD});
     let (status, body) = f
         .app
         .post(
@@ -147,46 +145,51 @@ async fn the_debug_endpoint_builds_its_terminal_like_a_devices_row() {
     );
     assert_eq!(t.face("88").unwrap().bytes, jpeg(7));
 
-    // No password and no HIKVISION_PASSWORD: reported like such a devices row, as `fatal`.
+    // No password: refused before any call (HIKVISION_PASSWORD is never used here).
     let (status, body) = f
         .app
         .post(
             DEBUG_ENDPOINT,
-            json!({"device": {"ip": "127.0.0.1", "port": t.addr().port()}, "employee_no": "88", "face_url": url}),
+            json!({"device": {"ip": "127.0.0.1", "port": t.addr().port(), "username": "admin"}, "employee_no": "88", "face_url": url}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["per_device"][0]["status"], "fatal");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "missing_field");
     assert!(
-        body["per_device"][0]["message"]
+        body["message"]
             .as_str()
             .unwrap()
-            .contains("HIKVISION_PASSWORD")
+            .contains("device.password"),
+        "{body}"
     );
 
     for (bad, field) in [
         (
-            json!({"device": {"ip": "127.0.0.1", "port": 0}, "employee_no": "1", "face_url": "x"}),
+            json!({"device": {"ip": "127.0.0.1", "port": 0, "username": "a", "password": "p"}, "employee_no": "1", "face_url": "x"}),
             "device.port",
         ),
         (
-            json!({"device": {"ip": "127.0.0.1", "port": 70000}, "employee_no": "1", "face_url": "x"}),
+            json!({"device": {"ip": "127.0.0.1", "port": 70000, "username": "a", "password": "p"}, "employee_no": "1", "face_url": "x"}),
             "device.port",
         ),
         (
-            json!({"device": {"ip": ""}, "employee_no": "1", "face_url": "x"}),
+            json!({"device": {"ip": "", "username": "a", "password": "p"}, "employee_no": "1", "face_url": "x"}),
             "device.ip",
         ),
         (
-            json!({"device": {"ip": "127.0.0.1"}, "employee_no": 1001, "face_url": "x"}),
+            json!({"device": {"ip": "127.0.0.1", "username": "a", "password": "p"}, "employee_no": 1001, "face_url": "x"}),
             "employee_no",
         ),
         (
-            json!({"device": {"ip": "127.0.0.1"}, "employee_no": "1", "face_url": ""}),
+            json!({"device": {"ip": "127.0.0.1", "username": "a", "password": "p"}, "employee_no": "1", "face_url": ""}),
             "face_url",
         ),
         (
-            json!({"device": {"ip": "127.0.0.1", "password": 123456}, "employee_no": "1", "face_url": "x"}),
+            json!({"device": {"ip": "127.0.0.1", "username": "", "password": "p"}, "employee_no": "1", "face_url": "x"}),
+            "device.username",
+        ),
+        (
+            json!({"device": {"ip": "127.0.0.1", "username": "a", "password": 123456}, "employee_no": "1", "face_url": "x"}),
             "device.password",
         ),
     ] {

@@ -1,10 +1,13 @@
 //! `POST /api/test-isapi/update-face-image`: the update flow on one terminal given in the body, for
-//! debugging the PUT/POST fallback with curl. Runs the same orchestration as the real endpoint.
+//! debugging the PUT/POST fallback with curl. Runs the same orchestration as the real endpoint,
+//! photo rules included (`PHOTO_ALLOWED_*`).
 //!
 //! It makes the service call whatever host a request names, so it is off unless
-//! `DEBUG_ENDPOINT=true`, and then calls only addresses inside `DEBUG_ALLOWED_NETS`: a host name
-//! is resolved here, every address it resolves to is checked, and the terminal is called on the
-//! checked address (never resolved again, so a second answer cannot point elsewhere).
+//! `DEBUG_ENDPOINT=true`, is for administrators only, uses only the credentials in the body (never
+//! `HIKVISION_USERNAME`/`HIKVISION_PASSWORD`), never enrols a person, and calls only addresses
+//! inside `DEBUG_ALLOWED_NETS`: a host name is resolved here, every address it resolves to is
+//! checked, and the terminal is called on the checked address (never resolved again, so a second
+//! answer cannot point elsewhere).
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -13,10 +16,11 @@ use axum::Json;
 use axum::extract::State;
 
 use super::AppState;
+use super::admin::Admin;
 use super::body::JsonBody;
 use super::error::{ApiCode, ApiError};
 use super::response::{DebugRequest, SyncResponse};
-use crate::config::DebugOptions;
+use crate::config::{DebugOptions, DeviceDefaults};
 use crate::models::{Biometrie, Person};
 use crate::orchestration::{Flow, FlowOptions, Hooks};
 use crate::supabase::{DeviceFields, device_from_fields};
@@ -24,14 +28,15 @@ use crate::supabase::{DeviceFields, device_from_fields};
 /// The longest a host name may take to resolve.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Body: `{"device": {"ip", "port"?, "username"?, "password"?}, "employee_no", "face_url",
-/// "name"?, "create_missing_person"?}`. Missing credentials fall back to the service defaults.
+/// Body: `{"device": {"ip", "port"?, "username", "password"}, "employee_no", "face_url",
+/// "name"?}`. Administrators only (403 `forbidden` for other users).
 #[utoipa::path(post, path = "/api/test-isapi/update-face-image", tag = "debug",
     request_body = DebugRequest,
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The terminal's result (also when it failed: see `per_device`)", body = SyncResponse)))]
 pub async fn update_face_image(
     State(state): State<AppState>,
+    admin: Admin,
     JsonBody(request): JsonBody<DebugRequest>,
 ) -> Result<Json<SyncResponse>, ApiError> {
     let started = Instant::now();
@@ -40,19 +45,25 @@ pub async fn update_face_image(
         employee_no,
         face_url,
         name,
-        create_missing_person,
+        create_missing_person: _,
     } = request;
     let host = device.ip;
     let ip = allowed_address(&host, &state.settings.debug).await?;
+    tracing::info!(actor = %admin.actor, terminal = %ip, "debugging endpoint call");
     let fields = DeviceFields {
         id: String::new(),
         name: host,
         ip: ip.to_string(),
         port: device.port.map(|p| p.to_string()),
-        username: device.username,
-        password: device.password,
+        username: Some(device.username),
+        password: Some(device.password),
     };
-    let device = device_from_fields(fields, &state.settings.device_defaults);
+    // No service-wide credentials to fall back on: the body's are validated non-empty.
+    let no_defaults = DeviceDefaults {
+        username: String::new(),
+        password: None,
+    };
+    let device = device_from_fields(fields, &no_defaults);
     let person = Person {
         name: name.unwrap_or_default(),
         biometrie: Some(Biometrie {
@@ -61,8 +72,9 @@ pub async fn update_face_image(
         }),
         validity: Default::default(),
     };
+    // Never enrols: a person the terminal does not know is reported, not created.
     let flags = FlowOptions {
-        create_missing_person: create_missing_person.unwrap_or(false),
+        create_missing_person: false,
     };
     // One-off: the debugging endpoint's terminal and person are not durable state.
     let orchestrator = state.orchestrator.clone();

@@ -188,12 +188,13 @@ pub struct DebugDevice {
     /// HTTP port (default 80).
     #[schema(minimum = 1, maximum = 65535, example = 80)]
     pub port: Option<u16>,
-    /// Login (empty or absent: `HIKVISION_USERNAME`).
-    #[schema(example = "admin")]
-    pub username: Option<String>,
-    /// Password (empty or absent: `HIKVISION_PASSWORD`); never echoed or logged.
-    #[schema(value_type = Option<String>, format = Password)]
-    pub password: Option<SecretString>,
+    /// Login. Required: the debugging endpoint never uses `HIKVISION_USERNAME`.
+    #[schema(min_length = 1, example = "admin")]
+    pub username: String,
+    /// Password. Required: the debugging endpoint never uses `HIKVISION_PASSWORD`. Never echoed
+    /// or logged.
+    #[schema(value_type = String, format = Password, min_length = 1)]
+    pub password: SecretString,
 }
 
 /// Body of `POST /api/test-isapi/update-face-image`. Fields not listed here are ignored.
@@ -204,15 +205,17 @@ pub struct DebugRequest {
     /// The person's employeeNo (FPID) on the terminal (at most 32 bytes).
     #[schema(min_length = 1, max_length = 32, example = "1001")]
     pub employee_no: String,
-    /// The photo: an absolute URL, or a Supabase Storage path.
+    /// The photo: an absolute URL, or a Supabase Storage path (the service fetches it only from
+    /// where `PHOTO_ALLOWED_*` allow, like every other photo).
     #[schema(min_length = 1, example = "angajati/ion-popescu.jpg")]
     pub face_url: String,
-    /// The name shown on the terminal when the person is enrolled (default: none).
+    /// The name shown on the terminal (unused: the endpoint never enrols).
     #[schema(example = "Ion Popescu")]
     pub name: Option<String>,
-    /// Enrol the person first when missing (grants door access). Default false.
+    /// Must be false or absent: the debugging endpoint never enrols a person (that grants door
+    /// access; use sync-angajat). A request asking for it is refused, not silently ignored.
     #[serde(default)]
-    #[schema(default = false)]
+    #[schema(schema_with = false_only_schema)]
     pub create_missing_person: Option<bool>,
 }
 
@@ -222,15 +225,25 @@ impl RequestBody for DebugRequest {
     }
 
     fn validate(&self) -> Result<(), ApiError> {
+        use secrecy::ExposeSecret;
         let too_long = |max: usize, s: &str| s.chars().count() > max;
         let problem = if !super::debug::is_host(&self.device.ip) {
             Some("'device.ip' must be an IP address or a host name, like 192.168.1.100")
         } else if self.device.port == Some(0) {
             Some("'device.port' must be 1-65535")
+        } else if self.device.username.is_empty() || self.device.password.expose_secret().is_empty()
+        {
+            Some(
+                "'device.username' and 'device.password' must not be empty: the debugging endpoint uses only the credentials it is given",
+            )
         } else if self.employee_no.is_empty() || too_long(32, &self.employee_no) {
             Some("'employee_no' must be 1 to 32 characters")
         } else if self.face_url.is_empty() {
             Some("'face_url' must not be empty")
+        } else if self.create_missing_person == Some(true) {
+            Some(
+                "'create_missing_person' must be false: the debugging endpoint never enrols a person (enrolling grants door access; an administrator uses /api/hikvision/sync-angajat)",
+            )
         } else {
             None
         };
@@ -239,6 +252,23 @@ impl RequestBody for DebugRequest {
             None => Ok(()),
         }
     }
+}
+
+/// `create_missing_person`: false or null only.
+fn false_only_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+    let schema = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+        .enum_values(Some([
+            serde_json::Value::Bool(false),
+            serde_json::Value::Null,
+        ]))
+        .default(Some(serde_json::Value::Bool(false)))
+        .description(Some(
+            "Must be false or absent: the debugging endpoint never enrols a person",
+        ))
+        .build();
+    Schema::Object(schema)
 }
 
 /// `device.ip`: an IPv4 or IPv6 address, or a host name.

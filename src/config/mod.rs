@@ -70,6 +70,18 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "timeout of one photo download by the service",
     ),
     (
+        "PHOTO_ALLOWED_ORIGINS",
+        "other origins the service downloads photos from (comma list, e.g. a CDN)",
+    ),
+    (
+        "PHOTO_ALLOWED_BUCKETS",
+        "Storage buckets read with the service key besides SUPABASE_STORAGE_BUCKET",
+    ),
+    (
+        "PHOTO_ALLOWED_NETS",
+        "internal networks a listed photo origin may be reached on (CIDR list)",
+    ),
+    (
         "VERIFY_AFTER_WRITE",
         "confirm each acknowledged face write with a face search (true/false)",
     ),

@@ -146,11 +146,9 @@ impl Settings {
         );
         if let Some(v) = get("CORS_ORIGINS") {
             for origin in v.split(',').map(str::trim).filter(|o| !o.is_empty()) {
-                match parse_http_url(origin) {
-                    Ok(u) if u.path() == "/" && u.query().is_none() => {
-                        s.cors_origins.push(u.origin().ascii_serialization())
-                    }
-                    _ => problems.push(format!(
+                match parse_origin(origin) {
+                    Some(u) => s.cors_origins.push(u.origin().ascii_serialization()),
+                    None => problems.push(format!(
                         "CORS_ORIGINS: '{origin}' is not an origin like https://app.example.com"
                     )),
                 }
@@ -293,4 +291,12 @@ fn parse_http_url(v: &str) -> Result<Url, String> {
         Ok(_) => Err(format!("'{v}' must be an http(s) URL")),
         Err(e) => Err(format!("'{v}' is not a URL ({e})")),
     }
+}
+
+/// An origin (`scheme://host[:port]`, nothing after it), as a URL.
+pub(super) fn parse_origin(v: &str) -> Option<Url> {
+    parse_http_url(v)
+        .ok()
+        .filter(|u| u.path() == "/" && u.query().is_none() && u.fragment().is_none())
+        .filter(|u| u.username().is_empty() && u.password().is_none())
 }

@@ -6,7 +6,7 @@ use hikvision_isapi::FacePicture;
 
 use crate::config::PhotoDelivery;
 use crate::models::{ServiceCode, SyncResult, SyncStatus, SyncStep};
-use crate::picture::{PhotoSource, PictureService};
+use crate::picture::{FetchError, PhotoSource, PictureError, PictureService};
 use crate::supabase::FaceUrlPolicy;
 
 /// The photo as every terminal of this run gets it.
@@ -94,6 +94,21 @@ impl Pictures {
                 format!("Skipped: the photo cannot be used: {e}"),
                 ServiceCode::InvalidPhoto,
             )),
+            // Outside the allow-list: the terminals may download it themselves (the owner's
+            // flow) when the URL fits `faceURL`; otherwise nothing can deliver it.
+            Err(PictureError::Fetch(e @ FetchError::NotAllowed { .. })) => {
+                match face_urls.resolve(raw) {
+                    Ok(url) => Ok(PlannedPicture {
+                        primary: FacePicture::Url(url),
+                        push_fallback: None,
+                        note: Some(format!(" (sent by URL: {e})")),
+                    }),
+                    Err(why) => Err(skip(
+                        format!("Skipped: {e} It cannot go to the terminals by URL either: {why}"),
+                        ServiceCode::InvalidPhoto,
+                    )),
+                }
+            }
             // A host only the terminals reach: they may still download it themselves.
             Err(e) => by_url(Some(format!(
                 " (sent by URL: the service could not fetch the photo itself: {e})"

@@ -1,5 +1,7 @@
 //! What can go wrong with a photo or its download, worded for the HR admin who has to fix it.
 
+use super::allow::NotAllowed;
+
 /// Why a photo could not be made ready for the terminals.
 ///
 /// Every variant but [`PictureError::Fetch`] and [`PictureError::Internal`] means the photo
@@ -159,7 +161,7 @@ pub enum FetchError {
     /// 401 or 403: the server refused us.
     #[error(
         "The photo server refused access to {photo} (HTTP {status}); check that the photo is \
-         public or that SUPABASE_SERVICE_KEY is right."
+         public or that SUPABASE_SERVICE_ROLE_KEY is right."
     )]
     Forbidden {
         /// The photo.
@@ -191,17 +193,25 @@ pub enum FetchError {
         /// What failed (connection refused, DNS, TLS...).
         reason: String,
     },
-    /// Storage redirected to another origin; the request was not followed (it would carry the
-    /// key).
+    /// The server redirected to another origin; the redirect was not followed (it could lead
+    /// anywhere, and a Storage request would carry the key there).
     #[error(
-        "The photo storage sent the download of {photo} to another server ({to}); it was not \
-         followed so the service key stays private. Check SUPABASE_URL."
+        "The photo server sent the download of {photo} to another server (HTTP {status}); the \
+         service follows redirects only within the same server. Store the photo's final address."
     )]
     Redirected {
         /// The photo.
         photo: String,
-        /// Where the redirect pointed (origin only).
-        to: String,
+        /// The redirect's HTTP status.
+        status: u16,
+    },
+    /// The allow-list does not let the service download this photo (nothing was connected to).
+    #[error("The service does not fetch the photo {photo}: {why}.")]
+    NotAllowed {
+        /// The photo.
+        photo: String,
+        /// Which rule refused it, and the setting that would allow it.
+        why: NotAllowed,
     },
     /// Any other unexpected HTTP status.
     #[error("The photo server answered HTTP {status} for {photo}; try again later.")]

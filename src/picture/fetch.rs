@@ -1,14 +1,19 @@
 //! Downloading photos: absolute URLs as they are, Storage objects with the service key (which
-//! never leaves `SUPABASE_URL`'s origin), with a timeout and a size cap.
+//! never leaves `SUPABASE_URL`'s origin), with a timeout and a size cap, from where the
+//! [`super::allow`] rules let the service connect.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, ETAG, HeaderValue, IF_NONE_MATCH};
-use reqwest::{StatusCode, redirect};
 use secrecy::ExposeSecret;
 use url::Url;
 
+use super::allow::{
+    AllowList, GuardedResolver, NotAllowed, literal_address, refused_address, same_origin_redirects,
+};
 use super::error::FetchError;
 use super::source::{PhotoSource, SupabaseStorage};
 
@@ -35,60 +40,105 @@ pub enum Fetched {
     Photo(FetchedPhoto),
 }
 
+/// How a download goes out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// A Storage object: `SUPABASE_URL`'s origin, with the service key.
+    Storage,
+    /// An absolute URL on `SUPABASE_URL`'s origin, without the key.
+    Supabase,
+    /// An absolute URL on an origin of `PHOTO_ALLOWED_ORIGINS`: guarded addresses.
+    Listed,
+}
+
 /// Downloads photos. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct PhotoFetcher {
-    /// For absolute URLs: follows up to 5 redirects; sends no credentials.
-    public: reqwest::Client,
-    /// For Storage: follows same-origin redirects only, so the key never leaves the origin.
-    storage_client: reqwest::Client,
+    /// For `SUPABASE_URL`'s origin (Storage and absolute URLs): whatever address it resolves to.
+    supabase_client: reqwest::Client,
+    /// For listed origins: connects only to addresses the allow-list permits, never through a
+    /// proxy (which would connect for us, unchecked).
+    listed_client: reqwest::Client,
     storage: Option<SupabaseStorage>,
+    allow: Arc<AllowList>,
     timeout: Duration,
     max_bytes: usize,
 }
 
 impl PhotoFetcher {
     /// A fetcher with a per-download `timeout` and a `max_bytes` cap; `storage` enables
-    /// Storage paths.
+    /// Storage paths and is the Supabase origin; `allow` lists what else may be fetched.
+    /// Both clients follow redirects only within the origin they start from.
     pub fn new(
         storage: Option<SupabaseStorage>,
+        allow: AllowList,
         timeout: Duration,
         max_bytes: usize,
     ) -> Result<Self, reqwest::Error> {
+        let allow = Arc::new(allow);
         let builder = || {
             reqwest::Client::builder()
                 .timeout(timeout)
                 .connect_timeout(timeout.min(Duration::from_secs(5)))
                 .user_agent(concat!("hikvision-sync/", env!("CARGO_PKG_VERSION")))
+                .redirect(same_origin_redirects())
         };
-        let same_origin = redirect::Policy::custom(|attempt| {
-            let first = attempt.previous().first().map(Url::origin);
-            if attempt.previous().len() < 5 && first == Some(attempt.url().origin()) {
-                attempt.follow()
-            } else {
-                attempt.stop()
-            }
-        });
         Ok(Self {
-            public: builder().redirect(redirect::Policy::limited(5)).build()?,
-            storage_client: builder().redirect(same_origin).build()?,
+            supabase_client: builder().build()?,
+            listed_client: builder()
+                .no_proxy()
+                .dns_resolver(GuardedResolver::new(Arc::clone(&allow)))
+                .build()?,
             storage,
+            allow,
             timeout,
             max_bytes,
         })
     }
 
-    /// The URL a source is downloaded from (also the cache key); never contains the key.
+    /// The URL a source is downloaded from (also the cache key; never contains the key), once
+    /// the allow-list permits it: `FetchError::NotAllowed` before any connection otherwise.
     pub fn download_url(&self, source: &PhotoSource) -> Result<Url, FetchError> {
+        self.route(source).map(|(url, _)| url)
+    }
+
+    fn route(&self, source: &PhotoSource) -> Result<(Url, Route), FetchError> {
+        let refuse = |why| FetchError::NotAllowed {
+            photo: source.describe(),
+            why,
+        };
         match source {
-            PhotoSource::Url(url) => Ok(url.clone()),
-            PhotoSource::Storage { bucket, path } => self
-                .storage
-                .as_ref()
-                .ok_or_else(|| FetchError::NoStorage {
+            PhotoSource::Storage { bucket, path } => {
+                let storage = self.storage.as_ref().ok_or_else(|| FetchError::NoStorage {
                     photo: source.describe(),
-                })?
-                .object_url(bucket, path),
+                })?;
+                if *bucket != storage.bucket && !self.allow.buckets.contains(bucket) {
+                    return Err(refuse(NotAllowed::Bucket {
+                        bucket: bucket.clone(),
+                    }));
+                }
+                Ok((storage.object_url(bucket, path)?, Route::Storage))
+            }
+            PhotoSource::Url(url) => {
+                let origin = url.origin();
+                if self
+                    .storage
+                    .as_ref()
+                    .is_some_and(|s| s.base.origin() == origin)
+                {
+                    return Ok((url.clone(), Route::Supabase));
+                }
+                if !self.allow.lists_origin(&origin) {
+                    return Err(refuse(NotAllowed::Origin {
+                        origin: origin.ascii_serialization(),
+                    }));
+                }
+                // Address literals are not resolved, so the resolver cannot see them: checked here.
+                if literal_address(url).is_some_and(|ip| !self.allow.permits(ip)) {
+                    return Err(refuse(NotAllowed::InternalAddress));
+                }
+                Ok((url.clone(), Route::Listed))
+            }
         }
     }
 
@@ -110,22 +160,24 @@ impl PhotoFetcher {
         etag: Option<&str>,
     ) -> Result<Fetched, FetchError> {
         let photo = source.describe();
-        let url = self.download_url(source)?;
-        let mut request = match (source, &self.storage) {
-            (PhotoSource::Storage { .. }, Some(storage)) => {
+        let (url, route) = self.route(source)?;
+        let mut request = match (route, &self.storage) {
+            (Route::Storage, Some(storage)) => {
                 let key = storage.key.expose_secret();
                 let mut apikey =
                     HeaderValue::from_str(key).map_err(|_| FetchError::InvalidSource {
-                        reason: "SUPABASE_SERVICE_KEY contains characters not allowed in a header"
-                            .into(),
+                        reason:
+                            "SUPABASE_SERVICE_ROLE_KEY contains characters not allowed in a header"
+                                .into(),
                     })?;
                 apikey.set_sensitive(true);
-                self.storage_client
+                self.supabase_client
                     .get(url.clone())
                     .bearer_auth(key)
                     .header("apikey", apikey)
             }
-            _ => self.public.get(url.clone()),
+            (Route::Listed, _) => self.listed_client.get(url.clone()),
+            _ => self.supabase_client.get(url.clone()),
         };
         if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
             request = request.header(IF_NONE_MATCH, etag);
@@ -139,16 +191,11 @@ impl PhotoFetcher {
             return Ok(Fetched::NotModified);
         }
         if status.is_redirection() {
-            let to = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .and_then(|l| url.join(l).ok())
-                .map_or_else(
-                    || "an unknown address".to_owned(),
-                    |u| u.origin().ascii_serialization(),
-                );
-            return Err(FetchError::Redirected { photo, to });
+            // Where it pointed stays out of the message: it may be an internal address.
+            return Err(FetchError::Redirected {
+                photo,
+                status: status.as_u16(),
+            });
         }
         if !status.is_success() {
             let body = read_capped(&mut response, 4096).await.unwrap_or_default();
@@ -189,6 +236,12 @@ impl PhotoFetcher {
 
     fn transport_error(&self, photo: &str, error: reqwest::Error) -> FetchError {
         let photo = photo.to_owned();
+        if refused_address(&error) {
+            return FetchError::NotAllowed {
+                photo,
+                why: NotAllowed::InternalAddress,
+            };
+        }
         if error.is_timeout() {
             return FetchError::Timeout {
                 photo,

@@ -4,6 +4,7 @@
 //!
 //! [`PictureService::prepare`] is the entry point; [`process`] is the synchronous pipeline.
 
+mod allow;
 mod cache;
 mod decode;
 mod encode;
@@ -17,6 +18,8 @@ mod source;
 
 pub mod synth;
 #[cfg(test)]
+mod tests_allow;
+#[cfg(test)]
 mod tests_cache;
 #[cfg(test)]
 mod tests_process;
@@ -26,6 +29,7 @@ use std::time::Duration;
 
 use url::Url;
 
+pub use allow::{AllowList, NotAllowed};
 pub use error::{FetchError, ImageFormat, PictureError};
 pub use fetch::{Fetched, FetchedPhoto, PhotoFetcher};
 pub use limits::PictureLimits;
@@ -87,6 +91,8 @@ pub struct PictureSettings {
     pub cache_bytes: u64,
     /// Timeout of one download.
     pub fetch_timeout: Duration,
+    /// Where photos may be fetched from besides the Supabase project.
+    pub allow: AllowList,
 }
 
 impl Default for PictureSettings {
@@ -97,6 +103,7 @@ impl Default for PictureSettings {
             ttl: Duration::from_secs(60),
             cache_bytes: 64 * 1024 * 1024,
             fetch_timeout: Duration::from_secs(15),
+            allow: AllowList::default(),
         }
     }
 }
@@ -108,13 +115,15 @@ pub struct PictureService {
 }
 
 impl PictureService {
-    /// A service downloading with `storage` for Storage paths (none: absolute URLs only).
+    /// A service downloading with `storage` for Storage paths (none: absolute URLs only), from
+    /// `storage`'s origin and what `settings.allow` lists.
     pub fn new(
         settings: PictureSettings,
         storage: Option<SupabaseStorage>,
     ) -> Result<Self, reqwest::Error> {
         let fetcher = PhotoFetcher::new(
             storage,
+            settings.allow,
             settings.fetch_timeout,
             settings.limits.max_source_bytes,
         )?;

@@ -17,17 +17,17 @@ use url::Url;
 
 use super::synth;
 use super::{
-    FetchError, PhotoSource, PictureError, PictureService, PictureSettings, PictureStats,
-    SupabaseStorage,
+    AllowList, FetchError, PhotoSource, PictureError, PictureService, PictureSettings,
+    PictureStats, SupabaseStorage,
 };
 
-const KEY: &str = "service-key-do-not-leak";
+pub(super) const KEY: &str = "service-key-do-not-leak";
 
 /// One request as the server saw it: name, `Authorization`, `apikey`, `If-None-Match`.
 type Seen = (String, Option<String>, Option<String>, Option<String>);
 
 #[derive(Default)]
-struct Server {
+pub(super) struct Server {
     files: Mutex<HashMap<String, (Bytes, u32)>>,
     requests: AtomicUsize,
     seen: Mutex<Vec<Seen>>,
@@ -36,13 +36,13 @@ struct Server {
 }
 
 impl Server {
-    fn put(&self, name: &str, bytes: Vec<u8>) {
+    pub(super) fn put(&self, name: &str, bytes: Vec<u8>) {
         let mut files = self.files.lock().unwrap();
         let version = files.get(name).map_or(1, |(_, v)| v + 1);
         files.insert(name.to_owned(), (Bytes::from(bytes), version));
     }
 
-    fn count(&self) -> usize {
+    pub(super) fn count(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
 }
@@ -108,7 +108,7 @@ async fn storage(
     serve(server, format!("storage:{bucket}/{path}"), headers).await
 }
 
-async fn start() -> (Arc<Server>, Url) {
+pub(super) async fn start() -> (Arc<Server>, Url) {
     let server = Arc::new(Server::default());
     let app = Router::new()
         .route("/photos/{*name}", get(public))
@@ -124,8 +124,14 @@ async fn start() -> (Arc<Server>, Url) {
 }
 
 fn service(base: &Url, ttl: Duration) -> PictureService {
+    service_allowing(base, ttl, AllowList::default())
+}
+
+/// The service with `base` as the Supabase project (bucket `faces`) and `allow`.
+pub(super) fn service_allowing(base: &Url, ttl: Duration, allow: AllowList) -> PictureService {
     let settings = PictureSettings {
         ttl,
+        allow,
         ..PictureSettings::default()
     };
     let storage = SupabaseStorage {
@@ -136,7 +142,16 @@ fn service(base: &Url, ttl: Duration) -> PictureService {
     PictureService::new(settings, Some(storage)).unwrap()
 }
 
-fn photo(width: u32, height: u32, noise: i32) -> Vec<u8> {
+/// An allow-list of `bases`' origins, reachable on loopback (where the test servers listen).
+pub(super) fn listed(bases: &[&Url]) -> AllowList {
+    AllowList {
+        origins: bases.iter().map(|b| b.origin()).collect(),
+        nets: vec!["127.0.0.0/8".parse().unwrap()],
+        ..AllowList::default()
+    }
+}
+
+pub(super) fn photo(width: u32, height: u32, noise: i32) -> Vec<u8> {
     let (rgb, w, h) = synth::stored_rgb(width, height, 1, noise);
     synth::jpeg(&rgb, w, h, 85, None, false).unwrap()
 }
@@ -239,6 +254,7 @@ async fn a_server_down_at_revalidation_time_does_not_stop_the_fan_out() {
     let settings = PictureSettings {
         ttl: Duration::from_millis(300),
         fetch_timeout: Duration::from_millis(500),
+        allow: listed(&[&base]),
         ..PictureSettings::default()
     };
     let pictures = PictureService::new(settings, None).unwrap();
@@ -353,7 +369,11 @@ async fn download_failures_say_what_happened() {
     let (server, base) = start().await;
     server.put("big.jpg", vec![0xFF; 3 << 20]);
     server.put("slow.jpg", photo(640, 480, 4));
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed_url = Url::parse(&format!("http://{}/a.jpg", closed.local_addr().unwrap())).unwrap();
+    drop(closed);
     let settings = PictureSettings {
+        allow: listed(&[&base, &closed_url]),
         fetch_timeout: Duration::from_millis(300),
         limits: super::PictureLimits {
             max_source_bytes: 1 << 20,
@@ -403,9 +423,6 @@ async fn download_failures_say_what_happened() {
         "{error:?}"
     );
 
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let closed_url = Url::parse(&format!("http://{}/a.jpg", closed.local_addr().unwrap())).unwrap();
-    drop(closed);
     let error = pictures
         .prepare(&PhotoSource::Url(closed_url))
         .await

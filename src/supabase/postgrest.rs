@@ -66,6 +66,9 @@ impl PostgrestDirectory {
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .timeout(timeout)
             .user_agent(concat!("hikvision-sync/", env!("CARGO_PKG_VERSION")))
+            // reqwest keeps custom headers across hosts: a redirect would hand `apikey` (the
+            // service key) to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| DirectoryError::InvalidData(format!("cannot build HTTP client: {e}")))?;
         let mut rest_url = settings.rest_url.clone();
@@ -99,6 +102,14 @@ impl PostgrestDirectory {
             .await
             .map_err(|e| self.map_error(&e))?;
         let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            return Err(DirectoryError::Postgrest {
+                status,
+                code: None,
+                message: "a redirect, which the service does not follow; check that SUPABASE_URL and SUPABASE_REST_URL are the exact https:// addresses".into(),
+                hint: None,
+            });
+        }
         let body = read_capped(response)
             .await
             .map_err(|e| self.map_error(&e))?;

@@ -117,6 +117,8 @@ impl IsapiClient {
             .pool_max_idle_per_host(0)
             .user_agent(concat!("hikvision-sync/", env!("CARGO_PKG_VERSION")))
             .no_proxy()
+            // A redirect would take the request (and the Digest answer) to another address.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| IsapiError::InvalidRequest(format!("cannot build HTTP client: {e}")))?;
         Ok(Self {
@@ -280,6 +282,15 @@ impl IsapiClient {
                 .await
                 .map_err(|e| self.map_digest_error(e, t))?;
             let status = response.status().as_u16();
+            if response.status().is_redirection() {
+                // Named by its status only: where it points is the device's business.
+                return Err(IsapiError::UnexpectedReply {
+                    http_status: status,
+                    detail: "a redirect, which the service does not follow; check the device's \
+                             address and that its port is the terminal's web (ISAPI) port"
+                        .into(),
+                });
+            }
             let body = self.read_capped(response, t).await?;
             Ok(RawReply { status, body })
         };
