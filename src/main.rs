@@ -200,6 +200,9 @@ async fn serve() -> Result<(), String> {
     if settings.supabase.is_none() {
         return Err("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are not set: `serve` needs a Supabase project (see .env.example), or run `hikvision-sync demo` for the embedded demo".into());
     }
+    if let Some(refusal) = settings.serve_refusal() {
+        return Err(refusal);
+    }
     if settings.delivery.database_url.is_none() {
         return Err("DATABASE_URL is not set: `serve` keeps every change durable in the project's Postgres. Copy the \"Session pooler\" connection string (port 5432) from Supabase > Project Settings > Database > Connection string, and apply supabase/migrations/ first; or run `hikvision-sync demo` for the embedded demo (in memory)".into());
     }

@@ -238,6 +238,7 @@ pub async fn build_delivery(
         },
         sweep_interval: d.sweep_interval,
         enrol_new: d.enrol_new,
+        reconcile_report_ttl: d.reconcile_report_ttl,
         fingerprint_key,
     };
     let Some(url) = d.database_url() else {

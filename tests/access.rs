@@ -354,6 +354,18 @@ async fn an_update_after_a_removal_does_not_give_a_returning_terminal_the_person
         "old_record": {"angajat_id": id, "employee_no": no, "foto_fata_url": url}});
     assert_eq!(post_webhook(&f, event).await, StatusCode::ACCEPTED);
 
+    // What anyone reading the status sees names no terminal address or photo location.
+    let pending = status(&f, id).await;
+    let (_, devices) = f.app.get("/api/hikvision/devices/status").await;
+    for body in [&pending, &devices] {
+        let text = body.to_string();
+        assert!(!text.contains("127.0.0.1") && !text.contains("faces/"), "{text}");
+    }
+    assert!(
+        pending.to_string().contains("[address]"),
+        "the away terminal's message says it could not be reached: {pending}"
+    );
+
     // The terminal returns still holding the person: the removal, not an update, reaches it.
     let back = terminal_at(addr, Faults::default()).await;
     enrol(&back, &no, Some(jpeg(1)));

@@ -222,3 +222,87 @@ async fn only_admins_and_the_api_key_grant_or_revoke_access_and_the_audit_names_
         "newest first, each under who asked"
     );
 }
+
+#[tokio::test]
+async fn enrolling_and_restoring_need_an_admin_while_a_photo_update_stays_open() {
+    let f = fixture().await;
+    let t = terminal(Faults::default()).await;
+    f.store
+        .set_devices(vec![device_row("door", &t, PASSWORD)])
+        .await;
+    let no = unique_employee_no();
+    let url = f.photos.put(&format!("faces/{no}.jpg"), jpeg(4));
+    let id = f.store.insert_angajat(Some(&no), Some(&url)).await;
+    let audit = format!("/api/hikvision/devices/{DOOR}/audit");
+    let (user, _) = token(None);
+    let (admin, admin_sub) = token(Some(ADMIN_ROLE));
+    let body = json!({"angajat_id": id});
+    let enrolling = json!({"angajat_id": id, "create_missing_person": true});
+
+    for (path, body) in [
+        ("/api/hikvision/sync-angajat", &body),
+        ("/api/hikvision/update-angajat-photo", &enrolling),
+        ("/api/hikvision/sync-angajat-photo-only", &enrolling),
+        ("/api/hikvision/restore-angajat", &body),
+    ] {
+        let (status, answer) = call(&f, As::Bearer(&user), "POST", path, Some(body.clone())).await;
+        assert_eq!(status, 403, "{path}: {answer}");
+        assert_eq!(answer["code"], "forbidden", "{path}: {answer}");
+    }
+    assert!(t.person(&no).is_none(), "nothing reached the terminal");
+    assert!(
+        t.request_log().iter().all(|e| !e.path.contains("UserInfo")),
+        "no person call at all"
+    );
+    let (_, entries) = call(&f, As::ApiKey, "GET", &audit, None).await;
+    assert_eq!(entries["entries"], json!([]), "nothing audited as done");
+
+    // The admin enrols; the audit names them; then any signed-in user may update the photo.
+    let (status, answer) = call(
+        &f,
+        As::Bearer(&admin),
+        "POST",
+        "/api/hikvision/sync-angajat",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(t.person(&no).is_some() && t.face(&no).is_some());
+    let (_, entries) = call(&f, As::ApiKey, "GET", &audit, None).await;
+    assert_eq!(entries["entries"][0]["action"], "enrol", "{entries}");
+    assert_eq!(entries["entries"][0]["actor"], admin_sub, "{entries}");
+    let (status, answer) = call(
+        &f,
+        As::Bearer(&user),
+        "POST",
+        "/api/hikvision/update-angajat-photo",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["summary"]["success"], 1, "{answer}");
+}
+
+#[tokio::test]
+async fn serve_refuses_to_start_with_every_user_an_admin_unless_told_so() {
+    let base = [
+        ("SUPABASE_URL", "http://127.0.0.1:9/"),
+        ("SUPABASE_SERVICE_ROLE_KEY", "service-key"),
+        ("DATABASE_URL", "postgres://hs@127.0.0.1:9/postgres"),
+        ("API_KEY", API_KEY),
+    ];
+    let out = support::service::serve_refusal(&base).await;
+    assert!(
+        out.contains("AUTH_ADMIN_ROLE") && out.contains("AUTH_ALL_USERS_ADMIN=true"),
+        "{out}"
+    );
+    // With the opt-in it gets past that check (and stops at the unreachable database instead).
+    let mut opted_in = base.to_vec();
+    opted_in.push(("AUTH_ALL_USERS_ADMIN", "true"));
+    let out = support::service::serve_refusal(&opted_in).await;
+    assert!(!out.contains("AUTH_ALL_USERS_ADMIN"), "{out}");
+    assert!(
+        !out.contains("service-key"),
+        "no secret in the message: {out}"
+    );
+}

@@ -244,6 +244,16 @@ async fn reconcile_finds_what_differs_over_several_pages_and_the_fix_does_exactl
     assert!(t.person("hand-enrolled").is_some() && t.person(&numbers[0]).is_some());
     assert!(t.face(&no_face).is_none(), "nothing scheduled either");
 
+    // The data changed since the report: "left-in-2019" is an employee's number now.
+    f.store.insert_angajat(Some("left-in-2019"), None).await;
+    let (status, body) = f.app.post(&fix, json!({"remove": ["left-in-2019"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "not_in_report");
+    assert!(
+        body["message"].as_str().unwrap().contains("now belong"),
+        "{body}"
+    );
+
     let (status, body) = f
         .app
         .post(
@@ -265,6 +275,7 @@ async fn reconcile_finds_what_differs_over_several_pages_and_the_fix_does_exactl
         "an unknown person not named stays"
     );
     assert_eq!(t.persons().len(), 43);
+    assert!(t.person("left-in-2019").is_some());
     assert_eq!(t.mass_deletions(), 0);
     assert_eq!(t.mass_face_deletions(), 0);
 
@@ -276,6 +287,33 @@ async fn reconcile_finds_what_differs_over_several_pages_and_the_fix_does_exactl
         ))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn a_fix_from_a_stale_report_is_refused() {
+    let f = Fixture::on(Store::memory(), |s| {
+        fast_retries(s);
+        s.delivery.reconcile_report_ttl = Duration::from_secs(1);
+    })
+    .await;
+    let t = terminal(Faults::default()).await;
+    f.store
+        .set_devices(vec![device_row("door", &t, PASSWORD)])
+        .await;
+    enrol(&t, "hand-enrolled", None);
+    let (_, body) = f
+        .app
+        .post_raw("/api/hikvision/devices/device-0000/reconcile", "")
+        .await;
+    let id = body["reconcile_id"].as_str().unwrap().to_string();
+    assert_eq!(reconcile_done(&f, &id).await["state"], "done");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let fix = format!("/api/hikvision/devices/device-0000/reconcile/{id}/fix");
+    let (status, body) = f.app.post(&fix, json!({"remove": ["hand-enrolled"]})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "report_expired", "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(t.person("hand-enrolled").is_some(), "nothing removed");
 }
 
 #[tokio::test]

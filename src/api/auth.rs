@@ -52,7 +52,7 @@ pub enum Caller {
     User {
         /// The token's `sub`: the user's id.
         id: String,
-        /// The token carries `AUTH_ADMIN_ROLE` (always true when it is not set).
+        /// The token carries `AUTH_ADMIN_ROLE` (without it: `AUTH_ALL_USERS_ADMIN`).
         admin: bool,
     },
 }
@@ -80,6 +80,7 @@ pub struct Authenticator {
     issuer: String,
     required_role: Option<String>,
     admin_role: Option<String>,
+    all_users_admin: bool,
 }
 
 impl fmt::Debug for Authenticator {
@@ -136,6 +137,7 @@ impl Authenticator {
             issuer: auth.issuer.clone().unwrap_or_default(),
             required_role: auth.required_role.clone(),
             admin_role: auth.admin_role.clone(),
+            all_users_admin: auth.all_users_admin,
         })
     }
 
@@ -294,7 +296,12 @@ impl Authenticator {
                 "Your account lacks the role '{role}' this service requires: ask an administrator to set app_metadata.role = '{role}' on your user, then sign in again"
             )));
         }
-        let admin = self.admin_role.as_ref().is_none_or(|r| claims.has_role(r));
+        // Without AUTH_ADMIN_ROLE nobody signed in is an admin unless AUTH_ALL_USERS_ADMIN says
+        // so (`serve` refuses to start in that state without the opt-in).
+        let admin = self
+            .admin_role
+            .as_ref()
+            .map_or(self.all_users_admin, |r| claims.has_role(r));
         let id = match claims.sub {
             Value::String(s) if !s.is_empty() => s,
             _ => {

@@ -15,7 +15,7 @@ use super::body::JsonBody;
 use super::error::{ApiCode, ApiError};
 use super::response::{RemoveRequest, RestoreRequest, SyncResponse};
 use crate::delivery::{PairState, Revocation, ShouldHold};
-use crate::models::DeviceEntry;
+use crate::models::{DeviceEntry, public_message};
 use crate::orchestration::{Flow, FlowOptions};
 
 /// One terminal's line in an employee's status.
@@ -38,7 +38,8 @@ pub struct PairStatus {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Machine-readable reason of the last failure.
     pub error_code: Option<crate::models::ErrorCode>,
-    /// The last outcome in plain words.
+    /// The last outcome in plain words (no terminal addresses or photo locations: the log has
+    /// them).
     pub message: Option<String>,
 }
 
@@ -56,7 +57,7 @@ impl PairStatus {
                 .filter(|p| p.state == PairState::Pending)
                 .and_then(|p| p.next_attempt_at),
             error_code: pair.and_then(|p| p.error_code.clone()),
-            message: pair.and_then(|p| p.message.clone()),
+            message: pair.and_then(|p| p.message.as_deref().map(public_message)),
         }
     }
 }
@@ -170,7 +171,7 @@ pub async fn devices_status(
                     pending: c.pending,
                     failed: c.failed,
                     last_success_at: c.last_success_at,
-                    last_error: c.last_error,
+                    last_error: c.last_error.as_deref().map(public_message),
                 }
             })
             .collect(),

@@ -72,7 +72,8 @@ api_codes! {
     DeviceNotFound => "device_not_found", NOT_FOUND: "No active terminal with that id.";
     ReconcileNotFound => "reconcile_not_found", NOT_FOUND: "No such reconcile run (a restart forgets them).";
     ReconcileNotDone => "reconcile_not_done", CONFLICT: "The reconcile run has not finished yet: fix it once its state is done.";
-    NotInReport => "not_in_report", UNPROCESSABLE_ENTITY: "A person named for removal is not in the report's unknown_on_terminal.";
+    NotInReport => "not_in_report", UNPROCESSABLE_ENTITY: "A person named for removal is not in the report's unknown_on_terminal, or is an employee's number now.";
+    ReportExpired => "report_expired", CONFLICT: "The reconcile report is older than RECONCILE_REPORT_TTL_MS: start a new reconcile.";
     CapacityExceeded => "capacity_exceeded", CONFLICT: "The resync would exceed the terminal's face capacity.";
     InternalError => "internal_error", INTERNAL_SERVER_ERROR: "A bug; the details are in the service logs.";
     SupabaseError => "supabase_error", BAD_GATEWAY: "Supabase answered something unusable.";

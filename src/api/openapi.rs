@@ -151,6 +151,7 @@ const ERRORS: &[(&str, &[&[ApiCode]])] = &[
                 ApiCode::ReconcileNotFound,
                 ApiCode::ReconcileNotDone,
                 ApiCode::NotInReport,
+                ApiCode::ReportExpired,
                 ApiCode::DeliveryUnavailable,
             ],
         ],

@@ -48,7 +48,10 @@ impl From<FixError> for ApiError {
                 message: e.to_string(),
             },
             FixError::NotDone => Self::invalid(ApiCode::ReconcileNotDone, e.to_string()),
-            FixError::NotInReport(_) => Self::invalid(ApiCode::NotInReport, e.to_string()),
+            FixError::NotInReport(_) | FixError::NowEmployees(_) => {
+                Self::invalid(ApiCode::NotInReport, e.to_string())
+            }
+            FixError::Expired { .. } => Self::invalid(ApiCode::ReportExpired, e.to_string()),
             FixError::Delivery(d) => Self::Delivery(d),
         }
     }

@@ -23,6 +23,8 @@ pub struct DeliverySettings {
     pub webhook_secret: Option<SecretString>,
     /// Whether a new biometrie row enrols the person on every terminal (grants door access).
     pub enrol_new: bool,
+    /// How long a reconcile report may be used for a fix (`RECONCILE_REPORT_TTL_MS`).
+    pub reconcile_report_ttl: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -35,6 +37,7 @@ impl Default for DeliverySettings {
             sweep_interval: Duration::from_secs(600),
             webhook_secret: None,
             enrol_new: false,
+            reconcile_report_ttl: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -81,6 +84,13 @@ pub(super) fn read_delivery(
         problems,
         "SWEEP_INTERVAL_MS",
         d.sweep_interval,
+        (1_000, 86_400_000),
+    );
+    d.reconcile_report_ttl = read_millis(
+        get,
+        problems,
+        "RECONCILE_REPORT_TTL_MS",
+        d.reconcile_report_ttl,
         (1_000, 86_400_000),
     );
     d.webhook_secret = get("WEBHOOK_SECRET").map(SecretString::from);

@@ -100,7 +100,19 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "AUTH_ADMIN_ROLE",
-        "role a user token must carry for resync, remove-angajat and the reconcile fix",
+        "role a user token must carry to grant or revoke door access (sync-angajat, create_missing_person, restore-angajat, remove-angajat, resync, the reconcile fix, the audit, the debugging endpoint)",
+    ),
+    (
+        "RECONCILE_REPORT_TTL_MS",
+        "how long a reconcile report may be used for a fix (older: 409 report_expired)",
+    ),
+    (
+        "AUTH_DISABLED",
+        "true: let `serve` run with no authentication at all (refused otherwise)",
+    ),
+    (
+        "AUTH_ALL_USERS_ADMIN",
+        "true: with user tokens on and no AUTH_ADMIN_ROLE, every signed-in user is an admin (refused otherwise)",
     ),
     ("CORS_ORIGINS", "comma-separated origins of the React app"),
     (
@@ -280,6 +292,11 @@ pub struct AuthSettings {
     /// Least time between two JWKS downloads triggered by an unknown `kid` (not an environment
     /// setting; 30 s).
     pub jwks_min_refresh: Duration,
+    /// `AUTH_DISABLED=true`: `serve` may run with no authentication at all.
+    pub disabled: bool,
+    /// `AUTH_ALL_USERS_ADMIN=true`: with user tokens on and no admin role, every signed-in user
+    /// is an admin.
+    pub all_users_admin: bool,
 }
 
 impl Default for AuthSettings {
@@ -291,6 +308,8 @@ impl Default for AuthSettings {
             required_role: None,
             admin_role: None,
             jwks_min_refresh: Duration::from_secs(30),
+            disabled: false,
+            all_users_admin: false,
         }
     }
 }
@@ -299,6 +318,23 @@ impl AuthSettings {
     /// Whether any user-token method is configured.
     pub fn accepts_tokens(&self) -> bool {
         self.jwt_secret.is_some() || self.jwks_url.is_some()
+    }
+}
+
+impl Settings {
+    /// Why `serve` must not start with these settings: an open door nobody asked for. No
+    /// authentication at all needs `AUTH_DISABLED=true`; user tokens without `AUTH_ADMIN_ROLE`
+    /// (every signed-in user an admin: Supabase allows public sign-up by default) need
+    /// `AUTH_ALL_USERS_ADMIN=true`. The embedded demo does not ask.
+    pub fn serve_refusal(&self) -> Option<String> {
+        let tokens = self.auth.accepts_tokens();
+        if self.api_key.is_none() && !tokens && !self.auth.disabled {
+            return Some("no authentication is configured: anyone who can reach the service could enrol faces on every terminal. Set API_KEY and/or user tokens (SUPABASE_URL's JWKS or SUPABASE_JWT_SECRET), or set AUTH_DISABLED=true to run open on purpose".into());
+        }
+        if tokens && self.auth.admin_role.is_none() && !self.auth.all_users_admin {
+            return Some("user tokens are accepted but AUTH_ADMIN_ROLE is not set, so every signed-in user (Supabase allows public sign-up by default) could grant door access. Set AUTH_ADMIN_ROLE to the role your administrators carry (app_metadata.role), or set AUTH_ALL_USERS_ADMIN=true if every user of this project is an administrator".into());
+        }
+        None
     }
 }
 

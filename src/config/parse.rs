@@ -128,11 +128,14 @@ impl Settings {
         }
         read_edge(&get, &mut s, &mut problems);
 
-        match get("VERIFY_AFTER_WRITE").map(|v| v.to_ascii_lowercase()) {
-            None => {}
-            Some(v) if v == "true" || v == "1" => s.sync.verify_after_write = true,
-            Some(v) if v == "false" || v == "0" => s.sync.verify_after_write = false,
-            Some(v) => problems.push(format!("VERIFY_AFTER_WRITE='{v}' must be true or false")),
+        if let Some(v) = flag(&get, "VERIFY_AFTER_WRITE", &mut problems) {
+            s.sync.verify_after_write = v;
+        }
+        if let Some(v) = flag(&get, "AUTH_DISABLED", &mut problems) {
+            s.auth.disabled = v;
+        }
+        if let Some(v) = flag(&get, "AUTH_ALL_USERS_ADMIN", &mut problems) {
+            s.auth.all_users_admin = v;
         }
         s.delivery = super::delivery::read_delivery(&get, &mut problems);
         s.photo = super::photo::read_photo(&get, &mut problems);
@@ -224,6 +227,23 @@ pub(super) fn read_millis(
                 "{key}='{v}' must be a whole number of milliseconds between {min} and {max}"
             ));
             default
+        }
+    }
+}
+
+/// A true/false setting (`true`/`1`, `false`/`0`); `None` when unset or invalid (then a problem).
+fn flag(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    problems: &mut Vec<String>,
+) -> Option<bool> {
+    match get(key).map(|v| v.to_ascii_lowercase()) {
+        None => None,
+        Some(v) if v == "true" || v == "1" => Some(true),
+        Some(v) if v == "false" || v == "0" => Some(false),
+        Some(v) => {
+            problems.push(format!("{key}='{v}' must be true or false"));
+            None
         }
     }
 }

@@ -189,3 +189,38 @@ fn validity_columns_and_the_terminal_time_zone_are_checked_once() {
     );
     assert!(err.to_string().contains("TERMINAL_TIMEZONE"), "{err}");
 }
+
+#[test]
+fn serve_refuses_open_doors_nobody_asked_for() {
+    let refusal = |env: &[(&str, &str)]| load(env).expect("loads").serve_refusal();
+    let open = refusal(&[]).expect("no authentication at all");
+    assert!(
+        open.contains("API_KEY") && open.contains("AUTH_DISABLED=true"),
+        "{open}"
+    );
+    assert!(refusal(&[("AUTH_DISABLED", "true")]).is_none());
+    assert!(
+        refusal(&[("API_KEY", "k")]).is_none(),
+        "the key alone grants nothing to users"
+    );
+
+    let project = [
+        ("SUPABASE_URL", "https://abc.supabase.co"),
+        ("SUPABASE_SERVICE_ROLE_KEY", "k"),
+        ("API_KEY", "k"),
+    ];
+    let all_admins = refusal(&project).expect("user tokens without an admin role");
+    assert!(
+        all_admins.contains("AUTH_ADMIN_ROLE") && all_admins.contains("AUTH_ALL_USERS_ADMIN=true"),
+        "{all_admins}"
+    );
+    let with = |extra: (&'static str, &'static str)| {
+        let mut env = project.to_vec();
+        env.push(extra);
+        refusal(&env)
+    };
+    assert!(with(("AUTH_ADMIN_ROLE", "hr_admin")).is_none());
+    assert!(with(("AUTH_ALL_USERS_ADMIN", "true")).is_none());
+    let err = load(&[("AUTH_DISABLED", "maybe")]).expect_err("not a boolean");
+    assert!(err.to_string().contains("AUTH_DISABLED"), "{err}");
+}

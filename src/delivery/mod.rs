@@ -92,6 +92,8 @@ pub struct DeliveryOptions {
     pub sweep_interval: Duration,
     /// Whether a new biometrie row enrols the person (grants door access).
     pub enrol_new: bool,
+    /// How long a reconcile report may be used for a fix.
+    pub reconcile_report_ttl: Duration,
     /// Key of the credentials fingerprints (shared by every replica; never stored).
     pub fingerprint_key: Vec<u8>,
 }

@@ -259,6 +259,21 @@ pub enum FixError {
         "Not removed: {0:?} are not in this report's unknown_on_terminal. Only persons the report found unknown can be removed, each named; nothing was deleted or scheduled"
     )]
     NotInReport(Vec<String>),
+    /// `remove` names numbers that an employee has now (the data changed since the report).
+    #[error(
+        "Not removed: {0:?} now belong to employees in Supabase (the data changed since this report was made). Nothing was deleted or scheduled: start a new reconcile"
+    )]
+    NowEmployees(Vec<String>),
+    /// The report is older than `RECONCILE_REPORT_TTL_MS`.
+    #[error(
+        "This reconcile report is {age_secs} s old, older than RECONCILE_REPORT_TTL_MS allows ({ttl_secs} s): the terminal or the data may have changed since. Nothing was done: start a new reconcile and fix from its report"
+    )]
+    Expired {
+        /// The report's age.
+        age_secs: i64,
+        /// The limit.
+        ttl_secs: u64,
+    },
     /// The store or Supabase failed.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
@@ -427,6 +442,14 @@ impl Delivery {
             (ReconcileState::Done, Some(report)) => report,
             _ => return Err(FixError::NotDone),
         };
+        let age = Utc::now() - run.finished_at.unwrap_or(run.started_at);
+        let ttl = self.options.reconcile_report_ttl;
+        if age.to_std().is_ok_and(|a| a > ttl) {
+            return Err(FixError::Expired {
+                age_secs: age.num_seconds(),
+                ttl_secs: ttl.as_secs(),
+            });
+        }
         let unknown: HashSet<&str> = report
             .unknown_on_terminal
             .iter()
@@ -439,6 +462,26 @@ impl Delivery {
             .collect();
         if !not_in_report.is_empty() {
             return Err(FixError::NotInReport(not_in_report));
+        }
+        if !remove.is_empty() {
+            // The employees are read again: a number that became an employee's since the report
+            // must not be deleted.
+            let now_employed: HashSet<String> = self
+                .directory()?
+                .list_angajati()
+                .await
+                .map_err(DeliveryError::from)?
+                .iter()
+                .filter_map(|a| a.employee_no().map(str::to_string))
+                .collect();
+            let taken: Vec<String> = remove
+                .iter()
+                .filter(|no| now_employed.contains(*no))
+                .cloned()
+                .collect();
+            if !taken.is_empty() {
+                return Err(FixError::NowEmployees(taken));
+            }
         }
         let entry = self.find_device(device_id).await.map_err(|e| match e {
             ResyncError::Delivery(d) => FixError::Delivery(d),

@@ -1,6 +1,7 @@
 //! Domain models the orchestration works with: employees, terminals, and per-terminal results.
 
 mod error_code;
+mod redact;
 mod validity;
 
 use hikvision_isapi::{ErrorClass, IsapiError, Terminal, TerminalCall};
@@ -9,6 +10,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use error_code::{ErrorCode, ServiceCode};
+pub use redact::public_message;
 pub use validity::{Bound, BoundValue, ReadWindow, TERMINAL_TIME_FORMAT, TerminalWindow, Validity};
 
 /// An employee with the biometric record that links them to the terminals.

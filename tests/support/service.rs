@@ -26,6 +26,8 @@ pub fn serve_env(rest: &Rest, photos: &PhotoServer, database: &str) -> HashMap<S
         ("FACE_URL_SCHEME", "keep"),
         ("DATABASE_URL", database),
         ("API_KEY", API_KEY),
+        // User tokens are on (SUPABASE_URL's JWKS): `serve` needs an admin role.
+        ("AUTH_ADMIN_ROLE", "hr_admin"),
         ("RATE_LIMIT_DELAY_MS", "0"),
         ("DEVICE_TIMEOUT_MS", "2000"),
         ("REQUEST_DEADLINE_MS", "8000"),
@@ -36,6 +38,25 @@ pub fn serve_env(rest: &Rest, photos: &PhotoServer, database: &str) -> HashMap<S
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// What `serve` printed when it refused to start with `env` (it must exit, and fail).
+pub async fn serve_refusal(env: &[(&str, &str)]) -> String {
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        Command::new(env!("CARGO_BIN_EXE_hikvision-sync"))
+            .arg("serve")
+            .env_clear()
+            .envs(env.iter().copied())
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .stdin(Stdio::null())
+            .output(),
+    )
+    .await
+    .expect("serve exits by itself")
+    .expect("the service binary runs");
+    assert!(!out.status.success(), "serve started with {env:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
 }
 
 /// A running `hikvision-sync serve`.
