@@ -20,6 +20,7 @@ use crate::config::{ConfigError, HttpOptions, LogFormat, Settings};
 use crate::delivery::audit::PgAudit;
 use crate::delivery::jobs::{self, JobScheduler};
 use crate::delivery::memory::MemoryStore;
+use crate::delivery::outage::Availability;
 use crate::delivery::postgres::PgStore;
 use crate::delivery::schedule::{MemoryQueue, TaskRunner};
 use crate::delivery::{Delivery, DeliveryOptions, RetryTiming};
@@ -255,8 +256,10 @@ pub async fn build_delivery(
         delivery.start_background();
         return Ok(delivery);
     };
-    let database = TokioPostgresDatabase::from_url(url, d.pool_size)
+    let database = TokioPostgresDatabase::from_config(connection_config(url)?, d.pool_size)
         .map_err(|e| StartupError::Database(format!("DATABASE_URL: {e}")))?;
+    let pool = database.pool().clone();
+    let metrics_for_engine = Arc::clone(&metrics);
     let store = PgStore::new(database.pool().clone());
     let audit = Arc::new(PgAudit::new(database.pool().clone()));
     store
@@ -278,14 +281,40 @@ pub async fn build_delivery(
             metrics,
             options,
         )
-        .with_audit(audit),
+        .with_audit(audit)
+        .with_availability(Arc::new(Availability::on(pool, metrics_for_engine))),
     );
     let runner: Arc<dyn TaskRunner> = delivery.clone();
-    jobs::start_worker(database, runner, settings.sync.device_concurrency.min(64))
-        .await
-        .map_err(|e| StartupError::Database(e.to_string()))?;
+    jobs::start_worker(
+        database,
+        runner,
+        settings.sync.device_concurrency.min(64),
+        Arc::clone(delivery.availability()),
+    )
+    .await
+    .map_err(|e| StartupError::Database(e.to_string()))?;
     delivery.start_background();
     Ok(delivery)
+}
+
+/// How long opening a connection to the delivery database may take: during an outage a request
+/// answers 503 `delivery_unavailable` within its deadline instead of waiting on the connection.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The connection settings of `DATABASE_URL`, with a connect timeout and TCP keepalives unless the
+/// URL sets its own (a vanished server is noticed in a minute, not after the system's two hours).
+fn connection_config(url: &str) -> Result<tokio_postgres::Config, StartupError> {
+    // The parser's message names the bad part, never the password.
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StartupError::Database(format!("DATABASE_URL: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    config
+        .keepalives(true)
+        .keepalives_idle(std::time::Duration::from_secs(30));
+    Ok(config)
 }
 
 /// Binds the listen address.
@@ -320,11 +349,37 @@ pub async fn shutdown_signal() {
 
 /// Installs the log subscriber (text or JSON, filtered by `RUST_LOG`, default `info`).
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(log_directives(
+        std::env::var("RUST_LOG").ok().as_deref(),
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// `RUST_LOG` (default `info`) with the job engine's own lines off unless it names them: the
+/// engine logs a line per job slot per failed poll during a database outage, while the service
+/// logs the outage once, the engine's restarts and its tasks' failures itself.
+fn log_directives(rust_log: Option<&str>) -> String {
+    match rust_log.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) if v.contains("graphile_worker") => v.to_string(),
+        Some(v) => format!("{v},graphile_worker=off"),
+        None => "info,graphile_worker=off".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_directives;
+
+    #[test]
+    fn the_job_engine_is_quiet_unless_named() {
+        assert_eq!(log_directives(None), "info,graphile_worker=off");
+        assert_eq!(log_directives(Some("warn")), "warn,graphile_worker=off");
+        let named = "info,graphile_worker=debug";
+        assert_eq!(log_directives(Some(named)), named);
+    }
 }

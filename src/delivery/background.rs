@@ -1,5 +1,7 @@
-//! What every process runs beside its requests: the claims heartbeat (a live replica keeps its
-//! claims, a dead one's run out within `CLAIM_LEASE`), the sweep, and the backlog metrics.
+//! What every process runs beside its requests: the claims heartbeat (a live owner keeps its
+//! claims, a dead one's run out within `CLAIM_LEASE`), the sweep, and the backlog metrics. Each
+//! loop rides through a database outage: a failed turn is reported to the availability (logged
+//! once per outage) and the next turn comes at its usual time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,26 +18,31 @@ impl Delivery {
     pub fn start_background(self: &Arc<Self>) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let prefix = format!("{}:", this.replica);
             loop {
                 tokio::time::sleep(HEARTBEAT.min(CLAIM_LEASE / 3)).await;
-                if let Err(e) = this.store.renew(&prefix, this.lease_until()).await {
-                    tracing::warn!(error = %e, "could not renew delivery claims");
+                let owners = this.live.names();
+                if owners.is_empty() {
+                    continue;
                 }
+                let renewed = this.store.renew(&owners, this.lease_until()).await;
+                this.availability
+                    .report("renewing delivery claims", &renewed);
             }
         });
         let this = Arc::clone(self);
         tokio::spawn(async move {
             loop {
-                match this.store.backlog().await {
-                    Ok(b) => this.metrics.set_backlog(
+                let backlog = this.store.backlog().await;
+                if let Ok(b) = &backlog {
+                    this.metrics.set_backlog(
                         b.pending,
                         b.failed,
                         b.oldest_pending_secs,
                         b.oldest_pending_removal_secs,
-                    ),
-                    Err(e) => tracing::debug!(error = %e, "backlog metrics unavailable"),
+                    );
                 }
+                this.availability
+                    .report("reading the backlog metrics", &backlog);
                 tokio::time::sleep(METRICS_EVERY).await;
             }
         });
@@ -46,9 +53,8 @@ impl Delivery {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(this.options.sweep_interval).await;
-                if let Err(e) = this.sweep().await {
-                    tracing::warn!(error = %e, "sweep failed; it runs again at the next interval");
-                }
+                let swept = this.sweep().await;
+                this.availability.report("the sweep", &swept);
             }
         });
     }

@@ -217,16 +217,13 @@ impl DeliveryStore for MemoryStore {
 
     fn renew<'a>(
         &'a self,
-        owner_prefix: &'a str,
+        owners: &'a [String],
         lease_until: DateTime<Utc>,
     ) -> StoreFuture<'a, u64> {
         let now = Utc::now();
         let mut renewed = 0;
         for row in self.lock().rows.values_mut() {
-            let mine = row
-                .claimed_by
-                .as_deref()
-                .is_some_and(|o| o.starts_with(owner_prefix));
+            let mine = row.claimed_by.as_ref().is_some_and(|o| owners.contains(o));
             if mine && row.claimed_until.is_some_and(|u| u > now) {
                 row.claimed_until = Some(lease_until);
                 renewed += 1;
@@ -411,7 +408,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_heartbeat_renews_only_its_own_replica() {
+    async fn the_heartbeat_renews_only_its_live_owners() {
         let store = MemoryStore::default();
         let mut other = change("a");
         other.key.device_id = "d2".into();
@@ -419,8 +416,9 @@ mod tests {
             .want(&[change("a")], Some("r1:req:0"), lease())
             .await
             .ok();
-        store.want(&[other], Some("r2:req:0"), lease()).await.ok();
-        assert_eq!(store.renew("r1:", lease()).await.ok(), Some(1));
+        store.want(&[other], Some("r1:req:1"), lease()).await.ok();
+        let live = ["r1:req:0".to_string(), "r2:req:1".to_string()];
+        assert_eq!(store.renew(&live, lease()).await.ok(), Some(1));
     }
 
     #[tokio::test]

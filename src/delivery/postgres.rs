@@ -303,7 +303,7 @@ impl DeliveryStore for PgStore {
 
     fn renew<'a>(
         &'a self,
-        owner_prefix: &'a str,
+        owners: &'a [String],
         lease_until: DateTime<Utc>,
     ) -> StoreFuture<'a, u64> {
         async move {
@@ -311,8 +311,8 @@ impl DeliveryStore for PgStore {
             Ok(client
                 .execute(
                     "update hikvision_sync.delivery set claimed_until = $2
-                     where starts_with(claimed_by, $1) and claimed_until > now()",
-                    &[&owner_prefix, &lease_until],
+                     where claimed_by = any($1) and claimed_until > now()",
+                    &[&owners, &lease_until],
                 )
                 .await?)
         }

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use super::model::{Change, PairKey, PairRecord, PairState, Want};
+use super::owner::Owner;
 use super::runner::entry_id;
 use super::schedule::Task;
 use super::{Delivery, DeliveryError};
@@ -48,7 +49,7 @@ impl Delivery {
             .iter()
             .map(|entry| change_for(&angajat, entry, flow, flags, previous.get(entry_id(entry))))
             .collect();
-        let claimed = self.store.want(&changes, Some(&owner), lease).await?;
+        let claimed = self.store.want(&changes, Some(&*owner), lease).await?;
         // First of all: if this process dies from here on, each claimed pair is retried when its
         // claim runs out.
         let safety_at = lease + chrono::Duration::seconds(1);
@@ -190,7 +191,7 @@ impl Delivery {
     /// such a call keeps its claim and records its result when it ends.
     fn record_late(
         self: &Arc<Self>,
-        owner: String,
+        owner: Owner,
         changes: Vec<Change>,
         called: Vec<DeviceEntry>,
         mut waiting: HashSet<usize>,

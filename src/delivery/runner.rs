@@ -343,4 +343,8 @@ impl TaskRunner for Delivery {
         }
         .boxed()
     }
+
+    fn resume(&self) -> StoreFuture<'_, ()> {
+        async move { self.schedule_overdue().await.map(drop) }.boxed()
+    }
 }

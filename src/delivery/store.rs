@@ -67,11 +67,11 @@ pub trait DeliveryStore: Send + Sync {
         due_at: DateTime<Utc>,
     ) -> StoreFuture<'a, ()>;
 
-    /// Extends every live claim whose owner starts with `owner_prefix` to `lease_until` (the
-    /// claims heartbeat of one replica).
+    /// Extends every live claim of `owners` to `lease_until` (the claims heartbeat of one
+    /// replica: only the owners still at work, so a dead one's claims run out).
     fn renew<'a>(
         &'a self,
-        owner_prefix: &'a str,
+        owners: &'a [String],
         lease_until: DateTime<Utc>,
     ) -> StoreFuture<'a, u64>;
 
