@@ -345,6 +345,11 @@ impl TaskRunner for Delivery {
     }
 
     fn resume(&self) -> StoreFuture<'_, ()> {
-        async move { self.schedule_overdue().await.map(drop) }.boxed()
+        async move {
+            // Claims of the work the stopped engine cut off are free before its jobs run again.
+            self.renew_claims().await?;
+            self.schedule_overdue().await.map(drop)
+        }
+        .boxed()
     }
 }

@@ -150,6 +150,8 @@ impl Drop for Cluster {
         let pg_ctl = bin("pg_ctl");
         let _ = as_owner(&pg_ctl, &["stop", "-D", &data, "-m", "immediate"])
             .as_std_mut()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
