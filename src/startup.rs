@@ -360,15 +360,25 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
-/// `RUST_LOG` (default `info`) with the job engine's own lines off unless it names them: the
-/// engine logs a line per job slot per failed poll during a database outage, while the service
-/// logs the outage once, the engine's restarts and its tasks' failures itself.
+/// Libraries that log a line per job slot per failed poll (the job engine) or per dropped
+/// connection (the pool) when the database goes away, and how loud they may be unless `RUST_LOG`
+/// names them: the service logs the outage once, the engine's restarts and its tasks' failures
+/// itself.
+const QUIET: &[(&str, &str)] = &[("graphile_worker", "off"), ("deadpool.postgres", "error")];
+
+/// `RUST_LOG` (default `info`) with the [`QUIET`] libraries turned down unless it names them.
 fn log_directives(rust_log: Option<&str>) -> String {
-    match rust_log.map(str::trim).filter(|v| !v.is_empty()) {
-        Some(v) if v.contains("graphile_worker") => v.to_string(),
-        Some(v) => format!("{v},graphile_worker=off"),
-        None => "info,graphile_worker=off".to_string(),
+    let base = rust_log
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .unwrap_or("info");
+    let mut directives = base.to_string();
+    for (target, level) in QUIET {
+        if !base.contains(target) {
+            directives.push_str(&format!(",{target}={level}"));
+        }
     }
+    directives
 }
 
 #[cfg(test)]
@@ -376,10 +386,14 @@ mod tests {
     use super::log_directives;
 
     #[test]
-    fn the_job_engine_is_quiet_unless_named() {
-        assert_eq!(log_directives(None), "info,graphile_worker=off");
-        assert_eq!(log_directives(Some("warn")), "warn,graphile_worker=off");
-        let named = "info,graphile_worker=debug";
-        assert_eq!(log_directives(Some(named)), named);
+    fn the_noisy_libraries_are_quiet_unless_named() {
+        let quiet = "graphile_worker=off,deadpool.postgres=error";
+        assert_eq!(log_directives(None), format!("info,{quiet}"));
+        assert_eq!(log_directives(Some("warn")), format!("warn,{quiet}"));
+        assert_eq!(
+            log_directives(Some("info,graphile_worker=debug")),
+            "info,graphile_worker=debug,deadpool.postgres=error"
+        );
+        assert!(tracing_subscriber::EnvFilter::try_new(log_directives(None)).is_ok());
     }
 }

@@ -252,7 +252,12 @@ impl IntoResponse for ApiError {
                 e.to_string()
             }
             Self::Delivery(e) => {
-                tracing::warn!(error = %e, "delivery store failed");
+                if e.is_outage() {
+                    // Logged once per outage by the delivery's availability.
+                    tracing::debug!(error = %e, "delivery database unavailable");
+                } else {
+                    tracing::warn!(error = %e, "delivery store failed");
+                }
                 e.to_string()
             }
             other => other.to_string(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
+use graphile_worker::errors::GraphileWorkerError;
 use graphile_worker::{
     Database, IntoTaskHandlerResult, JobKeyMode, JobSpec, TaskHandler, Worker, WorkerContext,
     WorkerOptions, WorkerUtils,
@@ -93,6 +94,22 @@ impl TaskHandler for ProbeTerminal {
     }
 }
 
+/// A job engine call's failure: an outage when the database did not answer (no SQLSTATE, or the
+/// classes of connection failures and shutdowns).
+fn job_error(what: &str, e: &GraphileWorkerError) -> DeliveryError {
+    let message = format!("{what}: {e}");
+    match e {
+        GraphileWorkerError::SqlError(db)
+            if db
+                .code()
+                .is_none_or(|c| c.starts_with("08") || c.starts_with("57P")) =>
+        {
+            DeliveryError::Unavailable(message)
+        }
+        _ => DeliveryError::Store(message),
+    }
+}
+
 /// Schedules tasks as jobs.
 pub struct JobScheduler {
     utils: WorkerUtils,
@@ -149,7 +166,7 @@ impl Scheduler for JobScheduler {
             };
             added
                 .map(drop)
-                .map_err(|e| DeliveryError::Store(format!("cannot schedule a job: {e}")))
+                .map_err(|e| job_error("cannot schedule a job", &e))
         }
         .boxed()
     }
