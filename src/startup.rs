@@ -7,6 +7,7 @@ mod watchdog;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use axum::Router;
 use graphile_worker::Database;
@@ -299,10 +300,15 @@ pub async fn build_delivery(
 
 /// How long opening a connection to the delivery database may take: during an outage a request
 /// answers 503 `delivery_unavailable` within its deadline instead of waiting on the connection.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long sent data may stay unacknowledged before the connection counts as dead (a server that
+/// vanished without closing it), so a pooled connection does not hold its query for minutes.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Keepalive probes of idle connections: a vanished server is noticed within a minute, not after
+/// the system's two hours.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 
-/// The connection settings of `DATABASE_URL`, with a connect timeout and TCP keepalives unless the
-/// URL sets its own (a vanished server is noticed in a minute, not after the system's two hours).
+/// The connection settings of `DATABASE_URL`, with the timeouts above unless the URL sets its own.
 fn connection_config(url: &str) -> Result<tokio_postgres::Config, StartupError> {
     // The parser's message names the bad part, never the password.
     let mut config: tokio_postgres::Config = url
@@ -311,9 +317,16 @@ fn connection_config(url: &str) -> Result<tokio_postgres::Config, StartupError> 
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
-    config
-        .keepalives(true)
-        .keepalives_idle(std::time::Duration::from_secs(30));
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
+    // The driver's default idle time is two hours; a URL's own `keepalives_idle` is kept.
+    if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        config
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(Duration::from_secs(10))
+            .keepalives_retries(3);
+    }
     Ok(config)
 }
 
@@ -383,7 +396,21 @@ fn log_directives(rust_log: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::log_directives;
+    use super::*;
+
+    #[test]
+    fn the_delivery_database_gets_timeouts_unless_its_url_sets_them() {
+        let config = connection_config("postgres://u:p@db.example:5432/postgres").unwrap();
+        assert_eq!(config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        assert_eq!(config.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
+        assert_eq!(config.get_keepalives_idle(), KEEPALIVE_IDLE);
+        let own = "postgres://u:p@db.example:5432/postgres?connect_timeout=9&keepalives_idle=60";
+        let config = connection_config(own).unwrap();
+        assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(9)));
+        assert_eq!(config.get_keepalives_idle(), Duration::from_secs(60));
+        let bad = connection_config("postgres://u:s3cret@db.example:5432/postgres?sslmode=nope");
+        assert!(bad.is_err_and(|e| !e.to_string().contains("s3cret")));
+    }
 
     #[test]
     fn the_noisy_libraries_are_quiet_unless_named() {
