@@ -1,7 +1,8 @@
 //! Background work through the job engine, `graphile_worker` (Postgres, no extension): one named
 //! queue per terminal (one call in flight per terminal across every replica, so pacing holds too),
 //! one pending job per task key (`job_key`, replaced by a newer one), `run_at` for backoff, and
-//! worker heartbeats so a dead replica's jobs are taken over within `DEAD_REPLICA_AFTER`.
+//! worker heartbeats so a dead replica's jobs are taken over within `DEAD_REPLICA_AFTER`. The
+//! worker runs under a supervisor ([`super::engine`]) that starts it again after an outage.
 
 use std::sync::Arc;
 use std::time::Duration;

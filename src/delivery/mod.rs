@@ -209,7 +209,7 @@ impl Delivery {
     }
 
     /// A fresh claim owner of this replica (`<replica>:<what>:<n>`): its claims are renewed
-    /// while it lives, and run out within `CLAIM_LEASE` once it is dropped.
+    /// while it lives, and freed by the next heartbeat once it is dropped.
     fn owner(&self, what: &str) -> owner::Owner {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
         self.live.register(format!("{}:{what}:{n}", self.replica))

@@ -15,13 +15,13 @@ impl LiveOwners {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers `name` until the returned owner is dropped.
+    /// Registers `name` until the returned owner (and every clone of it) is dropped.
     pub(super) fn register(&self, name: String) -> Owner {
         self.set().insert(name.clone());
-        Owner {
+        Owner(Arc::new(Named {
             name,
             live: self.clone(),
-        }
+        }))
     }
 
     /// Every live owner, for the heartbeat.
@@ -30,9 +30,14 @@ impl LiveOwners {
     }
 }
 
-/// A claim owner; it reads as its name (`&owner` where a `&str` is taken).
+/// A claim owner; it reads as its name (`&owner` where a `&str` is taken). Clones share it: the
+/// call gate of a flow holds one, so terminal calls that outlive their request (a client that
+/// went away) keep the claim until they end.
+#[derive(Debug, Clone)]
+pub(super) struct Owner(Arc<Named>);
+
 #[derive(Debug)]
-pub(super) struct Owner {
+struct Named {
     name: String,
     live: LiveOwners,
 }
@@ -41,11 +46,11 @@ impl std::ops::Deref for Owner {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 }
 
-impl Drop for Owner {
+impl Drop for Named {
     fn drop(&mut self) {
         self.live.set().remove(&self.name);
     }
@@ -60,8 +65,11 @@ mod tests {
         let live = LiveOwners::default();
         let a = live.register("r:req:1".into());
         let b = live.register("r:job:2".into());
+        let gate = b.clone();
         assert_eq!(&*a, "r:req:1");
         drop(b);
+        assert_eq!(live.names().len(), 2, "a clone keeps it live");
+        drop(gate);
         assert_eq!(live.names(), vec!["r:req:1".to_string()]);
         drop(a);
         assert!(live.names().is_empty());
