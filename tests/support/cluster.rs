@@ -56,11 +56,11 @@ async fn run(mut command: Command, what: &str) {
     );
 }
 
-/// A loopback port below the ephemeral range, free now: no outgoing connection can take it while
-/// the cluster is stopped.
+/// A loopback port free now, below the ephemeral range (no outgoing connection can take it while
+/// the cluster is stopped) and above the simulators' (no terminal can either).
 fn low_port() -> u16 {
     for _ in 0..100 {
-        let port = 20_000 + u16::try_from(Uuid::new_v4().as_u128() % 12_000).unwrap();
+        let port = 32_000 + u16::try_from(Uuid::new_v4().as_u128() % 700).unwrap();
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
