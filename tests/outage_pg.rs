@@ -322,6 +322,11 @@ async fn three_replicas_ride_through_with_one_warning_each() {
         );
         assert_eq!(recovered, 1, "replica {n}: one line at recovery");
         assert_eq!(errors, 0, "replica {n}: {lines:?}");
+        let raw = std::fs::read_to_string(logs.join(format!("{n}.log"))).unwrap();
+        assert!(
+            !raw.contains("postgres://"),
+            "no connection string in the log"
+        );
     }
     drop(replicas);
     let _ = std::fs::remove_dir_all(&logs);
