@@ -219,3 +219,21 @@ pub async fn start_worker(
     tokio::spawn(supervisor.run(worker));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use graphile_worker::DbError;
+
+    use super::*;
+
+    #[test]
+    fn a_job_engine_call_that_finds_no_database_is_an_outage() {
+        let refused = GraphileWorkerError::SqlError(DbError::new("error connecting to server"));
+        assert!(job_error("schedule", &refused).is_outage());
+        let shutdown = GraphileWorkerError::SqlError(DbError::with_code("terminating", "57P01"));
+        assert!(job_error("schedule", &shutdown).is_outage());
+        let bug = GraphileWorkerError::SqlError(DbError::with_code("syntax", "42601"));
+        assert!(!job_error("schedule", &bug).is_outage());
+        assert!(!job_error("schedule", &GraphileWorkerError::JobScheduleSkipped).is_outage());
+    }
+}
