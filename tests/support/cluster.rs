@@ -34,7 +34,12 @@ fn as_owner(program: &str, args: &[&str]) -> Command {
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
     let mut command = if root {
-        let mut c = Command::new("runuser");
+        // runuser lives in /usr/sbin, which a minimal PATH may lack.
+        let runuser = ["/usr/sbin/runuser", "/sbin/runuser"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("runuser");
+        let mut c = Command::new(runuser);
         c.args(["-u", "postgres", "--", program]);
         c
     } else {
