@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use hikvision_isapi::{CallObserver, CallOutcome, TerminalCall};
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 /// The service's metrics, registered in their own registry.
@@ -21,6 +21,8 @@ pub struct Metrics {
     failed: IntGauge,
     oldest_pending: Gauge,
     oldest_removal: Gauge,
+    engine_up: IntGauge,
+    engine_restarts: IntCounter,
 }
 
 impl Metrics {
@@ -74,6 +76,16 @@ impl Metrics {
             "hikvision_delivery_oldest_pending_removal_seconds",
             "Age of the oldest pending removal: someone who left may still open a door",
         )?;
+        let engine_up = IntGauge::new(
+            "hikvision_delivery_engine_up",
+            "1 while the job engine runs and its database answers, 0 during an outage",
+        )?;
+        let engine_restarts = IntCounter::new(
+            "hikvision_delivery_engine_restarts_total",
+            "Times the job engine was started again after it stopped (a database outage)",
+        )?;
+        registry.register(Box::new(engine_up.clone()))?;
+        registry.register(Box::new(engine_restarts.clone()))?;
         registry.register(Box::new(attempts.clone()))?;
         registry.register(Box::new(pending.clone()))?;
         registry.register(Box::new(failed.clone()))?;
@@ -92,6 +104,8 @@ impl Metrics {
             failed,
             oldest_pending,
             oldest_removal,
+            engine_up,
+            engine_restarts,
         })
     }
 
@@ -127,6 +141,16 @@ impl Metrics {
         self.failed.set(failed as i64);
         self.oldest_pending.set(oldest_secs);
         self.oldest_removal.set(oldest_removal_secs);
+    }
+
+    /// Sets whether the job engine is up.
+    pub fn set_engine_up(&self, up: bool) {
+        self.engine_up.set(i64::from(up));
+    }
+
+    /// Counts one restart of the job engine.
+    pub fn count_engine_restart(&self) {
+        self.engine_restarts.inc();
     }
 
     /// The Prometheus text exposition.

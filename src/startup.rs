@@ -7,6 +7,7 @@ mod watchdog;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use axum::Router;
 use graphile_worker::Database;
@@ -20,6 +21,7 @@ use crate::config::{ConfigError, HttpOptions, LogFormat, Settings};
 use crate::delivery::audit::PgAudit;
 use crate::delivery::jobs::{self, JobScheduler};
 use crate::delivery::memory::MemoryStore;
+use crate::delivery::outage::Availability;
 use crate::delivery::postgres::PgStore;
 use crate::delivery::schedule::{MemoryQueue, TaskRunner};
 use crate::delivery::{Delivery, DeliveryOptions, RetryTiming};
@@ -256,8 +258,10 @@ pub async fn build_delivery(
         delivery.start_background();
         return Ok(delivery);
     };
-    let database = TokioPostgresDatabase::from_url(url, d.pool_size)
+    let database = TokioPostgresDatabase::from_config(connection_config(url)?, d.pool_size)
         .map_err(|e| StartupError::Database(format!("DATABASE_URL: {e}")))?;
+    let pool = database.pool().clone();
+    let metrics_for_engine = Arc::clone(&metrics);
     let store = PgStore::new(database.pool().clone());
     let audit = Arc::new(PgAudit::new(database.pool().clone()));
     store
@@ -279,14 +283,52 @@ pub async fn build_delivery(
             metrics,
             options,
         )
-        .with_audit(audit),
+        .with_audit(audit)
+        .with_availability(Arc::new(Availability::on(pool, metrics_for_engine))),
     );
     let runner: Arc<dyn TaskRunner> = delivery.clone();
-    jobs::start_worker(database, runner, settings.sync.device_concurrency.min(64))
-        .await
-        .map_err(|e| StartupError::Database(e.to_string()))?;
+    jobs::start_worker(
+        database,
+        runner,
+        settings.sync.device_concurrency.min(64),
+        Arc::clone(delivery.availability()),
+    )
+    .await
+    .map_err(|e| StartupError::Database(e.to_string()))?;
     delivery.start_background();
     Ok(delivery)
+}
+
+/// How long opening a connection to the delivery database may take: during an outage a request
+/// answers 503 `delivery_unavailable` within its deadline instead of waiting on the connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long sent data may stay unacknowledged before the connection counts as dead (a server that
+/// vanished without closing it), so a pooled connection does not hold its query for minutes.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Keepalive probes of idle connections: a vanished server is noticed within a minute, not after
+/// the system's two hours.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+
+/// The connection settings of `DATABASE_URL`, with the timeouts above unless the URL sets its own.
+fn connection_config(url: &str) -> Result<tokio_postgres::Config, StartupError> {
+    // The parser's message names the bad part, never the password.
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StartupError::Database(format!("DATABASE_URL: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
+    // The driver's default idle time is two hours; a URL's own `keepalives_idle` is kept.
+    if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        config
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(Duration::from_secs(10))
+            .keepalives_retries(3);
+    }
+    Ok(config)
 }
 
 /// Binds the listen address.
@@ -321,11 +363,65 @@ pub async fn shutdown_signal() {
 
 /// Installs the log subscriber (text or JSON, filtered by `RUST_LOG`, default `info`).
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(log_directives(
+        std::env::var("RUST_LOG").ok().as_deref(),
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Libraries that log a line per job slot per failed poll (the job engine) or per dropped
+/// connection (the pool) when the database goes away, and how loud they may be unless `RUST_LOG`
+/// names them: the service logs the outage once, the engine's restarts and its tasks' failures
+/// itself.
+const QUIET: &[(&str, &str)] = &[("graphile_worker", "off"), ("deadpool.postgres", "error")];
+
+/// `RUST_LOG` (default `info`) with the [`QUIET`] libraries turned down unless it names them.
+fn log_directives(rust_log: Option<&str>) -> String {
+    let base = rust_log
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .unwrap_or("info");
+    let mut directives = base.to_string();
+    for (target, level) in QUIET {
+        if !base.contains(target) {
+            directives.push_str(&format!(",{target}={level}"));
+        }
+    }
+    directives
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delivery_database_gets_timeouts_unless_its_url_sets_them() {
+        let config = connection_config("postgres://u:p@db.example:5432/postgres").unwrap();
+        assert_eq!(config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        assert_eq!(config.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
+        assert_eq!(config.get_keepalives_idle(), KEEPALIVE_IDLE);
+        let own = "postgres://u:p@db.example:5432/postgres?connect_timeout=9&keepalives_idle=60";
+        let config = connection_config(own).unwrap();
+        assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(9)));
+        assert_eq!(config.get_keepalives_idle(), Duration::from_secs(60));
+        let bad = connection_config("postgres://u:s3cret@db.example:5432/postgres?sslmode=nope");
+        assert!(bad.is_err_and(|e| !e.to_string().contains("s3cret")));
+    }
+
+    #[test]
+    fn the_noisy_libraries_are_quiet_unless_named() {
+        let quiet = "graphile_worker=off,deadpool.postgres=error";
+        assert_eq!(log_directives(None), format!("info,{quiet}"));
+        assert_eq!(log_directives(Some("warn")), format!("warn,{quiet}"));
+        assert_eq!(
+            log_directives(Some("info,graphile_worker=debug")),
+            "info,graphile_worker=debug,deadpool.postgres=error"
+        );
+        assert!(tracing_subscriber::EnvFilter::try_new(log_directives(None)).is_ok());
+    }
 }

@@ -359,7 +359,10 @@ async fn an_update_after_a_removal_does_not_give_a_returning_terminal_the_person
     let (_, devices) = f.app.get("/api/hikvision/devices/status").await;
     for body in [&pending, &devices] {
         let text = body.to_string();
-        assert!(!text.contains("127.0.0.1") && !text.contains("faces/"), "{text}");
+        assert!(
+            !text.contains("127.0.0.1") && !text.contains("faces/"),
+            "{text}"
+        );
     }
     assert!(
         pending.to_string().contains("[address]"),

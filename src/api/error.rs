@@ -81,10 +81,10 @@ api_codes! {
     SupabaseUnavailable => "supabase_unavailable", SERVICE_UNAVAILABLE: "Supabase does not answer.";
     SupabaseAuthFailed => "supabase_auth_failed", SERVICE_UNAVAILABLE: "Supabase rejects the service key.";
     AuthUnavailable => "auth_unavailable", SERVICE_UNAVAILABLE: "The token signing keys cannot be downloaded.";
-    DeliveryUnavailable => "delivery_unavailable", SERVICE_UNAVAILABLE: "The delivery database is unavailable.";
+    DeliveryUnavailable => "delivery_unavailable", SERVICE_UNAVAILABLE: "The delivery database does not answer (or failed): nothing was sent to a terminal; retry once /ready answers 200.";
     NotEnabled => "not_enabled", SERVICE_UNAVAILABLE: "The route is off until its setting is set (e.g. WEBHOOK_SECRET).";
     RequestTimeout => "request_timeout", SERVICE_UNAVAILABLE: "The request took longer than REQUEST_TIMEOUT_MS.";
-    NotReady => "not_ready", SERVICE_UNAVAILABLE: "GET /ready: Supabase is not configured or does not answer.";
+    NotReady => "not_ready", SERVICE_UNAVAILABLE: "GET /ready: Supabase, the delivery database or its job engine does not work (the message says which).";
 }
 
 impl std::fmt::Display for ApiCode {
@@ -253,7 +253,12 @@ impl IntoResponse for ApiError {
                 e.to_string()
             }
             Self::Delivery(e) => {
-                tracing::warn!(error = %e, "delivery store failed");
+                if e.is_outage() {
+                    // Logged once per outage by the delivery's availability.
+                    tracing::debug!(error = %e, "delivery database unavailable");
+                } else {
+                    tracing::warn!(error = %e, "delivery store failed");
+                }
                 e.to_string()
             }
             other => other.to_string(),

@@ -21,7 +21,7 @@ pub struct Health {
     pub version: &'static str,
 }
 
-/// `GET /ready`'s answer when Supabase answers.
+/// `GET /ready`'s answer when everything it checks works.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Ready {
     /// Always "ok".
@@ -39,25 +39,33 @@ pub async fn health() -> Json<Health> {
     })
 }
 
-/// `GET /ready`: the directory (Supabase) answers; 503 `not_ready` with the reason when it does
-/// not.
+/// `GET /ready`: the directory (Supabase) answers, and so do the delivery database and its job
+/// engine; 503 `not_ready` with what does not work otherwise.
 #[utoipa::path(get, path = "/ready", tag = "health", responses(
-    (status = 200, description = "Supabase answers", body = Ready),
-    (status = 503, description = "Supabase is not configured or does not answer", body = ErrorBody)))]
+    (status = 200, description = "Supabase and the delivery database answer, and the job engine runs", body = Ready),
+    (status = 503, description = "Supabase is not configured or does not answer, or the delivery database does not answer, or its job engine is not running (the message says which)", body = ErrorBody)))]
 pub async fn ready(
     State(state): State<AppState>,
 ) -> Result<Json<Ready>, (StatusCode, Json<ErrorBody>)> {
-    let outcome = match state.directory() {
-        Ok(d) => d.ping().await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+    let directory = async {
+        match state.directory() {
+            Ok(d) => d.ping().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
     };
-    match outcome {
-        Ok(()) => Ok(Json(Ready { status: "ok" })),
-        Err(message) => Err((
-            ApiCode::NotReady.status(),
-            Json(ErrorBody::new(ApiCode::NotReady, message)),
-        )),
+    let delivery = state.delivery.availability().check();
+    let (directory, delivery) = tokio::join!(directory, delivery);
+    let problems: Vec<String> = [directory.err(), delivery.err()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if problems.is_empty() {
+        return Ok(Json(Ready { status: "ok" }));
     }
+    Err((
+        ApiCode::NotReady.status(),
+        Json(ErrorBody::new(ApiCode::NotReady, problems.join("; "))),
+    ))
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -1,10 +1,13 @@
-//! What every process runs beside its requests: the claims heartbeat (a live replica keeps its
-//! claims, a dead one's run out within `CLAIM_LEASE`), the sweep, and the backlog metrics.
+//! What every process runs beside its requests: the claims heartbeat (an owner still at work keeps
+//! its claims; one that ended without releasing them frees them at the next turn; a dead
+//! replica's run out within `CLAIM_LEASE`), the sweep, and the backlog metrics. Each loop rides
+//! through a database outage: a failed turn is reported to the availability (logged once per
+//! outage) and the next turn comes at its usual time.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{CLAIM_LEASE, Delivery};
+use super::{CLAIM_LEASE, Delivery, DeliveryError};
 
 /// How often claims are renewed (a third of the lease).
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -12,30 +15,41 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 const METRICS_EVERY: Duration = Duration::from_secs(10);
 
 impl Delivery {
+    /// Renews the claims of this replica's owners still at work, and frees those of owners that
+    /// ended without releasing them.
+    pub(super) async fn renew_claims(&self) -> Result<u64, DeliveryError> {
+        // Before the owners are read: see `DeliveryStore::renew`.
+        let lease_until = self.lease_until();
+        let owners = self.live.names();
+        let replica = format!("{}:", self.replica);
+        self.store.renew(&replica, &owners, lease_until).await
+    }
+
     /// Starts the heartbeat, the sweep and the backlog metrics; they stop with the runtime.
     pub fn start_background(self: &Arc<Self>) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let prefix = format!("{}:", this.replica);
             loop {
                 tokio::time::sleep(HEARTBEAT.min(CLAIM_LEASE / 3)).await;
-                if let Err(e) = this.store.renew(&prefix, this.lease_until()).await {
-                    tracing::warn!(error = %e, "could not renew delivery claims");
-                }
+                let renewed = this.renew_claims().await;
+                this.availability
+                    .report("renewing delivery claims", &renewed);
             }
         });
         let this = Arc::clone(self);
         tokio::spawn(async move {
             loop {
-                match this.store.backlog().await {
-                    Ok(b) => this.metrics.set_backlog(
+                let backlog = this.store.backlog().await;
+                if let Ok(b) = &backlog {
+                    this.metrics.set_backlog(
                         b.pending,
                         b.failed,
                         b.oldest_pending_secs,
                         b.oldest_pending_removal_secs,
-                    ),
-                    Err(e) => tracing::debug!(error = %e, "backlog metrics unavailable"),
+                    );
                 }
+                this.availability
+                    .report("reading the backlog metrics", &backlog);
                 tokio::time::sleep(METRICS_EVERY).await;
             }
         });
@@ -46,9 +60,8 @@ impl Delivery {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(this.options.sweep_interval).await;
-                if let Err(e) = this.sweep().await {
-                    tracing::warn!(error = %e, "sweep failed; it runs again at the next interval");
-                }
+                let swept = this.sweep().await;
+                this.availability.report("the sweep", &swept);
             }
         });
     }

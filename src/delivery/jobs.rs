@@ -1,13 +1,15 @@
 //! Background work through the job engine, `graphile_worker` (Postgres, no extension): one named
 //! queue per terminal (one call in flight per terminal across every replica, so pacing holds too),
 //! one pending job per task key (`job_key`, replaced by a newer one), `run_at` for backoff, and
-//! worker heartbeats so a dead replica's jobs are taken over within `DEAD_REPLICA_AFTER`.
+//! worker heartbeats so a dead replica's jobs are taken over within `DEAD_REPLICA_AFTER`. The
+//! worker runs under a supervisor ([`super::engine`]) that starts it again after an outage.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
+use graphile_worker::errors::GraphileWorkerError;
 use graphile_worker::{
     Database, IntoTaskHandlerResult, JobKeyMode, JobSpec, TaskHandler, Worker, WorkerContext,
     WorkerOptions, WorkerUtils,
@@ -16,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::DeliveryError;
+use super::engine::Supervisor;
 use super::model::PairKey;
+use super::outage::Availability;
 use super::schedule::{Scheduler, Task, TaskRunner};
 use super::store::StoreFuture;
 
@@ -27,9 +31,13 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// A replica silent this long is dead: its jobs go back on the queue.
 pub const DEAD_REPLICA_AFTER: Duration = Duration::from_secs(20);
 
-/// The runner, as a worker extension.
+/// The runner, as a worker extension, with where its outages are reported.
 #[derive(Clone)]
-struct Runner(Arc<dyn TaskRunner>);
+pub(super) struct Runner {
+    /// Runs the tasks.
+    pub(super) runner: Arc<dyn TaskRunner>,
+    availability: Arc<Availability>,
+}
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,7 +49,17 @@ async fn run_task(ctx: &WorkerContext, task: Task) -> Result<(), String> {
     let runner = ctx
         .get_ext::<Runner>()
         .ok_or("the delivery runner is not registered")?;
-    runner.0.run(task).await.map_err(|e| e.to_string())
+    // The job engine's own log lines are off by default (see `startup::init_logging`): a
+    // failure is logged here, once per outage when the database does not answer.
+    let key = task.key();
+    runner.runner.run(task).await.map_err(|e| {
+        if e.is_outage() {
+            runner.availability.unreachable(&e);
+        } else {
+            tracing::warn!(task = %key, error = %e, "a background delivery task failed; the job engine runs it again");
+        }
+        e.to_string()
+    })
 }
 
 /// Job: deliver one pair's desired change.
@@ -74,6 +92,22 @@ impl TaskHandler for ProbeTerminal {
 
     async fn run(self, ctx: WorkerContext) -> impl IntoTaskHandlerResult {
         run_task(&ctx, Task::Probe(self.device_id)).await
+    }
+}
+
+/// A job engine call's failure: an outage when the database did not answer (no SQLSTATE, or the
+/// classes of connection failures and shutdowns).
+fn job_error(what: &str, e: &GraphileWorkerError) -> DeliveryError {
+    let message = format!("{what}: {e}");
+    match e {
+        GraphileWorkerError::SqlError(db)
+            if db
+                .code()
+                .is_none_or(|c| c.starts_with("08") || c.starts_with("57P")) =>
+        {
+            DeliveryError::Unavailable(message)
+        }
+        _ => DeliveryError::Store(message),
     }
 }
 
@@ -133,19 +167,19 @@ impl Scheduler for JobScheduler {
             };
             added
                 .map(drop)
-                .map_err(|e| DeliveryError::Store(format!("cannot schedule a job: {e}")))
+                .map_err(|e| job_error("cannot schedule a job", &e))
         }
         .boxed()
     }
 }
 
-/// Starts the job engine's worker in this process; it runs until the process ends.
-pub async fn start_worker(
+/// A job engine worker on `database`, not running yet; fails while the database does not answer.
+pub(super) async fn init_worker(
     database: Database,
-    runner: Arc<dyn TaskRunner>,
+    runner: Runner,
     concurrency: usize,
-) -> Result<Arc<Worker>, DeliveryError> {
-    let worker = WorkerOptions::default()
+) -> Result<Worker, DeliveryError> {
+    WorkerOptions::default()
         .database(database)
         .schema(WORKER_SCHEMA)
         .concurrency(concurrency.max(1))
@@ -155,18 +189,51 @@ pub async fn start_worker(
         .sweep_interval(HEARTBEAT)
         .sweep_threshold(DEAD_REPLICA_AFTER)
         .recovery_delay(Duration::from_millis(500))
-        .add_extension(Runner(runner))
+        .add_extension(runner)
         .define_job::<DeliverPair>()
         .define_job::<ProbeTerminal>()
         .init()
         .await
-        .map_err(|e| DeliveryError::Store(format!("cannot start the job engine: {e}")))?;
-    let worker = Arc::new(worker);
-    let running = Arc::clone(&worker);
-    tokio::spawn(async move {
-        if let Err(e) = running.run().await {
-            tracing::error!(error = %e, "the job engine stopped");
-        }
-    });
-    Ok(worker)
+        .map_err(|e| DeliveryError::Unavailable(format!("cannot start the job engine: {e}")))
+}
+
+/// Starts the job engine in this process, supervised ([`super::engine`]): it runs until the
+/// process ends, and starts again by itself whenever it stops. Fails when the first start fails.
+pub async fn start_worker(
+    database: Database,
+    runner: Arc<dyn TaskRunner>,
+    concurrency: usize,
+    availability: Arc<Availability>,
+) -> Result<(), DeliveryError> {
+    let runner = Runner {
+        runner,
+        availability: Arc::clone(&availability),
+    };
+    let worker = init_worker(database.clone(), runner.clone(), concurrency).await?;
+    let supervisor = Supervisor {
+        database,
+        runner,
+        concurrency,
+        availability,
+    };
+    tokio::spawn(supervisor.run(worker));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use graphile_worker::DbError;
+
+    use super::*;
+
+    #[test]
+    fn a_job_engine_call_that_finds_no_database_is_an_outage() {
+        let refused = GraphileWorkerError::SqlError(DbError::new("error connecting to server"));
+        assert!(job_error("schedule", &refused).is_outage());
+        let shutdown = GraphileWorkerError::SqlError(DbError::with_code("terminating", "57P01"));
+        assert!(job_error("schedule", &shutdown).is_outage());
+        let bug = GraphileWorkerError::SqlError(DbError::with_code("syntax", "42601"));
+        assert!(!job_error("schedule", &bug).is_outage());
+        assert!(!job_error("schedule", &GraphileWorkerError::JobScheduleSkipped).is_outage());
+    }
 }

@@ -311,19 +311,25 @@ impl DeliveryStore for MemoryStore {
 
     fn renew<'a>(
         &'a self,
-        owner_prefix: &'a str,
+        replica: &'a str,
+        owners: &'a [String],
         lease_until: DateTime<Utc>,
     ) -> StoreFuture<'a, u64> {
         let now = Utc::now();
         let mut renewed = 0;
         for row in self.lock().rows.values_mut() {
-            let mine = row
-                .claimed_by
-                .as_deref()
-                .is_some_and(|o| o.starts_with(owner_prefix));
-            if mine && row.claimed_until.is_some_and(|u| u > now) {
+            let Some(owner) = row.claimed_by.as_ref().filter(|o| o.starts_with(replica)) else {
+                continue;
+            };
+            if row.claimed_until.is_none_or(|u| u <= now) {
+                continue;
+            }
+            if owners.contains(owner) {
                 row.claimed_until = Some(lease_until);
                 renewed += 1;
+            } else if row.claimed_until.is_some_and(|u| u < lease_until) {
+                row.claimed_by = None;
+                row.claimed_until = None;
             }
         }
         ready(renewed)
@@ -506,7 +512,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_heartbeat_renews_only_its_own_replica() {
+    async fn the_heartbeat_renews_only_its_live_owners() {
         let store = MemoryStore::default();
         let mut other = change("a");
         other.key.device_id = "d2".into();
@@ -514,11 +520,29 @@ mod tests {
             .want(&[change("a")], Some("r1:req:0"), lease(), "test")
             .await
             .ok();
+        let mut third = change("a");
+        third.key.device_id = "d3".into();
         store
-            .want(&[other], Some("r2:req:0"), lease(), "test")
+            .want(&[other], Some("r1:req:1"), lease(), "test")
             .await
             .ok();
-        assert_eq!(store.renew("r1:", lease()).await.ok(), Some(1));
+        store
+            .want(&[third], Some("r2:req:2"), lease(), "test")
+            .await
+            .ok();
+        let live = ["r1:req:0".to_string(), "r2:req:2".to_string()];
+        assert_eq!(store.renew("r1:", &live, lease()).await.ok(), Some(1));
+        // r1:req:1 is gone: its pair is free at once; r2's claim is not r1's to touch.
+        let d2 = PairKey::new(Uuid::nil(), "d2");
+        assert!(matches!(
+            store.claim(&d2, "r1:job:3", lease()).await,
+            Ok(Claim::Claimed(_))
+        ));
+        let d3 = PairKey::new(Uuid::nil(), "d3");
+        assert!(matches!(
+            store.claim(&d3, "r1:job:4", lease()).await,
+            Ok(Claim::Held { .. })
+        ));
     }
 
     #[tokio::test]

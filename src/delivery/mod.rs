@@ -11,9 +11,12 @@
 pub mod audit;
 mod background;
 mod credentials;
+mod engine;
 pub mod jobs;
 pub mod memory;
 pub mod model;
+pub mod outage;
+mod owner;
 pub mod policy;
 pub mod postgres;
 pub mod reconcile;
@@ -50,6 +53,10 @@ pub enum DeliveryError {
     /// A query failed.
     #[error("the delivery database failed: {0}")]
     Store(String),
+    /// The database does not answer (stopped, restarting, unreachable, no connection in time):
+    /// an outage to ride through, not a bug.
+    #[error("the delivery database does not answer: {0}")]
+    Unavailable(String),
     /// The database has no `hikvision_sync` schema.
     #[error(
         "the database has no hikvision_sync schema: apply supabase/migrations/0002_hikvision_sync_delivery.sql (Supabase SQL editor or `supabase db push`)"
@@ -70,16 +77,36 @@ pub enum DeliveryError {
     Directory(#[from] DirectoryError),
 }
 
+impl DeliveryError {
+    /// True when the database did not answer (an outage), rather than answered with an error.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
 impl From<tokio_postgres::Error> for DeliveryError {
     fn from(e: tokio_postgres::Error) -> Self {
         // The driver's Display carries no credentials; the URL never reaches here.
-        Self::Store(e.to_string())
+        if lost_connection(&e) {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Store(e.to_string())
+        }
     }
+}
+
+/// A broken or refused connection, or the server shutting down (SQLSTATE classes 08 and 57P).
+fn lost_connection(e: &tokio_postgres::Error) -> bool {
+    let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+    let shutting_down = e
+        .code()
+        .is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"));
+    e.is_closed() || io || shutting_down
 }
 
 impl From<deadpool_postgres::PoolError> for DeliveryError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::Store(format!("no database connection: {e}"))
+        Self::Unavailable(format!("no database connection: {e}"))
     }
 }
 
@@ -110,6 +137,8 @@ pub struct Delivery {
     seq: AtomicU64,
     audit: Arc<dyn audit::AuditLog>,
     reconciles: reconcile::Reconciles,
+    availability: Arc<outage::Availability>,
+    live: owner::LiveOwners,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -140,6 +169,7 @@ impl Delivery {
                 .get(..8)
                 .unwrap_or("0")
         );
+        let availability = Arc::new(outage::Availability::in_memory(Arc::clone(&metrics)));
         Self {
             store,
             scheduler,
@@ -151,7 +181,21 @@ impl Delivery {
             seq: AtomicU64::new(0),
             audit: Arc::new(audit::MemoryAudit::default()),
             reconciles: reconcile::Reconciles::default(),
+            availability,
+            live: owner::LiveOwners::default(),
         }
+    }
+
+    /// Reports the health of the database and the job engine to `availability` (Postgres)
+    /// instead of an always-up twin.
+    pub fn with_availability(mut self, availability: Arc<outage::Availability>) -> Self {
+        self.availability = availability;
+        self
+    }
+
+    /// Whether delivery works right now (`/ready`).
+    pub fn availability(&self) -> &Arc<outage::Availability> {
+        &self.availability
     }
 
     /// Records audited terminal writes in `audit` (Postgres) instead of memory.
@@ -170,10 +214,11 @@ impl Delivery {
         &self.store
     }
 
-    /// A fresh claim owner of this replica (`<replica>:<what>:<n>`).
-    fn owner(&self, what: &str) -> String {
+    /// A fresh claim owner of this replica (`<replica>:<what>:<n>`): its claims are renewed
+    /// while it lives, and freed by the next heartbeat once it is dropped.
+    fn owner(&self, what: &str) -> owner::Owner {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        format!("{}:{what}:{n}", self.replica)
+        self.live.register(format!("{}:{what}:{n}", self.replica))
     }
 
     fn lease_until(&self) -> chrono::DateTime<chrono::Utc> {

@@ -470,16 +470,25 @@ impl DeliveryStore for PgStore {
 
     fn renew<'a>(
         &'a self,
-        owner_prefix: &'a str,
+        replica: &'a str,
+        owners: &'a [String],
         lease_until: DateTime<Utc>,
     ) -> StoreFuture<'a, u64> {
         async move {
             let client = self.pool.get().await?;
+            client
+                .execute(
+                    "update hikvision_sync.delivery set claimed_by = null, claimed_until = null
+                     where starts_with(claimed_by, $1) and claimed_by <> all($2)
+                       and claimed_until > now() and claimed_until < $3",
+                    &[&replica, &owners, &lease_until],
+                )
+                .await?;
             Ok(client
                 .execute(
                     "update hikvision_sync.delivery set claimed_until = $2
-                     where starts_with(claimed_by, $1) and claimed_until > now()",
-                    &[&owner_prefix, &lease_until],
+                     where claimed_by = any($1) and claimed_until > now()",
+                    &[&owners, &lease_until],
                 )
                 .await?)
         }

@@ -12,6 +12,7 @@ use tracing::Instrument;
 use super::model::{
     Change, PairKey, PairRecord, PairState, Revocation, UNCONFIRMED_VALIDITY, Want, Wanted,
 };
+use super::owner::Owner;
 use super::runner::entry_id;
 use super::schedule::Task;
 use super::{Delivery, DeliveryError};
@@ -53,7 +54,7 @@ impl Delivery {
             .iter()
             .map(|entry| change_for(&angajat, entry, flow, flags, previous.get(entry_id(entry))))
             .collect();
-        let wanted = self.store.want(&changes, Some(&owner), lease, by).await?;
+        let wanted = self.store.want(&changes, Some(&*owner), lease, by).await?;
         // First of all: if this process dies from here on, each claimed pair is retried when its
         // claim runs out.
         let safety_at = lease + chrono::Duration::seconds(1);
@@ -221,7 +222,7 @@ impl Delivery {
     /// such a call keeps its claim and records its result when it ends.
     fn record_late(
         self: &Arc<Self>,
-        owner: String,
+        owner: Owner,
         changes: Vec<Change>,
         called: Vec<DeviceEntry>,
         mut waiting: HashSet<usize>,

@@ -9,6 +9,7 @@ use futures::FutureExt;
 use hikvision_isapi::ErrorClass;
 
 use super::model::{Claim, Outcome, PairKey, PairRecord, PairState, Want};
+use super::owner::Owner;
 use super::policy::decide;
 use super::schedule::{Task, TaskRunner};
 use super::store::StoreFuture;
@@ -168,7 +169,7 @@ impl Delivery {
         &self,
         record: &PairRecord,
         entry: &DeviceEntry,
-        owner: &str,
+        owner: &Owner,
     ) -> Result<(SyncResult, Option<String>), DeliveryError> {
         let change = &record.change;
         if let Ok(device) = entry
@@ -258,7 +259,7 @@ impl Delivery {
         entry: &DeviceEntry,
         flow: Flow,
         flags: FlowOptions,
-        owner: &str,
+        owner: &Owner,
     ) -> SyncResult {
         let orchestrator = Arc::clone(&self.orchestrator);
         let hooks = Hooks {
@@ -318,7 +319,7 @@ impl Delivery {
 struct ClaimGate {
     store: Arc<dyn super::DeliveryStore>,
     angajat_id: uuid::Uuid,
-    owner: String,
+    owner: Owner,
 }
 
 impl CallGate for ClaimGate {
@@ -334,11 +335,11 @@ impl CallGate for ClaimGate {
 
 impl Delivery {
     /// The gate that lets `owner`'s calls for `angajat_id` out while it holds their claims.
-    pub(super) fn gate(&self, angajat_id: uuid::Uuid, owner: &str) -> Arc<dyn CallGate> {
+    pub(super) fn gate(&self, angajat_id: uuid::Uuid, owner: &Owner) -> Arc<dyn CallGate> {
         Arc::new(ClaimGate {
             store: Arc::clone(&self.store),
             angajat_id,
-            owner: owner.to_string(),
+            owner: owner.clone(),
         })
     }
 }
@@ -373,6 +374,15 @@ impl TaskRunner for Delivery {
                 Task::Pair(key) => self.run_terminal_from(key).await,
                 Task::Probe(device_id) => self.probe(device_id).await,
             }
+        }
+        .boxed()
+    }
+
+    fn resume(&self) -> StoreFuture<'_, ()> {
+        async move {
+            // Claims of the work the stopped engine cut off are free before its jobs run again.
+            self.renew_claims().await?;
+            self.schedule_overdue().await.map(drop)
         }
         .boxed()
     }

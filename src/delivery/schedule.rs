@@ -72,6 +72,12 @@ pub fn first_per_terminal(keys: Vec<PairKey>) -> Vec<PairKey> {
 pub trait TaskRunner: Send + Sync {
     /// Runs one task to its end (errors are logged by the caller and the task retried).
     fn run(&self, task: Task) -> StoreFuture<'_, ()>;
+
+    /// Called when the job engine starts again after it stopped: schedules what may have lost
+    /// its job meanwhile.
+    fn resume(&self) -> StoreFuture<'_, ()> {
+        async { Ok(()) }.boxed()
+    }
 }
 
 #[derive(Default)]

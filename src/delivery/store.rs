@@ -93,11 +93,16 @@ pub trait DeliveryStore: Send + Sync {
         due_at: DateTime<Utc>,
     ) -> StoreFuture<'a, ()>;
 
-    /// Extends every live claim whose owner starts with `owner_prefix` to `lease_until` (the
-    /// claims heartbeat of one replica).
+    /// The claims heartbeat of the replica whose owners start with `replica`: extends the live
+    /// claims of `owners` (those still at work) to `lease_until`, and frees at once its other
+    /// claims that run out before `lease_until` (their owner ended without releasing them: a job
+    /// cut off with the job engine, a result that could not be recorded). `lease_until` is taken
+    /// before `owners` is read, so a claim made since (by a newer owner) runs out later and is
+    /// kept. Returns how many were extended.
     fn renew<'a>(
         &'a self,
-        owner_prefix: &'a str,
+        replica: &'a str,
+        owners: &'a [String],
         lease_until: DateTime<Utc>,
     ) -> StoreFuture<'a, u64>;
 

@@ -285,9 +285,14 @@ impl Delivery {
         if scheduled > 0 {
             tracing::info!(scheduled, "sweep scheduled changes a webhook missed");
         }
-        // Pending pairs long past due may have lost their job (a crash between recording a change
-        // and scheduling it): one task per such terminal works through all its due pairs (and
-        // replaces a waiting one with the same key, so this never doubles work).
+        Ok(scheduled + self.schedule_overdue().await?)
+    }
+
+    /// Pending pairs long past due may have lost their job (a crash between recording a change
+    /// and scheduling it, an outage): one task per such terminal works through all its due pairs
+    /// (and replaces a waiting one with the same key, so this never doubles work). Returns how
+    /// many tasks.
+    pub(super) async fn schedule_overdue(&self) -> Result<usize, DeliveryError> {
         let overdue = Utc::now() - chrono::Duration::seconds(5);
         let stuck = self.store.pending(None, Some(overdue), None).await?;
         let terminals = first_per_terminal(stuck);
@@ -297,7 +302,7 @@ impl Delivery {
                 .schedule(Task::Pair(key.clone()), now)
                 .await?;
         }
-        Ok(scheduled + terminals.len())
+        Ok(terminals.len())
     }
 
     /// What one pair needs now that it did not get, if anything.

@@ -23,6 +23,12 @@ pub async fn fresh_database() -> Option<String> {
     let mut url = url::Url::parse(&admin).expect("HS_TEST_DATABASE_URL is a URL");
     url.set_path(&format!("/{name}"));
     let url = url.to_string();
+    apply_migrations(&url).await;
+    Some(url)
+}
+
+/// Applies every file of `supabase/migrations/`, in order, to the database at `url`.
+pub async fn apply_migrations(url: &str) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/supabase/migrations");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("supabase/migrations is readable")
@@ -33,12 +39,12 @@ pub async fn fresh_database() -> Option<String> {
     files.sort();
     for file in files {
         let sql = std::fs::read_to_string(&file).expect("a migration is readable");
-        execute(&url, &format!("begin;\n{sql}\ncommit;")).await;
+        execute(url, &format!("begin;\n{sql}\ncommit;")).await;
     }
-    Some(url)
 }
 
-async fn execute(url: &str, sql: &str) {
+/// Runs `sql` on the database at `url`.
+pub async fn execute(url: &str, sql: &str) {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .expect("connects to the test PostgreSQL");

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod chaos;
+pub mod cluster;
 pub mod database;
 pub mod service;
 mod store;

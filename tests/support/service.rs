@@ -76,15 +76,28 @@ fn free_port() -> u16 {
 impl ServiceProcess {
     /// Starts `serve` with exactly `env` (plus a loopback `BIND_ADDR`) and waits for `/health`.
     pub async fn start(env: &HashMap<String, String>) -> Self {
+        Self::spawn(env, "warn", Stdio::null()).await
+    }
+
+    /// As [`Self::start`], logging from `info` up as JSON lines into `log` (the log goes to
+    /// standard output).
+    pub async fn start_logged(env: &HashMap<String, String>, log: &std::path::Path) -> Self {
+        let file = std::fs::File::create(log).expect("a log file");
+        let mut env = env.clone();
+        env.insert("LOG_FORMAT".into(), "json".into());
+        Self::spawn(&env, "info", Stdio::from(file)).await
+    }
+
+    async fn spawn(env: &HashMap<String, String>, rust_log: &str, stdout: Stdio) -> Self {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_hikvision-sync"))
             .arg("serve")
             .env_clear()
             .envs(env)
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", rust_log)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()

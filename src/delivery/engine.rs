@@ -1,0 +1,121 @@
+//! The job engine under supervision. graphile_worker's `Worker::run` returns when a fetch fails
+//! (the database stopped, a connection dropped): the supervisor then starts a new worker as soon as
+//! the database answers again, with a capped, jittered backoff between attempts, and hands the
+//! stopped worker's locked jobs back to the queue at once instead of waiting for the dead-worker
+//! sweep. It runs until the process ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use graphile_worker::{Database, Worker, WorkerUtils};
+use rand::Rng;
+
+use super::jobs::{Runner, WORKER_SCHEMA, init_worker};
+use super::outage::Availability;
+
+/// First pause before starting the engine again.
+const FIRST_PAUSE: Duration = Duration::from_millis(250);
+/// Longest pause between two attempts: the engine is back at most this long after the database.
+const MAX_PAUSE: Duration = Duration::from_secs(3);
+/// A worker that ran this long stopped for a new reason: the pauses start short again (one that
+/// stops at once keeps the longer pauses, so a flapping database is not hammered).
+const STABLE: Duration = Duration::from_secs(30);
+
+/// Doubling pauses up to [`MAX_PAUSE`], each drawn from its upper half, so replicas that lost the
+/// database at the same moment do not all come back in the same millisecond.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Self { next: FIRST_PAUSE }
+    }
+
+    fn pause(&mut self) -> Duration {
+        let ceiling = self.next;
+        self.next = (self.next * 2).min(MAX_PAUSE);
+        let half = u64::try_from(ceiling.as_millis() / 2).unwrap_or(0);
+        Duration::from_millis(half + rand::rng().random_range(0..=half))
+    }
+}
+
+/// What it takes to start a worker again.
+pub(super) struct Supervisor {
+    /// The job engine's database.
+    pub database: Database,
+    /// Runs the jobs.
+    pub runner: Runner,
+    /// Job slots.
+    pub concurrency: usize,
+    /// Where the engine's state is reported.
+    pub availability: Arc<Availability>,
+}
+
+impl Supervisor {
+    /// Runs `worker`, and a new one each time the last one stops, until the process ends.
+    pub(super) async fn run(self, mut worker: Worker) {
+        let utils = WorkerUtils::new(self.database.clone(), WORKER_SCHEMA);
+        let mut backoff = Backoff::new();
+        let mut restart = false;
+        loop {
+            self.availability.engine_started(restart);
+            if restart {
+                // Work whose job may have been lost with the outage is due now, not at the next sweep.
+                let resumed = self.runner.runner.resume().await;
+                self.availability
+                    .report("scheduling the work overdue after an outage", &resumed);
+            }
+            let started = std::time::Instant::now();
+            let reason = match worker.run().await {
+                Ok(()) => "it returned without being asked to stop".to_string(),
+                Err(e) => e.to_string(),
+            };
+            self.availability.engine_stopped(&reason);
+            if started.elapsed() > STABLE {
+                backoff = Backoff::new();
+            }
+            let stopped = worker.worker_id().clone();
+            drop(worker);
+            worker = self.start_again(&utils, &stopped, &mut backoff).await;
+            restart = true;
+        }
+    }
+
+    /// A new worker, once the database answers; the `stopped` worker's jobs are unlocked.
+    async fn start_again(
+        &self,
+        utils: &WorkerUtils,
+        stopped: &str,
+        backoff: &mut Backoff,
+    ) -> Worker {
+        loop {
+            tokio::time::sleep(backoff.pause()).await;
+            match init_worker(self.database.clone(), self.runner.clone(), self.concurrency).await {
+                Ok(worker) => {
+                    if let Err(e) = utils.force_unlock_workers(&[stopped]).await {
+                        // The new worker's sweep frees them within DEAD_REPLICA_AFTER instead.
+                        tracing::debug!(error = %e, "could not unlock the stopped worker's jobs");
+                    }
+                    return worker;
+                }
+                Err(e) => self.availability.unreachable(&e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_double_up_to_the_cap_with_jitter() {
+        let mut b = Backoff::new();
+        let pauses: Vec<Duration> = (0..8).map(|_| b.pause()).collect();
+        assert!(pauses[0] >= FIRST_PAUSE / 2 && pauses[0] <= FIRST_PAUSE);
+        assert!(pauses.iter().all(|p| *p <= MAX_PAUSE));
+        assert!(pauses[7] >= MAX_PAUSE / 2, "{pauses:?}");
+    }
+}
