@@ -133,6 +133,8 @@ async fn no_secret_appears_in_any_log_line_or_response() {
     settings.auth = AuthSettings {
         jwt_secret: Some(SecretString::from(JWT_SECRET)),
         issuer: Some(issuer.into()),
+        // The user below enrols (sync-angajat, the debugging endpoint): an admin here.
+        all_users_admin: true,
         ..AuthSettings::default()
     };
     settings.device_defaults.password = Some(SecretString::from(DEFAULT_PW));

@@ -433,6 +433,8 @@ async fn reconcile_reports_a_window_the_terminal_never_got() {
 async fn a_passed_end_date_revokes_the_employee_and_the_removal_reaches_a_terminal_that_was_away() {
     let f = Fixture::on(Store::memory(), |s| {
         validity_settings(s);
+        // The simulated terminals' clocks show UTC.
+        s.sync.terminal_timezone = chrono_tz::UTC;
         fast_retries(s);
     })
     .await;
