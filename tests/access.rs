@@ -514,3 +514,81 @@ async fn restore_gives_the_person_and_face_back_on_every_terminal_and_is_audited
         .collect();
     assert_eq!(actions, vec!["restore", "remove"], "{audit}");
 }
+
+async fn post_as_admin(base: &url::Url, path: &str, id: Uuid) -> Value {
+    let response = reqwest::Client::new()
+        .post(base.join(path).unwrap())
+        .header("x-api-key", support::service::API_KEY)
+        .json(&json!({"angajat_id": id}))
+        .send()
+        .await
+        .expect("a replica answers");
+    response.json().await.unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn three_replicas_racing_a_removal_against_updates_end_with_the_removal_everywhere() {
+    let Some((store, rest, database)) = support::database::rest_and_database().await else {
+        return;
+    };
+    let photos = PhotoServer::start().await;
+    let here = terminal(Faults::default()).await;
+    let away = terminal(Faults::default()).await;
+    let addr = away.addr();
+    let no = unique_employee_no();
+    let url = photos.put(&format!("faces/{no}.jpg"), jpeg(8));
+    let id = store.insert_angajat(Some(&no), Some(&url)).await;
+    for t in [&here, &away] {
+        enrol(t, &no, Some(jpeg(8)));
+    }
+    store
+        .set_devices(vec![
+            device_row("a here", &here, PASSWORD),
+            device_row("b away", &away, PASSWORD),
+        ])
+        .await;
+    away.shutdown().await;
+    let env = support::service::serve_env(&rest, &photos, &database);
+    let replicas = [
+        support::service::ServiceProcess::start(&env).await,
+        support::service::ServiceProcess::start(&env).await,
+        support::service::ServiceProcess::start(&env).await,
+    ];
+    // One removal among a burst of photo updates on every replica.
+    let update = "api/hikvision/update-angajat-photo";
+    let mut calls = Vec::new();
+    for round in 0..4 {
+        for (n, replica) in replicas.iter().enumerate() {
+            let path = if round == 1 && n == 0 {
+                "api/hikvision/remove-angajat"
+            } else {
+                update
+            };
+            calls.push(post_as_admin(&replica.base, path, id));
+        }
+    }
+    futures::future::join_all(calls).await;
+    // After it, every update is refused on every replica.
+    for replica in &replicas {
+        let body = post_as_admin(&replica.base, update, id).await;
+        for entry in body["per_device"].as_array().unwrap() {
+            assert_eq!(entry["error_code"], "revoked", "{body}");
+        }
+    }
+    let back = terminal_at(addr, Faults::default()).await;
+    enrol(&back, &no, Some(jpeg(8)));
+    assert!(
+        eventually(Duration::from_secs(30), || here.person(&no).is_none()
+            && back.person(&no).is_none()
+            && here.face(&no).is_none()
+            && back.face(&no).is_none())
+        .await,
+        "the removal wins on both terminals"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        here.person(&no).is_none() && back.person(&no).is_none(),
+        "and stays"
+    );
+    assert_eq!(here.mass_deletions() + back.mass_deletions(), 0);
+}
