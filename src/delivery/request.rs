@@ -167,8 +167,19 @@ impl Delivery {
             report.queued = true;
             return Ok(Route::Answer(report));
         }
-        if change.want == Want::Remove && other_numbers {
-            // The terminal may hold earlier numbers too: the background removes each in turn.
+        let background = if change.want == Want::Remove && other_numbers {
+            Some(
+                "Queued: this terminal may hold more than one number for the employee (the number changed); each is removed in turn",
+            )
+        } else if change.remove_employee_no.is_some() {
+            Some(
+                "Queued: the employee number changed; the old number is removed from this terminal first, then the new one is enrolled",
+            )
+        } else {
+            None
+        };
+        if let Some(why) = background {
+            // Several numbers, in order: the background does them one after another.
             let now = Utc::now();
             self.store.release(&change.key, owner, now).await?;
             self.scheduler
@@ -176,30 +187,7 @@ impl Delivery {
                 .await?;
             let mut report = DeviceReport::of(
                 entry,
-                SyncResult::new(
-                    SyncStatus::Partial,
-                    SyncStep::Person,
-                    "Queued: this terminal may hold more than one number for the employee (the number changed); each is removed in turn",
-                ),
-            );
-            report.queued = true;
-            report.next_attempt_at = Some(now);
-            return Ok(Route::Answer(report));
-        }
-        if change.remove_employee_no.is_some() {
-            // The old number must leave the terminal first: the background does both, in order.
-            let now = Utc::now();
-            self.store.release(&change.key, owner, now).await?;
-            self.scheduler
-                .schedule(Task::Pair(change.key.clone()), now)
-                .await?;
-            let mut report = DeviceReport::of(
-                entry,
-                SyncResult::new(
-                    SyncStatus::Partial,
-                    SyncStep::Person,
-                    "Queued: the employee number changed; the old number is removed from this terminal first, then the new one is enrolled",
-                ),
+                SyncResult::new(SyncStatus::Partial, SyncStep::Person, why),
             );
             report.queued = true;
             report.next_attempt_at = Some(now);

@@ -150,6 +150,24 @@ impl Delivery {
         self.schedule_changes(changes, "webhook").await
     }
 
+    /// The employee's current rows and their pairs by terminal; `None` when the employee is gone.
+    async fn current_with_pairs(
+        &self,
+        angajat_id: Uuid,
+    ) -> Result<Option<(Angajat, HashMap<String, PairRecord>)>, DeliveryError> {
+        let Some(angajat) = self.current(angajat_id).await? else {
+            return Ok(None);
+        };
+        let previous = self
+            .store
+            .pairs_of(angajat_id)
+            .await?
+            .into_iter()
+            .map(|p| (p.change.key.device_id.clone(), p))
+            .collect();
+        Ok(Some((angajat, previous)))
+    }
+
     async fn sync_changes(
         &self,
         angajat_id: Uuid,
@@ -157,16 +175,9 @@ impl Delivery {
         flow: Flow,
         old_number: Option<String>,
     ) -> Result<Vec<Change>, DeliveryError> {
-        let Some(angajat) = self.current(angajat_id).await? else {
+        let Some((angajat, previous)) = self.current_with_pairs(angajat_id).await? else {
             return Ok(Vec::new());
         };
-        let previous: HashMap<String, PairRecord> = self
-            .store
-            .pairs_of(angajat_id)
-            .await?
-            .into_iter()
-            .map(|p| (p.change.key.device_id.clone(), p))
-            .collect();
         Ok(devices
             .iter()
             .map(|entry| {
@@ -192,16 +203,9 @@ impl Delivery {
         angajat_id: Uuid,
         devices: &[DeviceEntry],
     ) -> Result<Vec<Change>, DeliveryError> {
-        let Some(angajat) = self.current(angajat_id).await? else {
+        let Some((angajat, previous)) = self.current_with_pairs(angajat_id).await? else {
             return Ok(Vec::new());
         };
-        let previous: HashMap<String, PairRecord> = self
-            .store
-            .pairs_of(angajat_id)
-            .await?
-            .into_iter()
-            .map(|p| (p.change.key.device_id.clone(), p))
-            .collect();
         Ok(devices
             .iter()
             .filter_map(|entry| {
