@@ -2,8 +2,10 @@
 //! face-recognition terminals.
 //!
 //! Layers (the dependency arrows point one way):
-//! `api` -> `orchestration` -> (`hikvision_isapi`, `supabase`) -> `models`; `config` feeds them
-//! all; `startup` assembles the application. The terminal client (`crates/isapi`) and the
+//! `api` -> `delivery` (durable desired state, revocations, the job engine) -> `orchestration`
+//! (the flows on the terminals) -> (`hikvision_isapi`, `picture` (fetch, fix and re-encode
+//! photos), `supabase`) -> `models`; `config` feeds them all, `metrics` is read by all;
+//! `startup` assembles the application, `cli` and `demo` drive it. The terminal client (`crates/isapi`) and the
 //! terminal simulator (`crates/simulator`, used by `demo`, `simulate` and the tests) are
 //! libraries of their own.
 

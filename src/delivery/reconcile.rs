@@ -398,10 +398,18 @@ impl Delivery {
         let contents = self.orchestrator.read_terminal(device, progress).await?;
         let directory = self.directory().map_err(|e| e.to_string())?;
         let angajati = directory.list_angajati().await.map_err(|e| e.to_string())?;
-        let removed = self
+        let mut removed = self
             .removed_on(&device.id)
             .await
             .map_err(|e| e.to_string())?;
+        // A revoked employee is not expected anywhere (only restore-angajat gives access back).
+        let ids: Vec<Uuid> = angajati.iter().map(|a| a.id).collect();
+        removed.extend(
+            self.store
+                .revoked_among(&ids)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
         let expected: Vec<&Angajat> = angajati
             .iter()
             .filter(|a| a.employee_no().is_some() && !removed.contains(&a.id))
