@@ -592,3 +592,56 @@ async fn three_replicas_racing_a_removal_against_updates_end_with_the_removal_ev
     );
     assert_eq!(here.mass_deletions() + back.mass_deletions(), 0);
 }
+
+#[tokio::test]
+async fn the_status_view_is_not_readable_by_signed_in_users() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let read_as = |role: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .batch_execute(&format!("reset role; set role {role}"))
+                .await
+                .unwrap();
+            let read = client
+                .query("select * from public.hikvision_sync_status", &[])
+                .await;
+            client.batch_execute("reset role").await.unwrap();
+            read
+        }
+    };
+    for role in ["authenticated", "anon"] {
+        let denied = read_as(role).await.expect_err("denied");
+        assert_eq!(
+            denied.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{role}: {denied:?}"
+        );
+    }
+    assert!(
+        read_as("service_role").await.is_ok(),
+        "the service role reads it"
+    );
+    let columns: Vec<String> = client
+        .query(
+            "select column_name::text from information_schema.columns
+             where table_schema = 'public' and table_name = 'hikvision_sync_status'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(columns.contains(&"want".to_string()), "{columns:?}");
+    assert!(
+        !columns.contains(&"message".to_string()),
+        "no messages: {columns:?}"
+    );
+}
