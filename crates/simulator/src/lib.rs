@@ -81,11 +81,13 @@
 //! a failed login, as RFC 2617 reserves `stale` for valid digests.
 
 mod access;
+mod acs;
 mod auth;
 mod config;
 mod control;
 mod decode;
 mod deletion;
+mod events;
 mod faces;
 mod handle;
 mod in_flight;
@@ -93,6 +95,7 @@ mod net;
 mod paging;
 mod persons;
 mod picture;
+mod push;
 mod reply;
 mod request;
 mod server;

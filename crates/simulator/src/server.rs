@@ -14,6 +14,7 @@ use axum::routing::{get, post, put};
 
 use hikvision_isapi::wire::{UserCheck, paths};
 
+use super::acs;
 use super::auth::{Denial, authorize, challenge};
 use super::control;
 use super::deletion;
@@ -40,6 +41,11 @@ pub(crate) fn router(terminal: Arc<Terminal>) -> Router {
         .route(paths::FACE_DELETE, put(deletion::faces))
         .route(paths::DEVICE_INFO, get(device_info))
         .route(paths::FACE_CAPABILITIES, get(face_capabilities))
+        .route(paths::ACS_EVENT, post(acs::search))
+        .route(paths::ACS_EVENT_TOTAL, post(acs::total))
+        .route(paths::HTTP_HOSTS, get(acs::hosts))
+        .route(&format!("{}/{{id}}", paths::HTTP_HOSTS), put(acs::put_host))
+        .route(paths::SYSTEM_TIME, get(acs::time).put(acs::set_time))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     isapi
