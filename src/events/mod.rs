@@ -3,10 +3,18 @@
 //! push, catch-up and terminal resets ([`model::decide`]), the catch-up by serial number, the
 //! push registration and the push body parser.
 
+pub mod catchup;
+pub mod ingest;
 pub mod memory;
 pub mod model;
 pub mod postgres;
+pub mod register;
+pub mod service;
 pub mod store;
+pub mod token;
+pub mod wire;
+
+pub use service::{Events, PushState, TerminalEvents};
 
 use crate::delivery::DeliveryError;
 
