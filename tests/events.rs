@@ -157,6 +157,18 @@ async fn five_hundred_events_made_while_the_service_was_down_are_stored_once_on_
     assert_eq!(status["push"], "off", "{status}");
     assert_eq!(status["event_backlog"], 0, "{status}");
     assert!(status["last_event_at"].is_string(), "{status}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let offset = loop {
+        if let Some(ms) = service.status().await["clock_offset_ms"].as_i64() {
+            break ms;
+        }
+        assert!(std::time::Instant::now() < deadline, "the clock is read");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        offset.abs() < 5_000,
+        "the simulator's clock is the host's: {offset}"
+    );
     let strangers = service
         .get(&format!(
             "api/hikvision/events?device_id={device_id}&kind=unknown_face&limit=1000"

@@ -49,6 +49,10 @@ impl Events {
             return Err(CatchUpError::Refused);
         }
         let _one_search = slot.search.lock().await;
+        // Cleared once this search holds the terminal, so a gap pushed while it reads asks for
+        // the next one, and gaps pushed while it waited need none.
+        slot.catch_up_pending
+            .store(false, std::sync::atomic::Ordering::Release);
         let result = self.read_forward(device).await;
         self.update(&device.id, |s| match &result {
             Ok(_) => {

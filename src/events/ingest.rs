@@ -3,6 +3,7 @@
 //! were lost, so the terminal's catch-up runs in the background.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::EventError;
 use super::service::Events;
@@ -75,6 +76,10 @@ impl Events {
         let Some(device) = self.known_device(device_id) else {
             return;
         };
+        let slot = self.slot(device_id);
+        if slot.catch_up_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let _ = this.catch_up(&device).await;

@@ -15,6 +15,11 @@ use crate::config::EventSettings;
 use crate::models::Device;
 use crate::supabase::Directory;
 
+/// How often a terminal's clock is read.
+const CLOCK_EVERY: Duration = Duration::from_secs(3600);
+/// A clock further off than this is logged as a warning.
+const CLOCK_DRIFT_WARN_MS: i64 = 60_000;
+
 /// Where a terminal's push registration stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +72,10 @@ pub(super) struct TerminalSlot {
     pub(super) status: Mutex<TerminalEvents>,
     pub(super) device: Mutex<Option<Device>>,
     pub(super) registered_at: Mutex<Option<Instant>>,
+    /// When the terminal's clock was last read.
+    pub(super) clock_read_at: Mutex<Option<Instant>>,
+    /// A catch-up asked for by a push gap is waiting: more gaps need no other.
+    pub(super) catch_up_pending: std::sync::atomic::AtomicBool,
 }
 
 /// Access events: ingestion by push and catch-up, and reading.
@@ -166,6 +175,8 @@ impl Events {
                         status: Mutex::new(TerminalEvents::new(push)),
                         device: Mutex::new(None),
                         registered_at: Mutex::new(None),
+                        clock_read_at: Mutex::new(None),
+                        catch_up_pending: std::sync::atomic::AtomicBool::new(false),
                     })
                 }),
         )
@@ -238,11 +249,43 @@ impl Events {
         let work = devices.into_iter().map(|device| {
             let this = Arc::clone(self);
             async move {
+                let was_away = this.status(&device.id).last_error.is_some();
                 this.check_registration(&device, false).await;
-                let _ = this.catch_up(&device).await;
+                let caught_up = this.catch_up(&device).await.is_ok();
+                if was_away && caught_up {
+                    // Back from an outage or a reboot: some firmware forgets its listeners.
+                    this.check_registration(&device, true).await;
+                }
+                if caught_up {
+                    this.read_clock(&device).await;
+                }
             }
         });
         futures::future::join_all(work).await;
+    }
+
+    /// Reads the terminal's clock when it was not read in the last hour; stores the offset.
+    async fn read_clock(&self, device: &Device) {
+        let slot = self.slot(&device.id);
+        let due = lock(&slot.clock_read_at).is_none_or(|at| at.elapsed() >= CLOCK_EVERY);
+        if !due {
+            return;
+        }
+        let Ok(terminal) = device.terminal() else {
+            return;
+        };
+        let Ok(time) = self.client.device_time(&terminal).await else {
+            return;
+        };
+        *lock(&slot.clock_read_at) = Some(Instant::now());
+        let Ok(theirs) = DateTime::parse_from_rfc3339(time.local_time.trim()) else {
+            return;
+        };
+        let offset = (theirs.with_timezone(&Utc) - Utc::now()).num_milliseconds();
+        if offset.abs() > CLOCK_DRIFT_WARN_MS {
+            tracing::warn!(device_id = %device.id, clock_offset_ms = offset, "events: the terminal's clock is off");
+        }
+        self.update(&device.id, |s| s.clock_offset_ms = Some(offset));
     }
 
     async fn prune(&self) {
