@@ -152,3 +152,36 @@ async fn pages_newest_first_by_keyset_without_overlap() {
         );
     }
 }
+
+#[tokio::test]
+async fn on_postgres_an_employee_number_maps_to_the_employee_holding_it_on_that_terminal() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let holder = uuid::Uuid::new_v4();
+    let former = uuid::Uuid::new_v4();
+    support::database::execute(
+        &url,
+        &format!(
+            "insert into hikvision_sync.delivery (angajat_id, device_id, want, employee_no) values
+               ('{former}', 't', 'remove', '3'), ('{holder}', 't', 'update_photo', '3')"
+        ),
+    )
+    .await;
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let database =
+        graphile_worker::tokio_postgres::TokioPostgresDatabase::from_config(config, 2).unwrap();
+    let store = PgEventStore::new(database.pool().clone());
+    let events = [event(3, 6), event(4, 6)];
+    store.record("t", &events, Some(4)).await.unwrap();
+    store.record("elsewhere", &events, Some(4)).await.unwrap();
+    let query = EventQuery {
+        angajat_id: Some(holder),
+        limit: 10,
+        ..EventQuery::default()
+    };
+    let found = store.list(&query).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].device_id.as_str(), found[0].serial_no), ("t", 3));
+    assert_eq!(found[0].kind, "face_granted");
+}

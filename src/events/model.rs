@@ -62,8 +62,10 @@ impl IncomingEvent {
     }
 }
 
-/// What identifies an event's content (time, type, person) apart from its serial number.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What identifies an event's content (time, type, person) apart from its serial number. Two
+/// fingerprints are equal when type and person match and the times name the same second (the
+/// push and the search may write the same moment differently, e.g. with or without fractions).
+#[derive(Debug, Clone, Eq)]
 pub struct Fingerprint {
     /// The terminal's time as sent.
     pub terminal_time: Option<String>,
@@ -73,6 +75,24 @@ pub struct Fingerprint {
     pub minor: i32,
     /// Employee number.
     pub employee_no: Option<String>,
+}
+
+impl PartialEq for Fingerprint {
+    fn eq(&self, other: &Self) -> bool {
+        let second = |t: &Option<String>| {
+            t.as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok())
+                .map(|t| t.timestamp())
+        };
+        let same_time = match (second(&self.terminal_time), second(&other.terminal_time)) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.terminal_time == other.terminal_time,
+        };
+        same_time
+            && self.major == other.major
+            && self.minor == other.minor
+            && self.employee_no == other.employee_no
+    }
 }
 
 /// Major type of access-control events.
@@ -385,6 +405,11 @@ mod tests {
         let other = event(5, "2026-12-07T10:00:00+02:00").fingerprint();
         assert_eq!(decide(&cursor, &e, Some(&other)), Placement::NewEpoch);
         assert_eq!(decide(&cursor, &e, None), Placement::NewEpoch);
+        let same_second = event(5, "2026-12-06T08:00:00.000Z").fingerprint();
+        assert_eq!(
+            decide(&cursor, &e, Some(&same_second)),
+            Placement::Duplicate
+        );
         assert_eq!(decide(&cursor, &event(12, "x"), None), Placement::Insert);
     }
 

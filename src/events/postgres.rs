@@ -211,7 +211,8 @@ impl PgEventStore {
 }
 
 /// Inserts `rows` in one statement (the key makes a repeat a no-op), mapping each employee
-/// number to the employee the delivery table gives it on that terminal; returns how many.
+/// number to the employee the delivery table gives it on that terminal (one who should hold it
+/// before one it was removed from); returns how many.
 async fn insert(
     tx: &tokio_postgres::Transaction<'_>,
     rows: &[StoredEvent],
@@ -247,7 +248,7 @@ async fn insert(
                     x.kind, x.major, x.minor, x.employee_no,
                     (select d.angajat_id from hikvision_sync.delivery d
                      where d.device_id = x.device_id and d.employee_no = x.employee_no
-                     order by d.angajat_id limit 1),
+                     order by (d.want = 'remove'), d.angajat_id limit 1),
                     x.door_no, x.verify_mode, x.attendance_status, x.live
              from unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::timestamptz[],
                          $6::int[], $7::text[], $8::int[], $9::int[], $10::text[], $11::int[],
