@@ -323,3 +323,57 @@ async fn a_forged_push_is_refused_and_stores_nothing() {
     }
     assert!(service.events(&device_id).await.is_empty());
 }
+
+/// (rows, distinct (epoch, serial), lowest serial, highest serial, highest epoch) stored.
+async fn stored_counts(database: &str) -> (i64, i64, i64, i64, i32) {
+    let (client, connection) = tokio_postgres::connect(database, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "select count(*), count(distinct (epoch, serial_no)), coalesce(min(serial_no), 0),
+                    coalesce(max(serial_no), 0), coalesce(max(epoch), 0)
+             from hikvision_sync.access_event",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4))
+}
+
+#[tokio::test]
+async fn kill_9_in_the_middle_of_a_catch_up_loses_and_doubles_nothing() {
+    let Some((store, rest, database)) = support::database::rest_and_database().await else {
+        return;
+    };
+    let t = terminal(Faults::default()).await;
+    enrol(&t, "7", Some(jpeg(1)));
+    for _ in 0..3000 {
+        t.present_face("7", 1);
+    }
+    store
+        .set_devices(vec![device_row("Main", &t, PASSWORD)])
+        .await;
+    let photos = PhotoServer::start().await;
+    let mut env = support::service::serve_env(&rest, &photos, &database);
+    // 100 pages, 40 ms apart: the first process is killed part-way through.
+    env.insert("RATE_LIMIT_DELAY_MS".into(), "40".into());
+    env.insert("EVENTS_POLL_INTERVAL_MS".into(), "500".into());
+    let first = support::service::ServiceProcess::start(&env).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    first.kill().await;
+    let (mid, ..) = stored_counts(&database).await;
+    assert!(mid < 3000, "killed mid-way ({mid} stored)");
+
+    let _second = support::service::ServiceProcess::start(&env).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let counts = stored_counts(&database).await;
+        if counts.0 >= 3000 || std::time::Instant::now() > deadline {
+            assert_eq!(counts, (3000, 3000, 1, 3000, 0), "each event once, no gap");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
