@@ -1,8 +1,9 @@
 //! Access events end to end, on real PostgreSQL with simulated terminals over HTTP: a backlog
 //! made while the service was down is stored once on start; with push on, events made while a
 //! terminal was away are stored once when it returns, push and catch-up racing leave no gap and
-//! no duplicate; a reset terminal starts a new epoch; another system's listener slot is left
-//! alone; a forged push is refused and stores nothing. Without the stack they skip.
+//! no duplicate; a listener failing for a while loses nothing; a reset terminal starts a new
+//! epoch; another system's listener slot is left alone; a forged push is refused and stores
+//! nothing; `kill -9` mid catch-up loses and doubles nothing. Without the stack they skip.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -30,6 +31,11 @@ struct Service {
 impl Service {
     /// The service on `database` with `store`'s terminals; push on when `push`.
     async fn start(store: &Store, database: &str, push: bool) -> Self {
+        Self::start_behind(store, database, push, None).await
+    }
+
+    /// As [`Self::start`]; with `public`, the terminals push there instead of to the service.
+    async fn start_behind(store: &Store, database: &str, push: bool, public: Option<Url>) -> Self {
         let photos = PhotoServer::start().await;
         let mut s = settings(store, &photos);
         s.delivery.database_url = Some(SecretString::from(database.to_owned()));
@@ -39,7 +45,7 @@ impl Service {
         let addr = listener.local_addr().unwrap();
         let base = Url::parse(&format!("http://{addr}/")).unwrap();
         if push {
-            s.events.public_url = Some(base.clone());
+            s.events.public_url = Some(public.unwrap_or_else(|| base.clone()));
         }
         let Store::Memory(directory) = store else {
             panic!("a memory directory")
@@ -376,4 +382,90 @@ async fn kill_9_in_the_middle_of_a_catch_up_loses_and_doubles_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A front for the service that answers 500 while `failing`, and forwards otherwise.
+#[derive(Clone)]
+struct FailingFront {
+    target: std::sync::Arc<std::sync::Mutex<Option<Url>>>,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+async fn front(
+    axum::extract::State(f): axum::extract::State<FailingFront>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use std::sync::atomic::Ordering;
+    let target = f.target.lock().unwrap().clone();
+    let Some(target) = target.filter(|_| !f.failing.load(Ordering::SeqCst)) else {
+        f.refused.fetch_add(1, Ordering::SeqCst);
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let path = request.uri().path_and_query().unwrap().as_str().to_owned();
+    let content_type = request.headers().get("content-type").cloned();
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let mut forward = reqwest::Client::new().post(target.join(&path[1..]).unwrap());
+    if let Some(ct) = content_type {
+        forward = forward.header("content-type", ct.to_str().unwrap());
+    }
+    let answer = forward.body(body).send().await.unwrap();
+    axum::http::StatusCode::from_u16(answer.status().as_u16())
+        .unwrap()
+        .into_response()
+}
+
+#[tokio::test]
+async fn a_listener_failing_for_a_while_loses_nothing_between_retries_and_catch_up() {
+    use std::sync::atomic::Ordering;
+    let Some(database) = fresh_database().await else {
+        return;
+    };
+    let failing = FailingFront {
+        target: Default::default(),
+        failing: std::sync::Arc::new(true.into()),
+        refused: Default::default(),
+    };
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = Url::parse(&format!("http://{}/", socket.local_addr().unwrap())).unwrap();
+    let app = Router::new().fallback(front).with_state(failing.clone());
+    tokio::spawn(async move { axum::serve(socket, app).await });
+
+    let store = Store::memory();
+    let t = one_terminal(&store).await;
+    let service = Service::start_behind(&store, &database, true, Some(public)).await;
+    *failing.target.lock().unwrap() = Some(service.base.clone());
+    let device_id = service.device_id().await;
+    assert!(
+        eventually(Duration::from_secs(10), || t
+            .http_hosts()
+            .iter()
+            .any(|h| !h.is_free()))
+        .await
+    );
+    for _ in 0..50 {
+        t.present_face("7", 1);
+    }
+    // The catch-up stores them while every push fails and the terminal keeps retrying.
+    exactly_once(&service.wait_for(&device_id, 50).await, 0, 50);
+    assert!(
+        eventually(Duration::from_secs(5), || failing
+            .refused
+            .load(Ordering::SeqCst)
+            >= 2)
+        .await,
+        "the terminal retried"
+    );
+    failing.failing.store(false, Ordering::SeqCst);
+    for _ in 0..5 {
+        t.present_face("7", 1);
+    }
+    let events = service.wait_for(&device_id, 55).await;
+    // The terminal's retries now deliver the 50 again: duplicates, stored nowhere.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    exactly_once(&service.events(&device_id).await, 0, 55);
+    assert_eq!(events.len(), 55);
 }
