@@ -19,6 +19,7 @@ use super::auth::{Denial, authorize, challenge};
 use super::control;
 use super::deletion;
 use super::faces;
+use super::inventory;
 use super::net::ConnHandle;
 use super::persons;
 use super::reply::{Failure, device_info_xml, internal_error_page, render, unauthorized};
@@ -46,6 +47,14 @@ pub(crate) fn router(terminal: Arc<Terminal>) -> Router {
         .route(paths::HTTP_HOSTS, get(acs::hosts))
         .route(&format!("{}/{{id}}", paths::HTTP_HOSTS), put(acs::put_host))
         .route(paths::SYSTEM_TIME, get(acs::time).put(acs::set_time))
+        .route(inventory::CAPABILITIES, get(inventory::capabilities))
+        .route(inventory::FACE_COUNT, get(inventory::face_count))
+        .route(inventory::CARD_COUNT, get(inventory::card_count))
+        .route(inventory::DETAIL_DELETE, put(inventory::detail_delete))
+        .route(
+            inventory::DETAIL_DELETE_PROCESS,
+            get(inventory::delete_process),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     isapi

@@ -150,3 +150,62 @@ async fn a_registered_listener_gets_every_event_in_order_and_retries_while_it_fa
     }
     panic!("pushed: {:?}", listener.got.lock().unwrap());
 }
+
+#[tokio::test]
+async fn the_terminal_reports_its_counts_and_capabilities_and_wipes_every_person_on_request() {
+    let rig = Rig::default().await;
+    rig.seed(["1", "2", "3"], true);
+    let get = reqwest::Method::GET;
+    let (status, caps) = rig
+        .raw(
+            get.clone(),
+            "/ISAPI/AccessControl/capabilities?format=json",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(caps["AccessControl"]["isSupportAcsEvent"], true);
+    let (_, faces) = rig
+        .raw(
+            get.clone(),
+            "/ISAPI/Intelligent/FDLib/Count?format=json",
+            None,
+        )
+        .await;
+    assert_eq!(faces["FDRecordDataInfo"][0]["recordDataNumber"], 3);
+    let (_, cards) = rig
+        .raw(
+            get.clone(),
+            "/ISAPI/AccessControl/CardInfo/Count?format=json",
+            None,
+        )
+        .await;
+    assert_eq!(cards["CardInfoCount"]["cardNumber"], 0);
+
+    let one = serde_json::json!({"UserInfoDetail": {"mode": "byEmployeeNo", "EmployeeNoList": [{"employeeNo": "1"}]}});
+    let (status, _) = rig
+        .raw_put(
+            "/ISAPI/AccessControl/UserInfoDetail/Delete?format=json",
+            Some(one),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(rig.persons(), ["2", "3"]);
+    let all = serde_json::json!({"UserInfoDetail": {"mode": "all"}});
+    rig.raw_put(
+        "/ISAPI/AccessControl/UserInfoDetail/Delete?format=json",
+        Some(all),
+    )
+    .await;
+    assert!(rig.persons().is_empty());
+    assert!(rig.sim.state().faces.is_empty());
+    assert_eq!(rig.sim.mass_deletions(), 1);
+    let (_, process) = rig
+        .raw(
+            get,
+            "/ISAPI/AccessControl/UserInfoDetail/DeleteProcess?format=json",
+            None,
+        )
+        .await;
+    assert_eq!(process["UserInfoDetailDeleteProcess"]["status"], "success");
+}
