@@ -80,7 +80,7 @@ impl Service {
         loop {
             let page = self
                 .get(&format!(
-                    "api/hikvision/events?device_id={device_id}&limit=200&cursor={cursor}"
+                    "api/hikvision/events?device_id={device_id}&limit=200{cursor}"
                 ))
                 .await;
             for e in page["events"].as_array().unwrap() {
@@ -91,7 +91,7 @@ impl Service {
                 ));
             }
             match page["next_cursor"].as_str() {
-                Some(next) => cursor = next.to_owned(),
+                Some(next) => cursor = format!("&cursor={next}"),
                 None => return all,
             }
         }

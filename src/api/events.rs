@@ -48,9 +48,11 @@ pub struct PushAccepted {
         ("device_id" = Option<String>, Query, description = "Only this terminal's events"),
         ("from" = Option<DateTime<Utc>>, Query, description = "Not before this moment (RFC 3339)"),
         ("to" = Option<DateTime<Utc>>, Query, description = "Before this moment (RFC 3339)"),
-        ("kind" = Option<String>, Query, description = "face_granted, face_denied, unknown_face, lock_opened, lock_closed, door_opened, door_closed, or major_<n>_minor_<m>"),
-        ("cursor" = Option<String>, Query, description = "The previous page's next_cursor"),
-        ("limit" = Option<u32>, Query, description = "Events per page, 1 to 1000 (default 100)"),
+        ("kind" = Option<String>, Query, description = "face_granted, face_denied, unknown_face, lock_opened, lock_closed, door_opened, door_closed, or major_<n>_minor_<m>",
+            pattern = "^(face_granted|face_denied|unknown_face|lock_opened|lock_closed|door_opened|door_closed|major_-?[0-9]{1,9}_minor_-?[0-9]{1,9})$"),
+        ("cursor" = Option<String>, Query, description = "The previous page's next_cursor",
+            pattern = "^-?[0-9]{1,15}_-?[0-9]{1,9}_[0-9]{1,18}_([0-9a-f]{2})*$"),
+        ("limit" = Option<u32>, Query, description = "Events per page, 1 to 1000 (default 100)", minimum = 1, maximum = 1000),
     ),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "One page of events, newest first", body = EventPage)))]
@@ -88,10 +90,8 @@ fn parse_query(raw: &str) -> Result<EventQuery, ApiError> {
             .map_err(|_| bad(name, "not an RFC 3339 time such as 2026-12-06T08:00:00Z"))
     };
     for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+        // An empty value is a value: `to=` is not a time, `device_id=` names no terminal.
         let v = value.trim();
-        if v.is_empty() {
-            continue;
-        }
         match key.as_ref() {
             "angajat_id" => {
                 q.angajat_id = Some(Uuid::parse_str(v).map_err(|_| {
@@ -197,6 +197,25 @@ fn unauthorized() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::model::{CURSOR_PATTERN, KIND_PATTERN};
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_document_states_the_patterns_the_code_reads() {
+        let doc = serde_json::to_value(super::super::ApiDoc::openapi()).unwrap();
+        let params = &doc["paths"]["/api/hikvision/events"]["get"]["parameters"];
+        let pattern = |name: &str| {
+            params
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .map(|p| p["schema"]["pattern"].clone())
+                .unwrap()
+        };
+        assert_eq!(pattern("cursor"), CURSOR_PATTERN);
+        assert_eq!(pattern("kind"), KIND_PATTERN);
+    }
 
     #[test]
     fn the_query_is_checked_field_by_field() {

@@ -309,33 +309,38 @@ impl Position {
         key(self) < key(&event.position())
     }
 
-    /// An opaque cursor for the API.
+    /// A cursor for the API: `<micros>_<epoch>_<serial>_<device id in hex>`.
     pub fn encode(&self) -> String {
-        hex::encode(format!(
-            "{}|{}|{}|{}",
+        format!(
+            "{}_{}_{}_{}",
             self.occurred_at.timestamp_micros(),
             self.epoch,
             self.serial_no,
-            self.device_id
-        ))
+            hex::encode(&self.device_id)
+        )
     }
 
-    /// Reads a cursor made by [`Position::encode`].
+    /// Reads a cursor made by [`Position::encode`]; any text matching [`CURSOR_PATTERN`] reads.
     pub fn decode(cursor: &str) -> Option<Self> {
-        let text = String::from_utf8(hex::decode(cursor).ok()?).ok()?;
-        let mut parts = text.splitn(4, '|');
+        let mut parts = cursor.splitn(4, '_');
         let micros: i64 = parts.next()?.parse().ok()?;
         let epoch = parts.next()?.parse().ok()?;
         let serial_no = parts.next()?.parse().ok()?;
-        let device_id = parts.next()?.to_owned();
+        let device = hex::decode(parts.next()?).ok()?;
         Some(Self {
             occurred_at: DateTime::from_timestamp_micros(micros)?,
-            device_id,
+            device_id: String::from_utf8_lossy(&device).into_owned(),
             epoch,
             serial_no,
         })
     }
 }
+
+/// What a cursor looks like (the OpenAPI document's pattern).
+pub const CURSOR_PATTERN: &str = "^-?[0-9]{1,15}_-?[0-9]{1,9}_[0-9]{1,18}_([0-9a-f]{2})*$";
+
+/// What a `kind` looks like (the OpenAPI document's pattern).
+pub const KIND_PATTERN: &str = "^(face_granted|face_denied|unknown_face|lock_opened|lock_closed|door_opened|door_closed|major_-?[0-9]{1,9}_minor_-?[0-9]{1,9})$";
 
 /// A read of stored events, newest first.
 #[derive(Debug, Clone, Default)]
@@ -441,5 +446,6 @@ mod tests {
         let p = stored.position();
         assert_eq!(Position::decode(&p.encode()), Some(p));
         assert_eq!(Position::decode("zz"), None);
+        assert!(Position::decode("-999999999999999_-999999999_999999999999999999_ff").is_some());
     }
 }
