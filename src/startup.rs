@@ -344,6 +344,7 @@ pub fn build_events(
         settings.events.clone(),
         &secret,
         settings.sync.rate_limit_delay,
+        settings.sync.device_concurrency,
     )))
 }
 

@@ -18,6 +18,8 @@ pub struct EventSettings {
     pub registration_check: Duration,
     /// Events older than this many days are deleted.
     pub retention_days: u32,
+    /// A terminal clock further off than this is logged as a warning.
+    pub clock_drift_warn: Duration,
 }
 
 impl Default for EventSettings {
@@ -27,6 +29,7 @@ impl Default for EventSettings {
             poll_interval: Duration::from_secs(60),
             registration_check: Duration::from_secs(600),
             retention_days: 400,
+            clock_drift_warn: Duration::from_secs(60),
         }
     }
 }
@@ -63,6 +66,13 @@ pub(super) fn read_events(
         problems,
         "EVENTS_REGISTRATION_CHECK_MS",
         e.registration_check,
+        (100, 86_400_000),
+    );
+    e.clock_drift_warn = read_millis(
+        get,
+        problems,
+        "CLOCK_DRIFT_WARN_MS",
+        e.clock_drift_warn,
         (100, 86_400_000),
     );
     if let Some(v) = get("EVENTS_RETENTION_DAYS") {

@@ -194,6 +194,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "EVENTS_RETENTION_DAYS",
         "access events older than this are deleted",
     ),
+    (
+        "CLOCK_DRIFT_WARN_MS",
+        "a terminal clock further off than this is logged as a warning",
+    ),
 ];
 
 /// Connection to the Supabase project's PostgREST.

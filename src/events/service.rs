@@ -17,8 +17,6 @@ use crate::supabase::Directory;
 
 /// How often a terminal's clock is read.
 const CLOCK_EVERY: Duration = Duration::from_secs(3600);
-/// A clock further off than this is logged as a warning.
-const CLOCK_DRIFT_WARN_MS: i64 = 60_000;
 
 /// Where a terminal's push registration stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -87,6 +85,8 @@ pub struct Events {
     pub(super) key: PushKey,
     /// Pause between two pages of one terminal's search.
     pub(super) pace: Duration,
+    /// Terminals read at once (`DEVICE_CONCURRENCY`).
+    concurrency: usize,
     terminals: Mutex<HashMap<String, Arc<TerminalSlot>>>,
 }
 
@@ -101,8 +101,8 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Events {
-    /// Events on `store`, reading terminals with `client` (paced by `pace` between pages),
-    /// tokens made with a key derived from `secret`.
+    /// Events on `store`, reading terminals with `client` (paced by `pace` between pages,
+    /// `concurrency` terminals at once), tokens made with a key derived from `secret`.
     pub fn new(
         store: Arc<dyn EventStore>,
         client: IsapiClient,
@@ -110,6 +110,7 @@ impl Events {
         settings: EventSettings,
         secret: &[u8],
         pace: Duration,
+        concurrency: usize,
     ) -> Self {
         Self {
             store,
@@ -118,6 +119,7 @@ impl Events {
             settings,
             key: PushKey::new(secret),
             pace,
+            concurrency,
             terminals: Mutex::new(HashMap::new()),
         }
     }
@@ -243,8 +245,9 @@ impl Events {
         });
     }
 
-    /// One round over every terminal, at once.
+    /// One round over every terminal, `concurrency` at a time.
     pub async fn round(self: &Arc<Self>) {
+        use futures::StreamExt;
         let devices = self.devices().await;
         let work = devices.into_iter().map(|device| {
             let this = Arc::clone(self);
@@ -261,7 +264,10 @@ impl Events {
                 }
             }
         });
-        futures::future::join_all(work).await;
+        futures::stream::iter(work)
+            .buffer_unordered(self.concurrency.max(1))
+            .collect::<Vec<()>>()
+            .await;
     }
 
     /// Reads the terminal's clock when it was not read in the last hour; stores the offset.
@@ -282,7 +288,8 @@ impl Events {
             return;
         };
         let offset = (theirs.with_timezone(&Utc) - Utc::now()).num_milliseconds();
-        if offset.abs() > CLOCK_DRIFT_WARN_MS {
+        let warn_ms = i64::try_from(self.settings.clock_drift_warn.as_millis()).unwrap_or(i64::MAX);
+        if offset.abs() > warn_ms {
             tracing::warn!(device_id = %device.id, clock_offset_ms = offset, "events: the terminal's clock is off");
         }
         self.update(&device.id, |s| s.clock_offset_ms = Some(offset));
