@@ -27,6 +27,7 @@ use crate::delivery::schedule::{MemoryQueue, TaskRunner};
 use crate::delivery::{Delivery, DeliveryOptions, RetryTiming};
 use crate::events::Events;
 use crate::events::memory::MemoryEventStore;
+use crate::events::metrics::EventMetrics;
 use crate::events::postgres::PgEventStore;
 use crate::events::store::EventStore;
 use crate::metrics::Metrics;
@@ -333,19 +334,24 @@ pub fn build_events(
                 .map(|k| k.expose_secret().as_bytes().to_vec())
         })
         .unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec());
+    let event_metrics = EventMetrics::new(&metrics)
+        .map_err(|e| StartupError::Internal(format!("event metrics: {e}")))?;
     let client = IsapiClient::new(ClientOptions::with_total_timeout(
         settings.sync.device_timeout,
     ))?
     .with_observer(metrics as Arc<dyn CallObserver>);
-    Ok(Arc::new(Events::new(
-        store,
-        client,
-        directory,
-        settings.events.clone(),
-        &secret,
-        settings.sync.rate_limit_delay,
-        settings.sync.device_concurrency,
-    )))
+    Ok(Arc::new(
+        Events::new(
+            store,
+            client,
+            directory,
+            settings.events.clone(),
+            &secret,
+            settings.sync.rate_limit_delay,
+            settings.sync.device_concurrency,
+        )
+        .with_metrics(event_metrics),
+    ))
 }
 
 /// How long opening a connection to the delivery database may take: during an outage a request

@@ -119,6 +119,7 @@ impl Events {
             let events: Vec<_> = page.info_list.into_iter().map(from_search).collect();
             let recorded = self.store.record(&device.id, &events, through).await?;
             done.stored += recorded.stored;
+            self.count_stored("catch_up", recorded.stored);
             position = position.saturating_add(count);
             if page.response_status_strg != "MORE" {
                 break;

@@ -57,6 +57,7 @@ impl Events {
             .store
             .record(device_id, std::slice::from_ref(&event), None)
             .await?;
+        self.count_stored("push", recorded.stored);
         let before = recorded.before;
         let gap = front.is_some_and(|f| f > before.watermark && f != before.last_serial)
             || (front.is_none() && event.serial_no > before.watermark + 1)

@@ -6,6 +6,7 @@
 pub mod catchup;
 pub mod ingest;
 pub mod memory;
+pub mod metrics;
 pub mod model;
 pub mod postgres;
 pub mod register;

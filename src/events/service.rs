@@ -87,6 +87,8 @@ pub struct Events {
     pub(super) pace: Duration,
     /// Terminals read at once (`DEVICE_CONCURRENCY`).
     concurrency: usize,
+    /// Counters and gauges for `/metrics`, when wired.
+    pub(super) metrics: Option<super::metrics::EventMetrics>,
     terminals: Mutex<HashMap<String, Arc<TerminalSlot>>>,
 }
 
@@ -120,7 +122,21 @@ impl Events {
             key: PushKey::new(secret),
             pace,
             concurrency,
+            metrics: None,
             terminals: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Reports to `metrics` (`GET /metrics`).
+    pub fn with_metrics(mut self, metrics: super::metrics::EventMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Counts `n` events stored from `source`.
+    pub(super) fn count_stored(&self, source: &str, n: usize) {
+        if let Some(m) = &self.metrics {
+            m.stored(source, n);
         }
     }
 
@@ -291,6 +307,9 @@ impl Events {
         let warn_ms = i64::try_from(self.settings.clock_drift_warn.as_millis()).unwrap_or(i64::MAX);
         if offset.abs() > warn_ms {
             tracing::warn!(device_id = %device.id, clock_offset_ms = offset, "events: the terminal's clock is off");
+        }
+        if let Some(m) = &self.metrics {
+            m.clock_offset(&device.id, offset);
         }
         self.update(&device.id, |s| s.clock_offset_ms = Some(offset));
     }
