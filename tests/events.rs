@@ -469,3 +469,38 @@ async fn a_listener_failing_for_a_while_loses_nothing_between_retries_and_catch_
     exactly_once(&service.events(&device_id).await, 0, 55);
     assert_eq!(events.len(), 55);
 }
+
+#[tokio::test]
+async fn an_admin_sets_a_drifting_terminal_clock_and_it_is_audited() {
+    let Some(database) = fresh_database().await else {
+        return;
+    };
+    let store = Store::memory();
+    let t = one_terminal(&store).await;
+    t.set_clock_skew(chrono::Duration::minutes(61));
+    let service = Service::start(&store, &database, false).await;
+    let device_id = service.device_id().await;
+    let post = |path: String| {
+        let url = service.base.join(&path).unwrap();
+        let http = service.http.clone();
+        async move { http.post(url).send().await.unwrap() }
+    };
+    let answer = post(format!("api/hikvision/devices/{device_id}/time")).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let set: Value = answer.json().await.unwrap();
+    let before = set["offset_before_ms"].as_i64().unwrap();
+    assert!((before - 61 * 60_000).abs() < 5_000, "{set}");
+    assert!(
+        t.clock_skew().num_milliseconds().abs() < 5_000,
+        "the clock is right now"
+    );
+    let after = service.status().await["clock_offset_ms"].as_i64().unwrap();
+    assert!(after.abs() < 5_000, "{after}");
+    let audit = service
+        .get(&format!("api/hikvision/devices/{device_id}/audit"))
+        .await;
+    assert_eq!(audit["entries"][0]["action"], "set_time", "{audit}");
+
+    let unknown = post("api/hikvision/devices/nope/time".into()).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}

@@ -82,6 +82,7 @@ api_codes! {
     SupabaseAuthFailed => "supabase_auth_failed", SERVICE_UNAVAILABLE: "Supabase rejects the service key.";
     AuthUnavailable => "auth_unavailable", SERVICE_UNAVAILABLE: "The token signing keys cannot be downloaded.";
     DeliveryUnavailable => "delivery_unavailable", SERVICE_UNAVAILABLE: "The delivery database does not answer (or failed): nothing was sent to a terminal; retry once /ready answers 200.";
+    TerminalFailed => "terminal_failed", BAD_GATEWAY: "The terminal could not be reached or refused the call (the message names the error class).";
     EventsUnavailable => "events_unavailable", SERVICE_UNAVAILABLE: "The event store does not answer: retry (a terminal retries its push by itself).";
     NotEnabled => "not_enabled", SERVICE_UNAVAILABLE: "The route is off until its setting is set (e.g. WEBHOOK_SECRET).";
     RequestTimeout => "request_timeout", SERVICE_UNAVAILABLE: "The request took longer than REQUEST_TIMEOUT_MS.";
@@ -167,6 +168,9 @@ pub enum ApiError {
     /// The durable store could not be read or written.
     #[error("The delivery database is unavailable: {0}")]
     Delivery(#[from] crate::delivery::DeliveryError),
+    /// A terminal call made for the request failed.
+    #[error("{0}")]
+    TerminalFailed(String),
     /// The event store could not be read or written.
     #[error("{0}")]
     Events(#[from] crate::events::EventError),
@@ -237,6 +241,7 @@ impl ApiError {
             }
             Self::Delivery(_) => ApiCode::DeliveryUnavailable,
             Self::NotEnabled(_) => ApiCode::NotEnabled,
+            Self::TerminalFailed(_) => ApiCode::TerminalFailed,
             Self::Events(e) if e.is_outage() => ApiCode::EventsUnavailable,
             Self::Events(_) => ApiCode::InternalError,
             Self::Internal(_) => ApiCode::InternalError,

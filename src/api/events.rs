@@ -14,6 +14,8 @@ use uuid::Uuid;
 use super::AppState;
 use super::admin::Admin;
 use super::error::{ApiCode, ApiError};
+use crate::delivery::audit::AuditEntry;
+use crate::events::clock::{ClockError, ClockSet};
 use crate::events::ingest::{MAX_PUSH_BYTES, PushError, PushOutcome};
 use crate::events::model::{EventQuery, KINDS, Position, StoredEvent};
 
@@ -188,6 +190,42 @@ pub async fn push_event(
             PushOutcome::Heartbeat => "heartbeat",
         },
     }))
+}
+
+/// Sets the terminal's clock to the service's time, in the terminal's own UTC offset (its time
+/// zone is left as it is). Admins only; audited (`set_time`, with the offset before).
+#[utoipa::path(post, path = "/api/hikvision/devices/{device_id}/time", tag = "terminals",
+    params(("device_id" = String, Path, description = "The device row id")),
+    request_body(content = Option<serde_json::Value>, description = "Empty, or an empty JSON object"),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The clock was set", body = ClockSet)))]
+pub async fn set_time(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(device_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<ClockSet>, ApiError> {
+    super::terminals::optional_object(&body)?;
+    let set = state
+        .events
+        .set_clock(&device_id)
+        .await
+        .map_err(|e| match e {
+            ClockError::UnknownDevice(_) => ApiError::Missing {
+                code: ApiCode::DeviceNotFound,
+                message: e.to_string(),
+            },
+            ClockError::Terminal(_) => ApiError::TerminalFailed(e.to_string()),
+        })?;
+    let entry = AuditEntry {
+        detail: Some(format!(
+            "clock was {} ms off; set to {}",
+            set.offset_before_ms, set.set_to
+        )),
+        ..AuditEntry::new(&admin.actor, "set_time", &device_id)
+    };
+    state.delivery.audit().record(&[entry]).await?;
+    Ok(Json(set))
 }
 
 fn unauthorized() -> ApiError {

@@ -110,6 +110,10 @@ pub fn router(state: AppState) -> Router {
             get(delivery::devices_status),
         )
         .route("/api/hikvision/events", get(events::list_events))
+        .route(
+            "/api/hikvision/devices/{device_id}/time",
+            post(events::set_time),
+        )
         .merge(terminals_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

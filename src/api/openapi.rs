@@ -162,6 +162,20 @@ const ERRORS: &[(&str, &[&[ApiCode]])] = &[
         ],
     ),
     (
+        "/api/hikvision/devices/{device_id}/time",
+        &[
+            AUTH,
+            BODY,
+            ALWAYS,
+            DIRECTORY,
+            &[
+                ApiCode::DeviceNotFound,
+                ApiCode::TerminalFailed,
+                ApiCode::DeliveryUnavailable,
+            ],
+        ],
+    ),
+    (
         "/api/hikvision/events",
         &[
             AUTH,
@@ -237,6 +251,7 @@ const OPEN_REQUESTS: &[&str] = &[
         super::audit::device_audit,
         super::events::list_events,
         super::events::push_event,
+        super::events::set_time,
         super::webhook::supabase_webhook,
         super::health::health,
         super::health::ready,
@@ -284,7 +299,8 @@ const OPEN_REQUESTS: &[&str] = &[
         super::events::EventPage,
         super::events::PushAccepted,
         crate::events::model::StoredEvent,
-        crate::events::PushState
+        crate::events::PushState,
+        crate::events::clock::ClockSet
     )),
     modifiers(&Edge),
     tags(

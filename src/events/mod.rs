@@ -4,6 +4,7 @@
 //! push registration and the push body parser.
 
 pub mod catchup;
+pub mod clock;
 pub mod ingest;
 pub mod memory;
 pub mod metrics;

@@ -15,9 +15,6 @@ use crate::config::EventSettings;
 use crate::models::Device;
 use crate::supabase::Directory;
 
-/// How often a terminal's clock is read.
-const CLOCK_EVERY: Duration = Duration::from_secs(3600);
-
 /// Where a terminal's push registration stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -284,34 +281,6 @@ impl Events {
             .buffer_unordered(self.concurrency.max(1))
             .collect::<Vec<()>>()
             .await;
-    }
-
-    /// Reads the terminal's clock when it was not read in the last hour; stores the offset.
-    async fn read_clock(&self, device: &Device) {
-        let slot = self.slot(&device.id);
-        let due = lock(&slot.clock_read_at).is_none_or(|at| at.elapsed() >= CLOCK_EVERY);
-        if !due {
-            return;
-        }
-        let Ok(terminal) = device.terminal() else {
-            return;
-        };
-        let Ok(time) = self.client.device_time(&terminal).await else {
-            return;
-        };
-        *lock(&slot.clock_read_at) = Some(Instant::now());
-        let Ok(theirs) = DateTime::parse_from_rfc3339(time.local_time.trim()) else {
-            return;
-        };
-        let offset = (theirs.with_timezone(&Utc) - Utc::now()).num_milliseconds();
-        let warn_ms = i64::try_from(self.settings.clock_drift_warn.as_millis()).unwrap_or(i64::MAX);
-        if offset.abs() > warn_ms {
-            tracing::warn!(device_id = %device.id, clock_offset_ms = offset, "events: the terminal's clock is off");
-        }
-        if let Some(m) = &self.metrics {
-            m.clock_offset(&device.id, offset);
-        }
-        self.update(&device.id, |s| s.clock_offset_ms = Some(offset));
     }
 
     async fn prune(&self) {

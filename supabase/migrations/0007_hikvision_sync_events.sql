@@ -64,6 +64,12 @@ from hikvision_sync.access_event e;
 revoke all on public.hikvision_sync_access_events from public, anon, authenticated;
 grant select on public.hikvision_sync_access_events to service_role;
 
+-- An admin setting a terminal's clock (POST /api/hikvision/devices/{device_id}/time) is audited.
+alter table hikvision_sync.audit drop constraint if exists audit_action_check;
+alter table hikvision_sync.audit add constraint audit_action_check
+    check (action in ('resync', 'remove', 'reconcile_schedule', 'reconcile_remove', 'restore', 'enrol',
+                      'set_time'));
+
 insert into hikvision_sync.schema_version (version) values (7) on conflict do nothing;
 
 notify pgrst, 'reload schema';

@@ -45,6 +45,8 @@ pub enum TerminalCall {
     HttpHostSet,
     /// GET System/time: the terminal's clock (XML).
     SystemTime,
+    /// PUT System/time: set the terminal's clock (XML).
+    SystemTimeSet,
 }
 
 impl TerminalCall {
@@ -68,6 +70,7 @@ impl TerminalCall {
         Self::HttpHosts,
         Self::HttpHostSet,
         Self::SystemTime,
+        Self::SystemTimeSet,
     ];
 
     /// The call's name, as API responses, logs and metrics show it.
@@ -91,6 +94,7 @@ impl TerminalCall {
             Self::HttpHosts => "httpHosts",
             Self::HttpHostSet => "httpHosts/set",
             Self::SystemTime => "System/time",
+            Self::SystemTimeSet => "System/time/set",
         }
     }
 
@@ -115,6 +119,7 @@ impl TerminalCall {
             Self::HttpHosts => (Method::GET, paths::HTTP_HOSTS),
             Self::HttpHostSet => (Method::PUT, paths::HTTP_HOSTS),
             Self::SystemTime => (Method::GET, paths::SYSTEM_TIME),
+            Self::SystemTimeSet => (Method::PUT, paths::SYSTEM_TIME),
         }
     }
 

@@ -79,4 +79,14 @@ impl IsapiClient {
         let reply = self.call(t, TerminalCall::SystemTime, Body::Empty).await?;
         parse_xml(&reply)
     }
+
+    /// PUT System/time: sets the terminal's clock.
+    pub async fn set_device_time(&self, t: &Terminal, time: &DeviceTime) -> Result<(), IsapiError> {
+        let xml = quick_xml::se::to_string(time)
+            .map_err(|e| IsapiError::InvalidRequest(e.to_string()))?;
+        let reply = self
+            .call(t, TerminalCall::SystemTimeSet, Body::Xml(xml.into_bytes()))
+            .await?;
+        parse_status(&reply).map(|_| ())
+    }
 }

@@ -169,6 +169,16 @@ impl SimulatedTerminal {
         self.terminal.events().reset();
     }
 
+    /// Puts the terminal's clock `skew` away from real time (a drifting clock).
+    pub fn set_clock_skew(&self, skew: chrono::Duration) {
+        self.terminal.events().clock_skew = skew;
+    }
+
+    /// How far the terminal's clock is from real time.
+    pub fn clock_skew(&self) -> chrono::Duration {
+        self.terminal.events().clock_skew
+    }
+
     /// The listener slots (`httpHosts`), as `GET` shows them.
     pub fn http_hosts(&self) -> Vec<HttpHostNotification> {
         let log = self.terminal.events();
