@@ -196,7 +196,6 @@ pub async fn push_event(
 /// zone is left as it is). Admins only; audited (`set_time`, with the offset before).
 #[utoipa::path(post, path = "/api/hikvision/devices/{device_id}/time", tag = "terminals",
     params(("device_id" = String, Path, description = "The device row id")),
-    request_body(content = Option<serde_json::Value>, description = "Empty, or an empty JSON object"),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The clock was set", body = ClockSet)))]
 pub async fn set_time(
