@@ -183,7 +183,12 @@ impl Application {
             Arc::clone(&metrics),
         )
         .await?;
-        let events = build_events(&settings, directory.clone(), Arc::clone(&metrics))?;
+        let events = build_events(
+            &settings,
+            directory.clone(),
+            Arc::clone(&orchestrator),
+            Arc::clone(&metrics),
+        )?;
         events.start_background();
         let state = AppState {
             directory,
@@ -313,6 +318,7 @@ pub async fn build_delivery(
 pub fn build_events(
     settings: &Settings,
     directory: Option<Arc<dyn Directory>>,
+    orchestrator: Arc<Orchestrator>,
     metrics: Arc<Metrics>,
 ) -> Result<Arc<Events>, StartupError> {
     let store: Arc<dyn EventStore> = match settings.delivery.database_url() {
@@ -344,10 +350,10 @@ pub fn build_events(
         Events::new(
             store,
             client,
+            orchestrator,
             directory,
             settings.events.clone(),
             &secret,
-            settings.sync.rate_limit_delay,
             settings.sync.device_concurrency,
         )
         .with_metrics(event_metrics),

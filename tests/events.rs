@@ -504,3 +504,19 @@ async fn an_admin_sets_a_drifting_terminal_clock_and_it_is_audited() {
     let unknown = post("api/hikvision/devices/nope/time".into()).await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_wrong_password_costs_one_failed_login_however_often_events_are_read() {
+    let Some(database) = fresh_database().await else {
+        return;
+    };
+    let store = Store::memory();
+    let t = terminal(Faults::default()).await;
+    store
+        .set_devices(vec![device_row("Main", &t, "typo")])
+        .await;
+    let _service = Service::start(&store, &database, true).await;
+    // Five polls, a registration check each time, the clock: all held back after the first refusal.
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    assert_eq!(t.failed_logins(), 1);
+}

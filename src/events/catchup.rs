@@ -1,6 +1,6 @@
 //! The catch-up by serial number: a terminal's log read forward from the watermark (re-reading
 //! [`REREAD`] before it), 30 a page, `MORE` until done, one search at a time per terminal and
-//! paced like other calls. Every event it reads is stored with `live = false`. A terminal that
+//! paced like other calls (the orchestrator's pacer). Every event it reads is stored with `live = false`. A terminal that
 //! no longer holds the watermark's event (reset, replaced) is read from serial number 1, and the
 //! store starts a new epoch. A terminal that refuses the search is reported, not asked again.
 
@@ -92,12 +92,12 @@ impl Events {
         let mut position = 0u32;
         let mut done = CatchUp::default();
         while done.pages < MAX_PAGES {
-            if done.pages > 0 {
-                tokio::time::sleep(self.pace).await;
-            }
             let page = self
-                .client
-                .search_events_page(&terminal, &search_id, position, begin)
+                .on_terminal(
+                    device,
+                    self.client
+                        .search_events_page(&terminal, &search_id, position, begin),
+                )
                 .await
                 .map_err(|e| match e.class() {
                     ErrorClass::Unsupported => CatchUpError::Refused,

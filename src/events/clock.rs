@@ -73,7 +73,8 @@ impl Events {
             local_time: set_to.clone(),
             time_zone: time.time_zone,
         };
-        self.client.set_device_time(&terminal, &new).await?;
+        self.on_terminal(&device, self.client.set_device_time(&terminal, &new))
+            .await?;
         tracing::info!(device_id, offset_before_ms, "events: terminal clock set");
         if let Ok((_, offset)) = self.clock_of(&device).await {
             self.note_offset(&device, offset);
@@ -88,7 +89,9 @@ impl Events {
     /// The terminal's time and its clock minus the service's, in milliseconds.
     async fn clock_of(&self, device: &Device) -> Result<(DeviceTime, i64), IsapiError> {
         let terminal = device.terminal()?;
-        let time = self.client.device_time(&terminal).await?;
+        let time = self
+            .on_terminal(device, self.client.device_time(&terminal))
+            .await?;
         let theirs = DateTime::parse_from_rfc3339(time.local_time.trim()).map_err(|_| {
             IsapiError::UnexpectedReply {
                 http_status: 200,

@@ -61,7 +61,9 @@ impl Events {
         mut desired: HttpHostNotification,
     ) -> Result<PushState, IsapiError> {
         let terminal = device.terminal()?;
-        let hosts = self.client.http_hosts(&terminal).await?;
+        let hosts = self
+            .on_terminal(device, self.client.http_hosts(&terminal))
+            .await?;
         let ours = hosts.iter().find(|h| h.url.starts_with(PUSH_PATH));
         let target = ours.or_else(|| hosts.iter().find(|h| h.is_free()));
         let Some(target) = target else {
@@ -71,7 +73,8 @@ impl Events {
         if same_registration(target, &desired) {
             return Ok(PushState::Registered);
         }
-        self.client.set_http_host(&terminal, &desired).await?;
+        self.on_terminal(device, self.client.set_http_host(&terminal, &desired))
+            .await?;
         Ok(PushState::Registered)
     }
 

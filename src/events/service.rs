@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use hikvision_isapi::IsapiClient;
+use hikvision_isapi::{IsapiClient, IsapiError};
 use serde::Serialize;
 
 use super::store::EventStore;
 use super::token::PushKey;
 use crate::config::EventSettings;
 use crate::models::Device;
+use crate::orchestration::Orchestrator;
 use crate::supabase::Directory;
 
 /// Where a terminal's push registration stands.
@@ -80,10 +81,10 @@ pub struct Events {
     pub(super) directory: Option<Arc<dyn Directory>>,
     pub(super) settings: EventSettings,
     pub(super) key: PushKey,
-    /// Pause between two pages of one terminal's search.
-    pub(super) pace: Duration,
     /// Terminals read at once (`DEVICE_CONCURRENCY`).
     concurrency: usize,
+    /// The credential guard and the pacing every terminal call shares.
+    pub(super) orchestrator: Arc<Orchestrator>,
     /// Counters and gauges for `/metrics`, when wired.
     pub(super) metrics: Option<super::metrics::EventMetrics>,
     terminals: Mutex<HashMap<String, Arc<TerminalSlot>>>,
@@ -100,28 +101,49 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Events {
-    /// Events on `store`, reading terminals with `client` (paced by `pace` between pages,
-    /// `concurrency` terminals at once), tokens made with a key derived from `secret`.
+    /// Events on `store`, reading terminals with `client` (with the `orchestrator`'s pacing and
+    /// credential guard; `concurrency` terminals at once), tokens made with a key derived from
+    /// `secret`.
     pub fn new(
         store: Arc<dyn EventStore>,
         client: IsapiClient,
+        orchestrator: Arc<Orchestrator>,
         directory: Option<Arc<dyn Directory>>,
         settings: EventSettings,
         secret: &[u8],
-        pace: Duration,
         concurrency: usize,
     ) -> Self {
         Self {
             store,
             client,
+            orchestrator,
             directory,
             settings,
             key: PushKey::new(secret),
-            pace,
             concurrency,
             metrics: None,
             terminals: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Runs one terminal `call` for `device`: not at all while its credentials are refused
+    /// (a wrong password costs one failed login in all, background included), else in its turn,
+    /// recording the outcome for the guard.
+    pub(super) async fn on_terminal<T>(
+        &self,
+        device: &Device,
+        call: impl std::future::Future<Output = Result<T, IsapiError>>,
+    ) -> Result<T, IsapiError> {
+        if self.orchestrator.knows_refused(device) {
+            return Err(IsapiError::WrongCredentials {
+                attempts_left: None,
+            });
+        }
+        self.orchestrator.wait_turn(device).await;
+        let result = call.await;
+        self.orchestrator
+            .note_outcome(device, result.as_ref().map(|_| ()));
+        result
     }
 
     /// Reports to `metrics` (`GET /metrics`).
