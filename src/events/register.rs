@@ -64,7 +64,8 @@ impl Events {
         let hosts = self
             .on_terminal(device, self.client.http_hosts(&terminal))
             .await?;
-        let ours = hosts.iter().find(|h| h.url.starts_with(PUSH_PATH));
+        // Ours: this service's push path, under whatever prefix EVENTS_PUBLIC_URL has (or had).
+        let ours = hosts.iter().find(|h| h.url.contains(PUSH_PATH));
         let target = ours.or_else(|| hosts.iter().find(|h| h.is_free()));
         let Some(target) = target else {
             return Ok(PushState::Refused);
