@@ -121,6 +121,34 @@ impl Demo {
     }
 }
 
+impl Demo {
+    /// Ready-to-paste curls: one presents the first enrolled employee's face at the first
+    /// terminal (the simulator pushes the event to the demo), one lists the stored events.
+    pub fn event_curls(&self) -> (String, String) {
+        let employee_no = self
+            .angajati
+            .iter()
+            .find_map(|a| a.employee_no())
+            .unwrap_or("1");
+        let present = self.terminals.first().map_or_else(String::new, |(_, t)| {
+            format!(
+                "curl -s -X POST {}/_sim/events/face -H 'content-type: application/json' -d '{{\"employeeNo\": \"{employee_no}\", \"doorNo\": 1}}'",
+                t.base_url()
+            )
+        });
+        let key = if self.api_key_required {
+            " -H \"x-api-key: $API_KEY\""
+        } else {
+            ""
+        };
+        let list = format!(
+            "curl -s 'http://{}/api/hikvision/events?limit=10'{key}",
+            self.addr
+        );
+        (present, list)
+    }
+}
+
 /// The picture the demo serves for a storage path: a small real JPEG unique to the path, or, for
 /// a path with `phone` in it, a large phone photo stored sideways with EXIF orientation 6 (the
 /// service turns it upright, shrinks it under 200 KB and pushes it).
@@ -223,6 +251,11 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
     // PHOTO_ALLOWED_ORIGINS says so). The banner says it.
     settings.face_url.supabase_url = Some(base);
     settings.face_url.scheme = FaceUrlScheme::Keep;
+    // The simulated terminals push their events to the demo itself, unless told otherwise.
+    if settings.events.public_url.is_none() {
+        settings.events.public_url =
+            Some(Url::parse(&format!("http://{loopback}")).map_err(|e| data_err(e.to_string()))?);
+    }
     let directory = MemoryDirectory::new(angajati.clone(), devices);
     // Public and authenticated (service key) Storage paths, as Supabase serves them.
     let photos = Router::new()

@@ -15,6 +15,7 @@ pub mod config;
 pub mod delivery;
 #[cfg(feature = "simulator")]
 pub mod demo;
+pub mod events;
 pub mod metrics;
 pub mod models;
 pub mod orchestration;

@@ -257,7 +257,15 @@ async fn run_demo(bind: SocketAddr, data: PathBuf) -> Result<(), String> {
     println!(
         "NOTE: the demo keeps delivery state (pending changes, status) in memory: it forgets on restart. `serve` keeps it in Postgres (DATABASE_URL)."
     );
-    println!("\nTry it:\n\n  {}\n\nCtrl-C to stop.", demo.example_curl());
+    let (present, list) = demo.event_curls();
+    let first = demo
+        .terminals
+        .first()
+        .map_or("the first terminal", |(name, _)| name.as_str());
+    println!(
+        "\nTry it:\n\n  {}\n\nPresent a face at {first} (the terminal pushes the event here), then list the events:\n\n  {present}\n  {list}\n\nCtrl-C to stop.",
+        demo.example_curl()
+    );
     demo.wait().await.map_err(|e| e.to_string())
 }
 

@@ -153,6 +153,15 @@ impl Metrics {
         self.engine_restarts.inc();
     }
 
+    /// Registers another part's metrics (e.g. the access events') in this registry, so
+    /// `GET /metrics` shows them.
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> Result<(), prometheus::Error> {
+        self.registry.register(collector)
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = Vec::new();

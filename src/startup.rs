@@ -25,6 +25,11 @@ use crate::delivery::outage::Availability;
 use crate::delivery::postgres::PgStore;
 use crate::delivery::schedule::{MemoryQueue, TaskRunner};
 use crate::delivery::{Delivery, DeliveryOptions, RetryTiming};
+use crate::events::Events;
+use crate::events::memory::MemoryEventStore;
+use crate::events::metrics::EventMetrics;
+use crate::events::postgres::PgEventStore;
+use crate::events::store::EventStore;
 use crate::metrics::Metrics;
 use crate::orchestration::{Orchestrator, Pictures};
 use crate::picture::{PictureService, SupabaseStorage};
@@ -178,6 +183,13 @@ impl Application {
             Arc::clone(&metrics),
         )
         .await?;
+        let events = build_events(
+            &settings,
+            directory.clone(),
+            Arc::clone(&orchestrator),
+            Arc::clone(&metrics),
+        )?;
+        events.start_background();
         let state = AppState {
             directory,
             orchestrator,
@@ -185,6 +197,7 @@ impl Application {
             auth: Arc::new(auth),
             metrics,
             delivery,
+            events,
         };
         Ok(Self {
             listener,
@@ -297,6 +310,54 @@ pub async fn build_delivery(
     .map_err(|e| StartupError::Database(e.to_string()))?;
     delivery.start_background();
     Ok(delivery)
+}
+
+/// Access events on the settings' database (a small pool of their own), or in memory without
+/// one. The push tokens' key comes from the service key, else `API_KEY`, else is random (the
+/// registration then rewrites the terminals' URLs after a restart).
+pub fn build_events(
+    settings: &Settings,
+    directory: Option<Arc<dyn Directory>>,
+    orchestrator: Arc<Orchestrator>,
+    metrics: Arc<Metrics>,
+) -> Result<Arc<Events>, StartupError> {
+    let store: Arc<dyn EventStore> = match settings.delivery.database_url() {
+        Some(url) => {
+            let database = TokioPostgresDatabase::from_config(connection_config(url)?, 2)
+                .map_err(|e| StartupError::Database(format!("DATABASE_URL: {e}")))?;
+            Arc::new(PgEventStore::new(database.pool().clone()))
+        }
+        None => Arc::new(MemoryEventStore::default()),
+    };
+    let secret = settings
+        .supabase
+        .as_ref()
+        .map(|s| s.service_key.expose_secret().as_bytes().to_vec())
+        .or_else(|| {
+            settings
+                .api_key
+                .as_ref()
+                .map(|k| k.expose_secret().as_bytes().to_vec())
+        })
+        .unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec());
+    let event_metrics = EventMetrics::new(&metrics)
+        .map_err(|e| StartupError::Internal(format!("event metrics: {e}")))?;
+    let client = IsapiClient::new(ClientOptions::with_total_timeout(
+        settings.sync.device_timeout,
+    ))?
+    .with_observer(metrics as Arc<dyn CallObserver>);
+    Ok(Arc::new(
+        Events::new(
+            store,
+            client,
+            orchestrator,
+            directory,
+            settings.events.clone(),
+            &secret,
+            settings.sync.device_concurrency,
+        )
+        .with_metrics(event_metrics),
+    ))
 }
 
 /// How long opening a connection to the delivery database may take: during an outage a request

@@ -102,3 +102,43 @@ async fn demo_skips_employees_without_photo_or_employee_no() {
             .contains("employee_no")
     );
 }
+
+#[tokio::test]
+async fn demo_terminals_push_a_presented_face_to_the_demo() {
+    let demo = demo::start(Path::new(demo::DEMO_DATA), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("demo starts");
+    let (present, list) = demo.event_curls();
+    assert!(present.contains("/_sim/events/face") && list.contains("/api/hikvision/events"));
+    let (_, main) = &demo.terminals[0];
+    let mut registered = false;
+    for _ in 0..100 {
+        if main.http_hosts().iter().any(|h| !h.is_free()) {
+            registered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(registered, "the demo registers itself on its terminals");
+    let (answer, serial) = main.present_face("1001", 1);
+    assert!(answer.granted);
+    for _ in 0..100 {
+        let page: Value = reqwest::get(format!(
+            "http://{}/api/hikvision/events?kind=face_granted",
+            demo.addr
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        if let Some(e) = page["events"].as_array().and_then(|a| a.first()) {
+            assert_eq!(e["serial_no"], serial);
+            assert_eq!(e["employee_no"], "1001");
+            assert_eq!(e["live"], true);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the pushed event was not stored");
+}

@@ -90,6 +90,15 @@ pub struct DeviceStatus {
     pub last_success_at: Option<DateTime<Utc>>,
     /// The newest failure, in plain words.
     pub last_error: Option<String>,
+    /// When the newest stored access event of this terminal happened (its time, in UTC).
+    pub last_event_at: Option<DateTime<Utc>>,
+    /// Whether the terminal pushes its events to this service.
+    pub push: crate::events::PushState,
+    /// Events the terminal holds that are not stored yet (0 after a full catch-up; null: not
+    /// known yet).
+    pub event_backlog: Option<u64>,
+    /// The terminal's clock minus the service's, in milliseconds (null: not read yet).
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// `GET /api/hikvision/devices/status`.
@@ -160,22 +169,24 @@ pub async fn devices_status(
 ) -> Result<Json<DevicesStatus>, ApiError> {
     let devices = names(&state.directory()?.get_active_devices().await?);
     let mut counts = state.delivery.store().device_counts().await?;
-    Ok(Json(DevicesStatus {
-        devices: devices
-            .into_iter()
-            .map(|(id, name)| {
-                let c = counts.remove(&id).unwrap_or_default();
-                DeviceStatus {
-                    device_id: id,
-                    device_name: name,
-                    pending: c.pending,
-                    failed: c.failed,
-                    last_success_at: c.last_success_at,
-                    last_error: c.last_error.as_deref().map(public_message),
-                }
-            })
-            .collect(),
-    }))
+    let mut lines = Vec::with_capacity(devices.len());
+    for (id, name) in devices {
+        let c = counts.remove(&id).unwrap_or_default();
+        let events = state.events.status(&id);
+        lines.push(DeviceStatus {
+            last_event_at: state.events.last_event_at(&id).await?,
+            push: events.push,
+            event_backlog: events.event_backlog,
+            clock_offset_ms: events.clock_offset_ms,
+            device_id: id,
+            device_name: name,
+            pending: c.pending,
+            failed: c.failed,
+            last_success_at: c.last_success_at,
+            last_error: c.last_error.as_deref().map(public_message),
+        });
+    }
+    Ok(Json(DevicesStatus { devices: lines }))
 }
 
 /// Removes the person and their face from every active terminal, durably: terminals that are

@@ -82,6 +82,8 @@ api_codes! {
     SupabaseAuthFailed => "supabase_auth_failed", SERVICE_UNAVAILABLE: "Supabase rejects the service key.";
     AuthUnavailable => "auth_unavailable", SERVICE_UNAVAILABLE: "The token signing keys cannot be downloaded.";
     DeliveryUnavailable => "delivery_unavailable", SERVICE_UNAVAILABLE: "The delivery database does not answer (or failed): nothing was sent to a terminal; retry once /ready answers 200.";
+    TerminalFailed => "terminal_failed", BAD_GATEWAY: "The terminal could not be reached or refused the call (the message names the error class).";
+    EventsUnavailable => "events_unavailable", SERVICE_UNAVAILABLE: "The event store does not answer: retry (a terminal retries its push by itself).";
     NotEnabled => "not_enabled", SERVICE_UNAVAILABLE: "The route is off until its setting is set (e.g. WEBHOOK_SECRET).";
     RequestTimeout => "request_timeout", SERVICE_UNAVAILABLE: "The request took longer than REQUEST_TIMEOUT_MS.";
     NotReady => "not_ready", SERVICE_UNAVAILABLE: "GET /ready: Supabase, the delivery database or its job engine does not work (the message says which).";
@@ -166,6 +168,12 @@ pub enum ApiError {
     /// The durable store could not be read or written.
     #[error("The delivery database is unavailable: {0}")]
     Delivery(#[from] crate::delivery::DeliveryError),
+    /// A terminal call made for the request failed.
+    #[error("{0}")]
+    TerminalFailed(String),
+    /// The event store could not be read or written.
+    #[error("{0}")]
+    Events(#[from] crate::events::EventError),
     /// A route that is off because its setting is missing.
     #[error("{0}")]
     NotEnabled(String),
@@ -233,6 +241,9 @@ impl ApiError {
             }
             Self::Delivery(_) => ApiCode::DeliveryUnavailable,
             Self::NotEnabled(_) => ApiCode::NotEnabled,
+            Self::TerminalFailed(_) => ApiCode::TerminalFailed,
+            Self::Events(e) if e.is_outage() => ApiCode::EventsUnavailable,
+            Self::Events(_) => ApiCode::InternalError,
             Self::Internal(_) => ApiCode::InternalError,
             Self::Missing { code, .. } => *code,
             Self::CapacityExceeded { .. } => ApiCode::CapacityExceeded,
@@ -260,6 +271,14 @@ impl IntoResponse for ApiError {
                     tracing::warn!(error = %e, "delivery store failed");
                 }
                 e.to_string()
+            }
+            Self::Events(e) => {
+                tracing::warn!(error = %e, "event store failed");
+                if e.is_outage() {
+                    e.to_string()
+                } else {
+                    "Internal error; the details are in the service logs".to_string()
+                }
             }
             other => other.to_string(),
         };

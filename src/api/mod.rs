@@ -8,6 +8,7 @@ mod body;
 mod debug;
 mod delivery;
 mod error;
+mod events;
 mod health;
 mod jwks;
 mod openapi;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Durable delivery (desired state, background retries, status).
     pub delivery: Arc<Delivery>,
+    /// Access events (push, catch-up, reading).
+    pub events: Arc<crate::events::Events>,
 }
 
 impl AppState {
@@ -106,6 +109,11 @@ pub fn router(state: AppState) -> Router {
             "/api/hikvision/devices/status",
             get(delivery::devices_status),
         )
+        .route("/api/hikvision/events", get(events::list_events))
+        .route(
+            "/api/hikvision/devices/{device_id}/time",
+            post(events::set_time),
+        )
         .merge(terminals_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -134,6 +142,14 @@ pub fn router(state: AppState) -> Router {
             post(webhook::supabase_webhook).route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 webhook::require_secret,
+            )),
+        )
+        // Outside the user-token auth: terminals cannot sign; the URL carries a device token.
+        // Its own body limit (pictures may ride along), not the 64 KiB of the JSON API.
+        .route(
+            "/api/hikvision/events/push/{device_id}",
+            post(events::push_event).layer(DefaultBodyLimit::max(
+                crate::events::ingest::MAX_PUSH_BYTES,
             )),
         )
         .merge(api)

@@ -97,7 +97,12 @@ const ERRORS: &[(&str, &[&[ApiCode]])] = &[
     ),
     (
         "/api/hikvision/devices/status",
-        &[AUTH, ALWAYS, DIRECTORY, &[ApiCode::DeliveryUnavailable]],
+        &[
+            AUTH,
+            ALWAYS,
+            DIRECTORY,
+            &[ApiCode::DeliveryUnavailable, ApiCode::EventsUnavailable],
+        ],
     ),
     (
         "/api/hikvision/webhooks/supabase",
@@ -157,6 +162,45 @@ const ERRORS: &[(&str, &[&[ApiCode]])] = &[
         ],
     ),
     (
+        "/api/hikvision/devices/{device_id}/time",
+        &[
+            AUTH,
+            BODY,
+            ALWAYS,
+            DIRECTORY,
+            &[
+                ApiCode::DeviceNotFound,
+                ApiCode::TerminalFailed,
+                ApiCode::DeliveryUnavailable,
+            ],
+        ],
+    ),
+    (
+        "/api/hikvision/events",
+        &[
+            AUTH,
+            ALWAYS,
+            &[
+                ApiCode::InvalidField,
+                ApiCode::InvalidUuid,
+                ApiCode::EventsUnavailable,
+            ],
+        ],
+    ),
+    (
+        "/api/hikvision/events/push/{device_id}",
+        &[
+            &[
+                ApiCode::Unauthorized,
+                ApiCode::InvalidJson,
+                ApiCode::BodyTimeout,
+                ApiCode::PayloadTooLarge,
+                ApiCode::EventsUnavailable,
+            ],
+            ALWAYS,
+        ],
+    ),
+    (
         "/api/test-isapi/update-face-image",
         &[
             AUTH,
@@ -205,6 +249,9 @@ const OPEN_REQUESTS: &[&str] = &[
         super::terminals::reconcile_status,
         super::terminals::reconcile_fix,
         super::audit::device_audit,
+        super::events::list_events,
+        super::events::push_event,
+        super::events::set_time,
         super::webhook::supabase_webhook,
         super::health::health,
         super::health::ready,
@@ -248,13 +295,19 @@ const OPEN_REQUESTS: &[&str] = &[
         crate::delivery::reconcile::WindowView,
         crate::delivery::reconcile::FixOutcome,
         super::audit::DeviceAudit,
-        crate::delivery::audit::AuditEntry
+        crate::delivery::audit::AuditEntry,
+        super::events::EventPage,
+        super::events::PushAccepted,
+        crate::events::model::StoredEvent,
+        crate::events::PushState,
+        crate::events::clock::ClockSet
     )),
     modifiers(&Edge),
     tags(
         (name = "sync", description = "Put an employee's face on every active terminal"),
         (name = "delivery", description = "Durable delivery: removal, status, the Supabase webhook"),
         (name = "terminals", description = "Whole terminals: bulk resync and reconcile"),
+        (name = "events", description = "Access events from the terminals: reading them, and the terminals' push"),
         (name = "debug", description = "One terminal named in the request (off unless DEBUG_ENDPOINT=true)"),
         (name = "health", description = "Liveness, readiness, metrics"),
         (name = "meta", description = "This document"),

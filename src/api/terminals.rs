@@ -68,7 +68,7 @@ fn run_path(path: Result<Path<(String, Uuid)>, PathRejection>) -> Result<(String
 }
 
 /// An optional JSON object body: empty, or `{...}`.
-fn optional_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+pub(super) fn optional_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }

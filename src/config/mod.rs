@@ -3,6 +3,7 @@
 
 mod delivery;
 mod edge;
+mod events;
 mod files;
 mod parse;
 mod photo;
@@ -18,6 +19,7 @@ use crate::supabase::FaceUrlPolicy;
 
 pub use delivery::DeliverySettings;
 pub use edge::{DebugOptions, HttpOptions, parse_nets};
+pub use events::EventSettings;
 pub use files::read_toml_dir;
 pub use photo::{PhotoDelivery, PhotoSettings};
 
@@ -175,6 +177,26 @@ pub const SETTINGS: &[(&str, &str)] = &[
     (
         "WEBHOOK_ENROL_NEW",
         "true: a new biometrie row enrols the person everywhere",
+    ),
+    (
+        "EVENTS_PUBLIC_URL",
+        "this service's address as the terminals reach it, for their event push (unset: push off, catch-up only)",
+    ),
+    (
+        "EVENTS_POLL_INTERVAL_MS",
+        "how often every terminal's event log is read forward from the last stored event",
+    ),
+    (
+        "EVENTS_REGISTRATION_CHECK_MS",
+        "how often the push registration on every terminal is checked",
+    ),
+    (
+        "EVENTS_RETENTION_DAYS",
+        "access events older than this are deleted",
+    ),
+    (
+        "CLOCK_DRIFT_WARN_MS",
+        "a terminal clock further off than this is logged as a warning",
     ),
 ];
 
@@ -369,6 +391,8 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     /// The picture pipeline.
     pub photo: PhotoSettings,
+    /// Access events.
+    pub events: EventSettings,
 }
 
 impl Default for Settings {
@@ -391,6 +415,7 @@ impl Default for Settings {
             tables: Tables::default(),
             delivery: DeliverySettings::default(),
             photo: PhotoSettings::default(),
+            events: EventSettings::default(),
         }
     }
 }

@@ -139,6 +139,7 @@ impl Settings {
         }
         s.delivery = super::delivery::read_delivery(&get, &mut problems);
         s.photo = super::photo::read_photo(&get, &mut problems);
+        s.events = super::events::read_events(&get, &mut problems);
 
         s.api_key = get("API_KEY").map(SecretString::from);
         read_auth(

@@ -18,7 +18,7 @@ use super::store::{CredentialBlock, DeliveryStore, StoreFuture};
 use crate::models::ErrorCode;
 
 /// The migration this code needs (`hikvision_sync.schema_version`).
-pub const SCHEMA_VERSION: i32 = 6;
+pub const SCHEMA_VERSION: i32 = 7;
 
 /// The store on a Postgres pool.
 #[derive(Clone)]

@@ -381,6 +381,27 @@ impl Orchestrator {
         })
     }
 
+    /// Waits for `device`'s next turn, so calls made elsewhere (the access events) are paced with
+    /// this process's own.
+    pub async fn wait_turn(&self, device: &Device) {
+        if let Ok(t) = device.terminal() {
+            self.pacer.wait_turn(&t.address()).await;
+        }
+    }
+
+    /// Records the outcome of a call made elsewhere for the credential guard: a refused
+    /// username or password blocks these credentials here too (one failed login in all).
+    pub fn note_outcome(&self, device: &Device, outcome: Result<(), &IsapiError>) {
+        if let Ok(t) = device.terminal() {
+            self.credentials.record(
+                &t.address(),
+                &device.username,
+                device.password.expose_secret(),
+                outcome,
+            );
+        }
+    }
+
     /// One cheap paced call (deviceInfo) to see whether a terminal answers.
     pub async fn probe(&self, device: &Device) -> Result<(), IsapiError> {
         let terminal = device.terminal()?;

@@ -35,6 +35,18 @@ pub enum TerminalCall {
     DeviceInfo,
     /// GET FDLib/capabilities: the face calls the firmware offers, face capacity.
     FaceCapabilities,
+    /// POST AcsEvent: search access events.
+    AcsEvent,
+    /// POST AcsEventTotalNum: count access events.
+    AcsEventTotalNum,
+    /// GET httpHosts: the HTTP listener slots (XML).
+    HttpHosts,
+    /// PUT httpHosts/{id}: write one listener slot (XML).
+    HttpHostSet,
+    /// GET System/time: the terminal's clock (XML).
+    SystemTime,
+    /// PUT System/time: set the terminal's clock (XML).
+    SystemTimeSet,
 }
 
 impl TerminalCall {
@@ -53,6 +65,12 @@ impl TerminalCall {
         Self::UserCount,
         Self::DeviceInfo,
         Self::FaceCapabilities,
+        Self::AcsEvent,
+        Self::AcsEventTotalNum,
+        Self::HttpHosts,
+        Self::HttpHostSet,
+        Self::SystemTime,
+        Self::SystemTimeSet,
     ];
 
     /// The call's name, as API responses, logs and metrics show it.
@@ -71,6 +89,12 @@ impl TerminalCall {
             Self::UserCount => "UserInfo/Count",
             Self::DeviceInfo => "deviceInfo",
             Self::FaceCapabilities => "FDLib/capabilities",
+            Self::AcsEvent => "AcsEvent",
+            Self::AcsEventTotalNum => "AcsEventTotalNum",
+            Self::HttpHosts => "httpHosts",
+            Self::HttpHostSet => "httpHosts/set",
+            Self::SystemTime => "System/time",
+            Self::SystemTimeSet => "System/time/set",
         }
     }
 
@@ -90,6 +114,12 @@ impl TerminalCall {
             Self::UserCount => (Method::GET, paths::USER_COUNT),
             Self::DeviceInfo => (Method::GET, paths::DEVICE_INFO),
             Self::FaceCapabilities => (Method::GET, paths::FACE_CAPABILITIES),
+            Self::AcsEvent => (Method::POST, paths::ACS_EVENT),
+            Self::AcsEventTotalNum => (Method::POST, paths::ACS_EVENT_TOTAL),
+            Self::HttpHosts => (Method::GET, paths::HTTP_HOSTS),
+            Self::HttpHostSet => (Method::PUT, paths::HTTP_HOSTS),
+            Self::SystemTime => (Method::GET, paths::SYSTEM_TIME),
+            Self::SystemTimeSet => (Method::PUT, paths::SYSTEM_TIME),
         }
     }
 

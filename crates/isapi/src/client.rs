@@ -94,6 +94,8 @@ pub(crate) enum Body {
     /// No body, but `?format=json`.
     Query,
     Json(Vec<u8>),
+    /// An XML body (no `?format=json`).
+    Xml(Vec<u8>),
     Multipart(multipart::MultipartBody),
 }
 
@@ -260,8 +262,24 @@ impl IsapiClient {
         call: TerminalCall,
         body: Body,
     ) -> Result<RawReply, IsapiError> {
+        self.call_at(t, call, None, body).await
+    }
+
+    /// [`Self::call`] on the call's path plus `/{item}` (one listener slot).
+    pub(crate) async fn call_at(
+        &self,
+        t: &Terminal,
+        call: TerminalCall,
+        item: Option<&str>,
+        body: Body,
+    ) -> Result<RawReply, IsapiError> {
         let (method, path) = call.route();
-        let is_json = !matches!(body, Body::Empty);
+        let path = match item {
+            Some(item) => format!("{path}/{item}"),
+            None => path.to_owned(),
+        };
+        let path = path.as_str();
+        let is_json = !matches!(body, Body::Empty | Body::Xml(_));
 
         let mut url = t.url(path, is_json)?;
         url.query_pairs_mut().extend_pairs(call.query());
@@ -270,6 +288,9 @@ impl IsapiClient {
             Body::Empty | Body::Query => request,
             Body::Json(bytes) => request
                 .header(header::CONTENT_TYPE, "application/json")
+                .body(bytes),
+            Body::Xml(bytes) => request
+                .header(header::CONTENT_TYPE, "application/xml")
                 .body(bytes),
             Body::Multipart(m) => request
                 .header(header::CONTENT_TYPE, m.content_type)

@@ -13,6 +13,7 @@ mod call;
 mod client;
 mod deletion;
 mod error;
+mod events;
 #[cfg(any(test, feature = "fuzz-support"))]
 pub mod fuzz;
 mod listing;

@@ -50,6 +50,11 @@ pub struct Faults {
     /// A delete naming a person or face the terminal does not have is refused as a whole
     /// (`employeeNoNotExist` / `faceNotExist`) and deletes nothing, instead of answering OK.
     pub delete_unknown_refused: bool,
+    /// `AcsEvent` and `AcsEventTotalNum` answer `notSupport` (some DS-K1T firmware).
+    pub acs_event_unsupported: bool,
+    /// Pushes to listeners are not sent (the terminal's side of a network cut); the events stay
+    /// queued and go out, in order, when the knob is turned off.
+    pub push_paused: bool,
 }
 
 /// Identity, credentials and limits of one simulated terminal.
@@ -91,6 +96,12 @@ pub struct TerminalConfig {
     /// The terminal's clock: its local time is UTC plus this many seconds. Persons' `Valid`
     /// windows are local time (`timeType: "local"`), so this decides when they open and close.
     pub utc_offset_secs: i32,
+    /// Events the log holds; when full the oldest is dropped (serial numbers go on).
+    pub event_capacity: usize,
+    /// HTTP listener slots (`httpHosts`); 2 on a DS-K1T342MWX.
+    pub http_host_slots: usize,
+    /// How long the terminal waits before pushing again to a listener that failed.
+    pub push_retry: Duration,
 }
 
 impl TerminalConfig {
@@ -116,6 +127,9 @@ impl Default for TerminalConfig {
             min_side: 80,
             max_side: 4096,
             utc_offset_secs: 0,
+            event_capacity: 100_000,
+            http_host_slots: 2,
+            push_retry: Duration::from_secs(1),
         }
     }
 }
@@ -138,6 +152,9 @@ impl fmt::Debug for TerminalConfig {
             .field("min_side", &self.min_side)
             .field("max_side", &self.max_side)
             .field("utc_offset_secs", &self.utc_offset_secs)
+            .field("event_capacity", &self.event_capacity)
+            .field("http_host_slots", &self.http_host_slots)
+            .field("push_retry", &self.push_retry)
             .finish()
     }
 }

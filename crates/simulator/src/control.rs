@@ -9,6 +9,9 @@
 //! - `GET /_sim/faces/{fpid}` (the stored picture; FDSearch's `faceURL` points here)
 //! - `GET /_sim/access/{employeeNo}?at=<RFC 3339>` (would a face presented then open the door;
 //!   [`AccessAnswer`](super::AccessAnswer); `at` defaults to now)
+//! - `GET /_sim/events` (the event log), `POST /_sim/events/face` (`{"employeeNo", "doorNo"}`:
+//!   presents a face now), `POST /_sim/events/door` (`{"doorNo", "minor"}`),
+//!   `POST /_sim/events/reset` (empties the log, numbering from 1 again)
 
 use std::sync::Arc;
 
@@ -33,6 +36,76 @@ pub(crate) fn routes() -> Router<Arc<Terminal>> {
         .route("/_sim/reset-lock", post(reset_lock))
         .route("/_sim/faces/{fpid}", get(face))
         .route("/_sim/access/{employee_no}", get(access))
+        .route("/_sim/events", get(events))
+        .route("/_sim/events/face", post(present_face))
+        .route("/_sim/events/door", post(door))
+        .route("/_sim/events/reset", post(reset_events))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FaceAtDoor {
+    employee_no: String,
+    #[serde(default = "first_door")]
+    door_no: i32,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DoorEvent {
+    #[serde(default = "first_door")]
+    door_no: i32,
+    minor: i32,
+}
+
+fn first_door() -> i32 {
+    1
+}
+
+async fn events(State(t): State<Arc<Terminal>>) -> Response {
+    let log = t.events();
+    let list: Vec<_> = log.events.iter().map(|e| e.info.clone()).collect();
+    drop(log);
+    Json(json!({ "InfoList": list })).into_response()
+}
+
+async fn present_face(
+    State(t): State<Arc<Terminal>>,
+    body: Result<Json<FaceAtDoor>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(face)) => {
+            let (answer, serial_no) = t.present_face(&face.employee_no, face.door_no);
+            Json(json!({ "access": answer, "serialNo": serial_no })).into_response()
+        }
+        Err(rejection) => bad_body(&rejection),
+    }
+}
+
+async fn door(
+    State(t): State<Arc<Terminal>>,
+    body: Result<Json<DoorEvent>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(door)) => {
+            let serial_no = t.door_event(door.door_no, door.minor);
+            Json(json!({ "serialNo": serial_no })).into_response()
+        }
+        Err(rejection) => bad_body(&rejection),
+    }
+}
+
+async fn reset_events(State(t): State<Arc<Terminal>>) -> StatusCode {
+    t.events().reset();
+    StatusCode::NO_CONTENT
+}
+
+fn bad_body(rejection: &JsonRejection) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "status": "error", "message": rejection.body_text() })),
+    )
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]

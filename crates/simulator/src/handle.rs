@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use hikvision_isapi::wire::UserInfo;
+use hikvision_isapi::wire::{AcsEventInfo, HttpHostNotification, UserInfo};
 
 use super::access::AccessAnswer;
 use super::config::{Faults, TerminalConfig};
@@ -41,6 +41,7 @@ pub async fn spawn(config: TerminalConfig, bind: SocketAddr) -> io::Result<Simul
     let connections = Arc::clone(&terminal.connections);
     let app = router(Arc::clone(&terminal)).into_make_service_with_connect_info::<ConnHandle>();
     let mut signal = stop_rx;
+    tokio::spawn(super::push::run(Arc::clone(&terminal)));
     let task = tokio::spawn(async move {
         let served = axum::serve(SimListener::new(listener, connections), app)
             .with_graceful_shutdown(async move {
@@ -141,6 +142,58 @@ impl SimulatedTerminal {
         at: chrono::DateTime<chrono::Utc>,
     ) -> AccessAnswer {
         self.terminal.face_access(employee_no, at)
+    }
+
+    /// Presents `employee_no`'s face at door `door_no` now: the terminal decides as
+    /// [`SimulatedTerminal::face_access`] does, logs the event (minor 75 granted; 76 denied,
+    /// naming the person when it knows them, nobody for an unknown face) and pushes it to its
+    /// listeners. Returns the decision and the event's serial number.
+    pub fn present_face(&self, employee_no: &str, door_no: i32) -> (AccessAnswer, i64) {
+        self.terminal.present_face(employee_no, door_no)
+    }
+
+    /// Logs a door event (`minor` 21/22 lock opened/closed, 23/24 door opened/closed) and pushes
+    /// it; returns its serial number.
+    pub fn door_event(&self, door_no: i32, minor: i32) -> i64 {
+        self.terminal.door_event(door_no, minor)
+    }
+
+    /// The event log, oldest first.
+    pub fn events(&self) -> Vec<AcsEventInfo> {
+        let log = self.terminal.events();
+        log.events.iter().map(|e| e.info.clone()).collect()
+    }
+
+    /// Empties the event log and numbers from 1 again, as a reset or replaced terminal does.
+    pub fn reset_event_log(&self) {
+        self.terminal.events().reset();
+    }
+
+    /// Puts the terminal's clock `skew` away from real time (a drifting clock).
+    pub fn set_clock_skew(&self, skew: chrono::Duration) {
+        self.terminal.events().clock_skew = skew;
+    }
+
+    /// How far the terminal's clock is from real time.
+    pub fn clock_skew(&self) -> chrono::Duration {
+        self.terminal.events().clock_skew
+    }
+
+    /// The listener slots (`httpHosts`), as `GET` shows them.
+    pub fn http_hosts(&self) -> Vec<HttpHostNotification> {
+        let log = self.terminal.events();
+        log.slots.iter().map(|s| s.host.clone()).collect()
+    }
+
+    /// Writes a listener slot directly (another system's registration, for tests); the slot
+    /// with `host.id` must exist.
+    pub fn set_http_host(&self, host: HttpHostNotification) {
+        let mut log = self.terminal.events();
+        let next = log.next_serial;
+        if let Some(slot) = log.slots.iter_mut().find(|s| s.host.id == host.id) {
+            slot.host = host;
+            slot.next_serial = next;
+        }
     }
 
     /// The face stored for `fpid`, if any.

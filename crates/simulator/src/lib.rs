@@ -67,6 +67,15 @@
 //! and the moment, in the terminal's local time (`utc_offset_secs`), lies inside the person's
 //! enabled `Valid` window ([`SimulatedTerminal::face_access`], `GET /_sim/access/{employeeNo}`).
 //!
+//! Events (`events`, `acs`, `push`): every face presented ([`SimulatedTerminal::present_face`],
+//! `POST /_sim/events/face`) and door event is logged with a serial number (the oldest dropped
+//! past `event_capacity`; [`SimulatedTerminal::reset_event_log`] numbers from 1 again), served
+//! by `AcsEvent` (paged like the other searches) and `AcsEventTotalNum`, and pushed to every
+//! listener registered by `PUT /ISAPI/Event/notification/httpHosts/{id}` (XML), as multipart
+//! `event_log`, again every `push_retry` while the listener fails. `GET/PUT /ISAPI/System/time`
+//! read and set the clock the events are stamped with. `AccessControl/capabilities`,
+//! `FDLib/Count`, `CardInfo/Count` and `UserInfoDetail/Delete` are in `inventory`.
+//!
 //! Per person, the terminal counts the write calls (person and face writes, deletes) it is
 //! processing at once and keeps the maximum
 //! ([`SimulatedTerminal::max_concurrent_calls_per_person`]).
@@ -81,18 +90,22 @@
 //! a failed login, as RFC 2617 reserves `stale` for valid digests.
 
 mod access;
+mod acs;
 mod auth;
 mod config;
 mod control;
 mod decode;
 mod deletion;
+mod events;
 mod faces;
 mod handle;
 mod in_flight;
+mod inventory;
 mod net;
 mod paging;
 mod persons;
 mod picture;
+mod push;
 mod reply;
 mod request;
 mod server;

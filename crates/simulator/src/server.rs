@@ -14,10 +14,12 @@ use axum::routing::{get, post, put};
 
 use hikvision_isapi::wire::{UserCheck, paths};
 
+use super::acs;
 use super::auth::{Denial, authorize, challenge};
 use super::control;
 use super::deletion;
 use super::faces;
+use super::inventory;
 use super::net::ConnHandle;
 use super::persons;
 use super::reply::{Failure, device_info_xml, internal_error_page, render, unauthorized};
@@ -40,6 +42,19 @@ pub(crate) fn router(terminal: Arc<Terminal>) -> Router {
         .route(paths::FACE_DELETE, put(deletion::faces))
         .route(paths::DEVICE_INFO, get(device_info))
         .route(paths::FACE_CAPABILITIES, get(face_capabilities))
+        .route(paths::ACS_EVENT, post(acs::search))
+        .route(paths::ACS_EVENT_TOTAL, post(acs::total))
+        .route(paths::HTTP_HOSTS, get(acs::hosts))
+        .route(&format!("{}/{{id}}", paths::HTTP_HOSTS), put(acs::put_host))
+        .route(paths::SYSTEM_TIME, get(acs::time).put(acs::set_time))
+        .route(inventory::CAPABILITIES, get(inventory::capabilities))
+        .route(inventory::FACE_COUNT, get(inventory::face_count))
+        .route(inventory::CARD_COUNT, get(inventory::card_count))
+        .route(inventory::DETAIL_DELETE, put(inventory::detail_delete))
+        .route(
+            inventory::DETAIL_DELETE_PROCESS,
+            get(inventory::delete_process),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     isapi

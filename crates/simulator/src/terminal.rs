@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use hikvision_isapi::wire::DeviceInfo;
 
-use super::access::{AccessAnswer, decide};
+use super::access::{AccessAnswer, AccessDecision, decide};
 use super::auth::NonceIssuer;
 use super::config::{Faults, TerminalConfig};
+use super::events::{EventLog, MINOR_FACE_DENIED, MINOR_FACE_GRANTED};
 use super::in_flight::InFlight;
 use super::state::{RequestLogEntry, StateSnapshot, Store, lock};
 
@@ -27,6 +28,10 @@ pub(crate) struct Terminal {
     /// Write calls per person being processed.
     pub(crate) in_flight: InFlight,
     store: Mutex<Store>,
+    /// The event log, the clock and the listener slots.
+    events: Mutex<EventLog>,
+    /// Wakes the pusher when there is something new to push.
+    pusher: Notify,
     /// A watch channel rather than a mutex, so a request held by `hang` can notice the knob
     /// being turned off.
     faults: watch::Sender<Faults>,
@@ -45,6 +50,12 @@ impl Terminal {
             in_flight: InFlight::default(),
             faults: watch::Sender::new(config.faults.clone()),
             store: Mutex::new(Store::default()),
+            events: Mutex::new(EventLog::new(
+                config.event_capacity,
+                config.http_host_slots,
+                config.utc_offset_secs,
+            )),
+            pusher: Notify::new(),
             config,
             addr,
             shutdown,
@@ -54,6 +65,48 @@ impl Terminal {
     /// The terminal's memory. Never hold the guard across an `.await`.
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
+    }
+
+    /// The event log. Never hold the guard across an `.await`.
+    pub(crate) fn events(&self) -> MutexGuard<'_, EventLog> {
+        lock(&self.events)
+    }
+
+    /// Asks the pusher to look for new events now.
+    pub(crate) fn push_wanted(&self) {
+        self.pusher.notify_one();
+    }
+
+    /// Resolves when [`Terminal::push_wanted`] was called.
+    pub(crate) async fn push_requested(&self) {
+        self.pusher.notified().await;
+    }
+
+    /// Presents a face at the door now: the terminal decides and logs the event (granted,
+    /// denied naming the person, or an unknown face naming nobody).
+    pub(crate) fn present_face(&self, employee_no: &str, door_no: i32) -> (AccessAnswer, i64) {
+        let answer = self.face_access(employee_no, chrono::Utc::now() + self.events().clock_skew);
+        let known = answer.decision != AccessDecision::UnknownPerson;
+        let minor = if answer.granted {
+            MINOR_FACE_GRANTED
+        } else {
+            MINOR_FACE_DENIED
+        };
+        let serial = self.events().push(
+            minor,
+            known.then(|| employee_no.to_owned()),
+            door_no,
+            Some("face"),
+        );
+        self.push_wanted();
+        (answer, serial)
+    }
+
+    /// Logs a door event (`minor` 21/22 lock opened/closed, 23/24 door opened/closed).
+    pub(crate) fn door_event(&self, door_no: i32, minor: i32) -> i64 {
+        let serial = self.events().push(minor, None, door_no, None);
+        self.push_wanted();
+        serial
     }
 
     /// Whether a face of `employee_no` presented at `at` would open the door.

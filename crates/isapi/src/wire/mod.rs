@@ -51,6 +51,14 @@ pub mod paths {
     pub const DEVICE_INFO: &str = "/ISAPI/System/deviceInfo";
     /// GET: face library capabilities (JSON; `supportFDFunction` lists the face calls).
     pub const FACE_CAPABILITIES: &str = "/ISAPI/Intelligent/FDLib/capabilities";
+    /// POST: search access events by serial number or time.
+    pub const ACS_EVENT: &str = "/ISAPI/AccessControl/AcsEvent";
+    /// POST: count access events.
+    pub const ACS_EVENT_TOTAL: &str = "/ISAPI/AccessControl/AcsEventTotalNum";
+    /// GET: the HTTP listener slots (XML); PUT `.../{id}`: one slot.
+    pub const HTTP_HOSTS: &str = "/ISAPI/Event/notification/httpHosts";
+    /// GET/PUT: the terminal's clock (XML).
+    pub const SYSTEM_TIME: &str = "/ISAPI/System/time";
 }
 
 /// The status reply of every ISAPI write call (JSON form).
@@ -129,6 +137,7 @@ pub struct FaceRecord {
 
 mod delete;
 mod device;
+mod event;
 mod face;
 mod person;
 
@@ -136,5 +145,6 @@ pub use delete::{
     EmployeeNoList, EmptyList, FaceDeleteBody, FpidValue, UserInfoDelCond, UserInfoDelEnvelope,
 };
 pub use device::*;
+pub use event::*;
 pub use face::*;
 pub use person::*;

@@ -1,0 +1,317 @@
+//! [`Events`]: the store, the terminal client and what the service knows of each terminal's
+//! events (push registration, catch-up), with the background loop that keeps them in step.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use hikvision_isapi::{IsapiClient, IsapiError};
+use serde::Serialize;
+
+use super::store::EventStore;
+use super::token::PushKey;
+use crate::config::EventSettings;
+use crate::models::Device;
+use crate::orchestration::Orchestrator;
+use crate::supabase::Directory;
+
+/// Where a terminal's push registration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PushState {
+    /// The terminal pushes to this service.
+    Registered,
+    /// Not (yet) registered: the terminal was not reached, or the check has not run.
+    NotRegistered,
+    /// The terminal refused (no free slot, or the call is not supported).
+    Refused,
+    /// Push is off (`EVENTS_PUBLIC_URL` unset).
+    Off,
+}
+
+/// What the service knows of one terminal's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TerminalEvents {
+    /// Push registration.
+    pub push: PushState,
+    /// Events the terminal reported that are not stored yet (null: not known).
+    pub event_backlog: Option<u64>,
+    /// True when the terminal refused the event search (some firmware): it is not asked again
+    /// until the service restarts.
+    pub search_refused: bool,
+    /// The last problem reading or registering, in plain words (no address, no token).
+    pub last_error: Option<String>,
+    /// When the last catch-up finished.
+    pub last_catch_up_at: Option<DateTime<Utc>>,
+    /// The terminal's clock minus the service's, in milliseconds, when read.
+    pub clock_offset_ms: Option<i64>,
+}
+
+impl TerminalEvents {
+    fn new(push: PushState) -> Self {
+        Self {
+            push,
+            event_backlog: None,
+            search_refused: false,
+            last_error: None,
+            last_catch_up_at: None,
+            clock_offset_ms: None,
+        }
+    }
+}
+
+/// Per terminal: one search at a time, and its status.
+#[derive(Debug)]
+pub(super) struct TerminalSlot {
+    pub(super) search: tokio::sync::Mutex<()>,
+    pub(super) status: Mutex<TerminalEvents>,
+    pub(super) device: Mutex<Option<Device>>,
+    pub(super) registered_at: Mutex<Option<Instant>>,
+    /// When the terminal's clock was last read.
+    pub(super) clock_read_at: Mutex<Option<Instant>>,
+    /// A catch-up asked for by a push gap is waiting: more gaps need no other.
+    pub(super) catch_up_pending: std::sync::atomic::AtomicBool,
+}
+
+/// Access events: ingestion by push and catch-up, and reading.
+pub struct Events {
+    pub(super) store: Arc<dyn EventStore>,
+    pub(super) client: IsapiClient,
+    pub(super) directory: Option<Arc<dyn Directory>>,
+    pub(super) settings: EventSettings,
+    pub(super) key: PushKey,
+    /// Terminals read at once (`DEVICE_CONCURRENCY`).
+    concurrency: usize,
+    /// The credential guard and the pacing every terminal call shares.
+    pub(super) orchestrator: Arc<Orchestrator>,
+    /// Counters and gauges for `/metrics`, when wired.
+    pub(super) metrics: Option<super::metrics::EventMetrics>,
+    terminals: Mutex<HashMap<String, Arc<TerminalSlot>>>,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Events {
+    /// Events on `store`, reading terminals with `client` (with the `orchestrator`'s pacing and
+    /// credential guard; `concurrency` terminals at once), tokens made with a key derived from
+    /// `secret`.
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        client: IsapiClient,
+        orchestrator: Arc<Orchestrator>,
+        directory: Option<Arc<dyn Directory>>,
+        settings: EventSettings,
+        secret: &[u8],
+        concurrency: usize,
+    ) -> Self {
+        Self {
+            store,
+            client,
+            orchestrator,
+            directory,
+            settings,
+            key: PushKey::new(secret),
+            concurrency,
+            metrics: None,
+            terminals: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs one terminal `call` for `device`: not at all while its credentials are refused
+    /// (a wrong password costs one failed login in all, background included), else in its turn,
+    /// recording the outcome for the guard.
+    pub(super) async fn on_terminal<T>(
+        &self,
+        device: &Device,
+        call: impl std::future::Future<Output = Result<T, IsapiError>>,
+    ) -> Result<T, IsapiError> {
+        if self.orchestrator.knows_refused(device) {
+            return Err(IsapiError::WrongCredentials {
+                attempts_left: None,
+            });
+        }
+        self.orchestrator.wait_turn(device).await;
+        let result = call.await;
+        self.orchestrator
+            .note_outcome(device, result.as_ref().map(|_| ()));
+        result
+    }
+
+    /// Reports to `metrics` (`GET /metrics`).
+    pub fn with_metrics(mut self, metrics: super::metrics::EventMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Counts `n` events stored from `source`.
+    pub(super) fn count_stored(&self, source: &str, n: usize) {
+        if let Some(m) = &self.metrics {
+            m.stored(source, n);
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    /// The push token of `device_id` (a secret: for the registered URL only).
+    pub fn token(&self, device_id: &str) -> String {
+        self.key.token(device_id)
+    }
+
+    /// True when `token` is `device_id`'s push token (constant time).
+    pub fn verify_token(&self, device_id: &str, token: &str) -> bool {
+        self.key.verify(device_id, token)
+    }
+
+    /// When `device_id`'s newest stored event happened.
+    pub async fn last_event_at(
+        &self,
+        device_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, super::EventError> {
+        let query = super::model::EventQuery {
+            device_id: Some(device_id.to_owned()),
+            limit: 1,
+            ..Default::default()
+        };
+        Ok(self
+            .store
+            .list(&query)
+            .await?
+            .first()
+            .map(|e| e.occurred_at))
+    }
+
+    /// The push state a terminal starts with.
+    fn initial_push(&self) -> PushState {
+        if self.settings.public_url.is_some() {
+            PushState::NotRegistered
+        } else {
+            PushState::Off
+        }
+    }
+
+    pub(super) fn slot(&self, device_id: &str) -> Arc<TerminalSlot> {
+        let push = self.initial_push();
+        Arc::clone(
+            lock(&self.terminals)
+                .entry(device_id.to_owned())
+                .or_insert_with(|| {
+                    Arc::new(TerminalSlot {
+                        search: tokio::sync::Mutex::new(()),
+                        status: Mutex::new(TerminalEvents::new(push)),
+                        device: Mutex::new(None),
+                        registered_at: Mutex::new(None),
+                        clock_read_at: Mutex::new(None),
+                        catch_up_pending: std::sync::atomic::AtomicBool::new(false),
+                    })
+                }),
+        )
+    }
+
+    /// What the service knows of `device_id`'s events.
+    pub fn status(&self, device_id: &str) -> TerminalEvents {
+        lock(&self.slot(device_id).status).clone()
+    }
+
+    pub(super) fn update(&self, device_id: &str, change: impl FnOnce(&mut TerminalEvents)) {
+        change(&mut lock(&self.slot(device_id).status));
+    }
+
+    /// The terminals of the devices table (the usable rows), remembered for pushes.
+    pub async fn devices(&self) -> Vec<Device> {
+        let Some(directory) = &self.directory else {
+            return Vec::new();
+        };
+        match directory.get_active_devices().await {
+            Ok(entries) => {
+                let devices: Vec<Device> = entries.into_iter().filter_map(Result::ok).collect();
+                for d in &devices {
+                    *lock(&self.slot(&d.id).device) = Some(d.clone());
+                }
+                devices
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "events: cannot read the devices table");
+                Vec::new()
+            }
+        }
+    }
+
+    /// A terminal seen in the devices table, by id.
+    pub(super) fn known_device(&self, device_id: &str) -> Option<Device> {
+        lock(&self.slot(device_id).device).clone()
+    }
+
+    /// Starts the background work: every `EVENTS_POLL_INTERVAL_MS` each terminal is read
+    /// forward (the first round at once: the catch-up on start), its registration checked every
+    /// `EVENTS_REGISTRATION_CHECK_MS` and when it comes back; old events pruned daily. Ends when
+    /// the last [`Arc`] of `self` is dropped.
+    pub fn start_background(self: &Arc<Self>) {
+        if self.settings.public_url.is_none() {
+            tracing::info!(
+                "events: EVENTS_PUBLIC_URL is not set, so terminals do not push events; they are read by the catch-up every EVENTS_POLL_INTERVAL_MS"
+            );
+        }
+        let weak: Weak<Self> = Arc::downgrade(self);
+        let poll = self.settings.poll_interval;
+        tokio::spawn(async move {
+            let mut last_prune: Option<Instant> = None;
+            loop {
+                let Some(this) = weak.upgrade() else { return };
+                this.round().await;
+                if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(86_400)) {
+                    this.prune().await;
+                    last_prune = Some(Instant::now());
+                }
+                drop(this);
+                tokio::time::sleep(poll).await;
+            }
+        });
+    }
+
+    /// One round over every terminal, `concurrency` at a time.
+    pub async fn round(self: &Arc<Self>) {
+        use futures::StreamExt;
+        let devices = self.devices().await;
+        let work = devices.into_iter().map(|device| {
+            let this = Arc::clone(self);
+            async move {
+                let was_away = this.status(&device.id).last_error.is_some();
+                this.check_registration(&device, false).await;
+                let caught_up = this.catch_up(&device).await.is_ok();
+                if was_away && caught_up {
+                    // Back from an outage or a reboot: some firmware forgets its listeners.
+                    this.check_registration(&device, true).await;
+                }
+                if caught_up {
+                    this.read_clock(&device).await;
+                }
+            }
+        });
+        futures::stream::iter(work)
+            .buffer_unordered(self.concurrency.max(1))
+            .collect::<Vec<()>>()
+            .await;
+    }
+
+    async fn prune(&self) {
+        let days = i64::from(self.settings.retention_days);
+        let before = Utc::now() - chrono::Duration::days(days);
+        match self.store.prune(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, days, "events: old events deleted"),
+            Err(e) => tracing::warn!(error = %e, "events: cannot delete old events"),
+        }
+    }
+}
