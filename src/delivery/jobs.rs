@@ -21,7 +21,7 @@ use super::DeliveryError;
 use super::engine::Supervisor;
 use super::model::PairKey;
 use super::outage::Availability;
-use super::schedule::{Scheduler, Task, TaskRunner};
+use super::schedule::{Scheduler, Task, TaskRunner, last_per_key};
 use super::store::StoreFuture;
 
 /// The job engine's own schema.
@@ -170,6 +170,47 @@ impl Scheduler for JobScheduler {
                 .map_err(|e| job_error("cannot schedule a job", &e))
         }
         .boxed()
+    }
+
+    fn schedule_all(&self, tasks: Vec<(Task, DateTime<Utc>)>) -> StoreFuture<'_, ()> {
+        async move {
+            let mut pairs = Vec::new();
+            let mut probes = Vec::new();
+            for (task, at) in last_per_key(tasks) {
+                let spec = spec(&task, at);
+                match task {
+                    Task::Pair(key) => pairs.push((
+                        DeliverPair {
+                            angajat_id: key.angajat_id,
+                            device_id: key.device_id,
+                        },
+                        spec,
+                    )),
+                    Task::Probe(device_id) => probes.push((ProbeTerminal { device_id }, spec)),
+                }
+            }
+            self.add_all(&pairs).await?;
+            self.add_all(&probes).await
+        }
+        .boxed()
+    }
+}
+
+impl JobScheduler {
+    /// Adds `jobs` in one statement (none: no round trip).
+    async fn add_all<T: TaskHandler + Clone>(
+        &self,
+        jobs: &[(T, JobSpec)],
+    ) -> Result<(), DeliveryError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let jobs: Vec<(T, &JobSpec)> = jobs.iter().map(|(job, spec)| (job.clone(), spec)).collect();
+        self.utils
+            .add_jobs(&jobs)
+            .await
+            .map(drop)
+            .map_err(|e| job_error("cannot schedule jobs", &e))
     }
 }
 

@@ -50,9 +50,19 @@ pub trait Scheduler: Send + Sync {
     /// when it stops with some still due. So a bulk resync of thousands is a handful of jobs,
     /// not thousands for the job engine to skip over at every fetch.
     fn schedule_pairs(&self, keys: Vec<PairKey>, at: DateTime<Utc>) -> StoreFuture<'_, ()> {
+        let tasks = first_per_terminal(keys)
+            .into_iter()
+            .map(|key| (Task::Pair(key), at))
+            .collect();
+        self.schedule_all(tasks)
+    }
+
+    /// Schedules every task of `tasks` at its time, as [`Self::schedule`] does (the last of two
+    /// with the same key wins); the job engine adds them in one statement.
+    fn schedule_all(&self, tasks: Vec<(Task, DateTime<Utc>)>) -> StoreFuture<'_, ()> {
         async move {
-            for key in first_per_terminal(keys) {
-                self.schedule(Task::Pair(key), at).await?;
+            for (task, at) in tasks {
+                self.schedule(task, at).await?;
             }
             Ok(())
         }
@@ -66,6 +76,19 @@ pub fn first_per_terminal(keys: Vec<PairKey>) -> Vec<PairKey> {
     keys.into_iter()
         .filter(|k| seen.insert(k.device_id.clone()))
         .collect()
+}
+
+/// `tasks` with one task per key, the last one given for each, in the order of their last
+/// appearance.
+pub fn last_per_key(tasks: Vec<(Task, DateTime<Utc>)>) -> Vec<(Task, DateTime<Utc>)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<(Task, DateTime<Utc>)> = tasks
+        .into_iter()
+        .rev()
+        .filter(|(task, _)| seen.insert(task.key()))
+        .collect();
+    kept.reverse();
+    kept
 }
 
 /// Runs tasks taken off the queue.

@@ -29,7 +29,7 @@ impl Delivery {
             return Ok(0);
         }
         let now = Utc::now();
-        let wanted = self.store.want(&changes, None, now, by).await?;
+        let wanted = self.want(&changes, None, now, by).await?;
         let mut recorded = 0;
         for (c, w) in changes.iter().zip(&wanted) {
             if !w.is_recorded() {
