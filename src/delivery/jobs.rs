@@ -31,6 +31,12 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// A replica silent this long is dead: its jobs go back on the queue.
 pub const DEAD_REPLICA_AFTER: Duration = Duration::from_secs(20);
 
+/// The most job slots a replica runs, whatever `DEVICE_CONCURRENCY`: the job engine wakes every
+/// idle slot to ask for a job at each poll and each new job (its batch-fetching local queue does
+/// not stop when the database goes away, which the supervisor needs), so hundreds of slots cost
+/// hundreds of queries per signal. 128 covers a backlog on 100 terminals at their own speed.
+pub const MAX_JOB_SLOTS: usize = 128;
+
 /// The runner, as a worker extension, with where its outages are reported.
 #[derive(Clone)]
 pub(super) struct Runner {
@@ -223,7 +229,7 @@ pub(super) async fn init_worker(
     WorkerOptions::default()
         .database(database)
         .schema(WORKER_SCHEMA)
-        .concurrency(concurrency.max(1))
+        .concurrency(concurrency.clamp(1, MAX_JOB_SLOTS))
         .poll_interval(Duration::from_secs(1))
         .listen_os_shutdown_signals(false)
         .heartbeat_interval(HEARTBEAT)

@@ -11,7 +11,7 @@ use hikvision_isapi::ErrorClass;
 use super::gate::ClaimGate;
 use super::model::{Claim, Outcome, PairKey, PairRecord, PairState, Want};
 use super::owner::Owner;
-use super::schedule::{Task, TaskRunner};
+use super::schedule::{Task, TaskRunner, first_per_terminal};
 use super::store::StoreFuture;
 use super::{Delivery, DeliveryError};
 use crate::models::{Angajat, Biometrie, DeviceEntry, SyncResult, SyncStatus, SyncStep};
@@ -268,10 +268,12 @@ impl Delivery {
                 .collect();
             let (waiting, failed): (Vec<PairKey>, Vec<PairKey>) =
                 pending.into_iter().partition(|k| due.contains(k));
-            for key in failed {
-                self.scheduler.schedule(Task::Pair(key), now).await?;
-            }
-            return self.scheduler.schedule_pairs(waiting, now).await;
+            let tasks = failed
+                .into_iter()
+                .chain(first_per_terminal(waiting))
+                .map(|key| (Task::Pair(key), now))
+                .collect();
+            return self.scheduler.schedule_all(tasks).await;
         }
         let again = Utc::now()
             + chrono::Duration::from_std(self.options.timing.initial)
