@@ -11,15 +11,10 @@ use url::Url;
 use uuid::Uuid;
 
 use super::BoxError;
-use super::cells::{Ctx, DEFAULT_CONCURRENCY, DEFAULT_DEVICE_TIMEOUT_MS};
+use super::cells::Ctx;
 use super::fleet::{Fleet, Kind};
 use super::report::ratio;
 use super::stats::{human, median, mib, ms};
-
-/// The default pause between two requests to one terminal (the read-back waits for it).
-const DEFAULT_DELAY_MS: u64 = 500;
-/// Terminals watched for the first call (the orchestrator starts them in order).
-const WATCHED: usize = 8;
 
 /// The service's own statements: its schema and the job engine's additions (not the job
 /// engine's polling, which runs whether or not a request comes).
@@ -58,13 +53,17 @@ async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, B
     let persons = ctx.persons(runs + 1);
     let fleet = Fleet::start(&vec![Kind::Healthy; k], ctx.args.latency_ms, &persons).await?;
     let (name, url) = create_database(admin).await?;
-    let mut spec = ctx.spec(
-        &fleet,
-        &persons,
-        DEFAULT_CONCURRENCY,
-        DEFAULT_DELAY_MS,
-        DEFAULT_DEVICE_TIMEOUT_MS,
-    );
+    let mut spec = ctx.spec(&fleet, &persons, 1, 0, 0);
+    // The service's defaults (DEVICE_CONCURRENCY 256, RATE_LIMIT_DELAY_MS 500, ...).
+    for key in [
+        "DEVICE_CONCURRENCY",
+        "RATE_LIMIT_DELAY_MS",
+        "DEVICE_TIMEOUT_MS",
+    ] {
+        spec.env.remove(key);
+    }
+    // `--service-env` settings apply here too (e.g. DEVICE_CONCURRENCY=1000).
+    spec.env.extend(ctx.args.launch().env);
     spec.env.insert("DATABASE_URL".into(), url.clone());
     let service = ctx.service(&spec).await?;
     let stats = connect(&url).await?;
@@ -79,7 +78,7 @@ async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, B
     for (run, person) in persons.iter().enumerate() {
         // Let the previous request's background settle before the next one.
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        let watched = &fleet.sims[..fleet.sims.len().min(WATCHED)];
+        let watched = &fleet.sims;
         for sim in watched {
             sim.clear_request_log();
         }
@@ -117,25 +116,32 @@ async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, B
 }
 
 /// The time from `started` until one of `sims` logs a call (the first, the Digest challenge, is
-/// answered at once); polled every millisecond, for at most 30 s.
+/// answered at once; the devices are called in the directory's order, not the fleet's, so all are
+/// watched); polled every 2 ms, for at most 30 s.
 async fn first_call(sims: &[SimulatedTerminal], started: Instant) -> Option<Duration> {
     while started.elapsed() < Duration::from_secs(30) {
         if sims.iter().any(|s| !s.request_log().is_empty()) {
             return Some(started.elapsed());
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
     None
 }
 
 fn report(ctx: &Ctx, rows: &[Row]) {
     println!(
-        "#### Durable delivery on PostgreSQL: L = {} ms, RATE_LIMIT_DELAY_MS = {DEFAULT_DELAY_MS}, \
-         DEVICE_CONCURRENCY = {DEFAULT_CONCURRENCY}, read-back on (medians)\n",
-        ctx.args.latency_ms
+        "#### Durable delivery on PostgreSQL: L = {} ms, the service's default settings{}, read-back \
+         on (medians)\n",
+        ctx.args.latency_ms,
+        ctx.args
+            .launch()
+            .env
+            .iter()
+            .map(|(k, v)| format!(" but {k} = {v}"))
+            .collect::<String>()
     );
     println!(
-        "| K | wall | K / 1 | first terminal call | service statements per request (min-max) | peak RSS | terminals not in sync |"
+        "| K | wall | K / 1 | first terminal call (ms) | service statements per request (min-max) | peak RSS | terminals not in sync |"
     );
     println!("|---|---|---|---|---|---|---|");
     let k1 = rows.iter().find(|r| r.k == 1).map(|r| median(&r.walls));
