@@ -101,6 +101,20 @@ impl TaskHandler for ProbeTerminal {
     }
 }
 
+/// Job: the backstop of one request (see [`Task::Resume`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResumeEmployee {
+    angajat_id: Uuid,
+}
+
+impl TaskHandler for ResumeEmployee {
+    const IDENTIFIER: &'static str = "hikvision_resume_employee";
+
+    async fn run(self, ctx: WorkerContext) -> impl IntoTaskHandlerResult {
+        run_task(&ctx, Task::Resume(self.angajat_id)).await
+    }
+}
+
 /// A job engine call's failure: an outage when the database did not answer (no SQLSTATE, or the
 /// classes of connection failures and shutdowns).
 fn job_error(what: &str, e: &GraphileWorkerError) -> DeliveryError {
@@ -130,7 +144,7 @@ impl std::fmt::Debug for JobScheduler {
 
 fn spec(task: &Task, at: DateTime<Utc>) -> JobSpec {
     JobSpec {
-        queue_name: Some(format!("terminal:{}", task.device_id())),
+        queue_name: task.device_id().map(|d| format!("terminal:{d}")),
         run_at: Some(at),
         job_key: Some(task.key()),
         job_key_mode: Some(JobKeyMode::Replace),
@@ -170,6 +184,11 @@ impl Scheduler for JobScheduler {
                 Task::Probe(device_id) => {
                     self.utils.add_job(ProbeTerminal { device_id }, spec).await
                 }
+                Task::Resume(angajat_id) => {
+                    self.utils
+                        .add_job(ResumeEmployee { angajat_id }, spec)
+                        .await
+                }
             };
             added
                 .map(drop)
@@ -182,9 +201,11 @@ impl Scheduler for JobScheduler {
         async move {
             let mut pairs = Vec::new();
             let mut probes = Vec::new();
+            let mut resumes = Vec::new();
             for (task, at) in last_per_key(tasks) {
                 let spec = spec(&task, at);
                 match task {
+                    Task::Resume(angajat_id) => resumes.push((ResumeEmployee { angajat_id }, spec)),
                     Task::Pair(key) => pairs.push((
                         DeliverPair {
                             angajat_id: key.angajat_id,
@@ -196,7 +217,8 @@ impl Scheduler for JobScheduler {
                 }
             }
             self.add_all(&pairs).await?;
-            self.add_all(&probes).await
+            self.add_all(&probes).await?;
+            self.add_all(&resumes).await
         }
         .boxed()
     }
@@ -239,6 +261,7 @@ pub(super) async fn init_worker(
         .add_extension(runner)
         .define_job::<DeliverPair>()
         .define_job::<ProbeTerminal>()
+        .define_job::<ResumeEmployee>()
         .init()
         .await
         .map_err(|e| DeliveryError::Unavailable(format!("cannot start the job engine: {e}")))

@@ -67,13 +67,13 @@ impl Delivery {
         let reachable: Vec<&Device> = devices.iter().filter_map(|e| e.as_ref().ok()).collect();
         let mut blocked = self.blocked_all(&reachable).await?;
 
-        // If this process dies once the calls start, each claimed pair is retried when its claim
-        // runs out: one job per terminal, added in one statement beside the first calls (a
-        // process that dies before it lands leaves pending pairs the sweep's overdue scan finds).
+        // If this process dies once the calls start, the claimed pairs are retried when their
+        // claims run out: one job for the whole request, added beside the first calls (a process
+        // that dies before it lands leaves pending pairs the sweep's overdue scan finds).
         let now = Utc::now();
         let safety_at = lease + chrono::Duration::seconds(1);
         let mut routes = Vec::with_capacity(devices.len());
-        let mut backstop = Vec::new();
+        let mut backstop = vec![(Task::Resume(angajat.id), safety_at)];
         let mut handed = Vec::new();
         for ((entry, change), wanted) in devices.iter().zip(&changes).zip(wanted) {
             let extra = previous
@@ -88,13 +88,12 @@ impl Delivery {
             );
             let key = change.key.clone();
             match &route {
-                Route::Call => backstop.push((Task::Pair(key), safety_at)),
+                Route::Call | Route::Answer(_) | Route::Blocked(_) => {}
                 Route::Theirs(_) => backstop.push((Task::Pair(key), now)),
                 Route::Hand(_) => {
                     handed.push(key.clone());
                     backstop.push((Task::Pair(key), now));
                 }
-                Route::Answer(_) | Route::Blocked(_) => {}
             }
             routes.push(route);
         }

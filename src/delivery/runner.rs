@@ -294,6 +294,25 @@ impl Delivery {
     }
 }
 
+impl Delivery {
+    /// A request's backstop: each of the employee's pending pairs that is due (its claim ran out
+    /// without a result: the request's process died) gets its task now.
+    async fn resume_employee(&self, angajat_id: uuid::Uuid) -> Result<(), DeliveryError> {
+        let now = Utc::now();
+        let due: Vec<PairKey> = self
+            .store
+            .pairs_of(angajat_id)
+            .await?
+            .into_iter()
+            .filter(|p| {
+                p.state == PairState::Pending && p.next_attempt_at.is_none_or(|at| at <= now)
+            })
+            .map(|p| p.change.key)
+            .collect();
+        self.scheduler.schedule_pairs(due, now).await
+    }
+}
+
 /// The employee as far as a removal needs: the number to remove.
 pub(super) fn removal_subject(angajat_id: uuid::Uuid, employee_no: Option<&str>) -> Angajat {
     Angajat {
@@ -323,6 +342,7 @@ impl TaskRunner for Delivery {
             match task {
                 Task::Pair(key) => self.run_terminal_from(key).await,
                 Task::Probe(device_id) => self.probe(device_id).await,
+                Task::Resume(angajat_id) => self.resume_employee(angajat_id).await,
             }
         }
         .boxed()

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 use super::model::PairKey;
 use super::store::StoreFuture;
@@ -20,14 +21,19 @@ pub enum Task {
     Pair(PairKey),
     /// Ask a terminal with deferred work whether it is back.
     Probe(String),
+    /// The backstop of a request: once its claims have run out, the employee's pairs still due
+    /// (those of a process that died mid-request) get their tasks. One per request, whatever the
+    /// number of terminals.
+    Resume(Uuid),
 }
 
 impl Task {
-    /// The terminal the task talks to (its queue).
-    pub fn device_id(&self) -> &str {
+    /// The terminal the task talks to (its queue); `None` for a task that calls no terminal.
+    pub fn device_id(&self) -> Option<&str> {
         match self {
-            Self::Pair(key) => &key.device_id,
-            Self::Probe(device) => device,
+            Self::Pair(key) => Some(&key.device_id),
+            Self::Probe(device) => Some(device),
+            Self::Resume(_) => None,
         }
     }
 
@@ -36,6 +42,7 @@ impl Task {
         match self {
             Self::Pair(key) => key.job_key(),
             Self::Probe(device) => format!("probe:{device}"),
+            Self::Resume(angajat_id) => format!("resume:{angajat_id}"),
         }
     }
 }
@@ -163,10 +170,13 @@ impl MemoryQueue {
                         let Some(runner) = runner.upgrade() else {
                             return;
                         };
-                        let lock = queue.terminal_lock(task.device_id());
+                        let lock = task.device_id().map(|d| queue.terminal_lock(d));
                         tokio::spawn(async move {
                             // One task at a time per terminal, as the job engine's named queues do.
-                            let _turn = lock.lock().await;
+                            let _turn = match &lock {
+                                Some(lock) => Some(lock.lock().await),
+                                None => None,
+                            };
                             if let Err(e) = runner.run(task.clone()).await {
                                 tracing::warn!(task = ?task, error = %e, "background delivery task failed");
                             }
