@@ -51,9 +51,6 @@ use secrecy::SecretString;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// `startup::build_delivery` runs the job engine with `min(DEVICE_CONCURRENCY, 64)` jobs at once.
-const WORKER_SLOTS_CAP: usize = 64;
-
 /// Draining a backlog of photo changes through the job engine (issue 11).
 #[derive(Debug, Parser)]
 #[command(name = "drain", bin_name = "cargo bench --bench drain --")]
@@ -176,7 +173,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     settings.sync.verify_after_write = true;
     settings.delivery.database_url = Some(SecretString::from(database.url.clone()));
     if let Some(n) = args.pool_size {
-        settings.delivery.pool_size = n;
+        settings.delivery.pool_size = Some(n);
     }
     // The photo URLs are plain http on loopback: sent as they are, and fetched by the service
     // because its origin and loopback are allowed, as an operator would list a photo server.
@@ -187,8 +184,14 @@ async fn run(args: Args) -> Result<(), BoxError> {
         ..AllowList::default()
     };
     settings.photo.delivery = PhotoDelivery::Auto;
-    let slots = settings.sync.device_concurrency.clamp(1, WORKER_SLOTS_CAP);
-    let pool_size = settings.delivery.pool_size;
+    let slots = settings
+        .sync
+        .device_concurrency
+        .clamp(1, hikvision_sync::delivery::jobs::MAX_JOB_SLOTS);
+    let pool_size = settings
+        .delivery
+        .pool_size
+        .unwrap_or_else(|| hikvision_sync::config::pool_size_for(settings.sync.device_concurrency));
     let services = Services::build(&settings)?;
     let delivery = build_delivery(
         &settings,
@@ -339,7 +342,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         bound.as_secs_f64()
     );
     println!(
-        "| job slots: min(DEVICE_CONCURRENCY = {}, {WORKER_SLOTS_CAP}) | {slots} for {terminals} terminals |",
+        "| job slots: min(DEVICE_CONCURRENCY = {}, MAX_JOB_SLOTS) | {slots} for {terminals} terminals |",
         settings.sync.device_concurrency
     );
     println!(

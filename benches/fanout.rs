@@ -23,6 +23,7 @@ use clap::{CommandFactory, Parser};
 use support::BoxError;
 use support::cells::{Ctx, load_average};
 use support::child::{CHILD_FLAG, child_main};
+use support::durable::durable;
 use support::fleet::PhotoServer;
 use support::options::{Args, Section};
 use support::overhead::{check, overhead};
@@ -109,6 +110,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     } else {
         None
     };
+    if sections.contains(&Section::Durable) {
+        durable(&mut ctx).await?;
+    }
     if sections.contains(&Section::Check) {
         check(&ctx).await?;
     }

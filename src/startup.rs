@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
 use crate::api::{AppState, Authenticator, router};
-use crate::config::{ConfigError, HttpOptions, LogFormat, Settings};
+use crate::config::{ConfigError, HttpOptions, LogFormat, Settings, pool_size_for};
 use crate::delivery::audit::PgAudit;
 use crate::delivery::jobs::{self, JobScheduler};
 use crate::delivery::memory::MemoryStore;
@@ -271,7 +271,10 @@ pub async fn build_delivery(
         delivery.start_background();
         return Ok(delivery);
     };
-    let database = TokioPostgresDatabase::from_config(connection_config(url)?, d.pool_size)
+    let pool_size = d
+        .pool_size
+        .unwrap_or_else(|| pool_size_for(settings.sync.device_concurrency));
+    let database = TokioPostgresDatabase::from_config(connection_config(url)?, pool_size)
         .map_err(|e| StartupError::Database(format!("DATABASE_URL: {e}")))?;
     let pool = database.pool().clone();
     let metrics_for_engine = Arc::clone(&metrics);
@@ -303,7 +306,9 @@ pub async fn build_delivery(
     jobs::start_worker(
         database,
         runner,
-        settings.sync.device_concurrency.min(64),
+        // One job slot per terminal with work, as many as the request path calls at once (up to
+        // `jobs::MAX_JOB_SLOTS`).
+        settings.sync.device_concurrency,
         Arc::clone(delivery.availability()),
     )
     .await

@@ -5,6 +5,7 @@
 
 pub mod cells;
 pub mod child;
+pub mod durable;
 pub mod fleet;
 pub mod model;
 pub mod options;

@@ -18,6 +18,8 @@ pub enum Section {
     Rss,
     /// The simulators alone, without the service.
     Check,
+    /// Durable delivery on PostgreSQL (`--only durable`; needs `--database-url`).
+    Durable,
 }
 
 impl Section {
@@ -37,6 +39,7 @@ fn section(s: &str) -> Result<Section, String> {
         "overhead" => Ok(Section::Overhead),
         "rss" => Ok(Section::Rss),
         "check" => Ok(Section::Check),
+        "durable" => Ok(Section::Durable),
         other => Err(format!("unknown section '{other}'")),
     }
 }
@@ -102,6 +105,13 @@ pub struct Args {
     /// 'valgrind --tool=massif'.
     #[arg(long, value_name = "CMD")]
     service_wrap: Option<String>,
+    /// Superuser URL of the PostgreSQL the `durable` section creates its databases on (it
+    /// needs `pg_stat_statements` in `shared_preload_libraries` to count round trips).
+    #[arg(long, env = "HS_TEST_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Terminals of the `durable` section, comma-separated.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = count, default_value = "1,100,1000")]
+    pub durable_k: Vec<usize>,
     /// Passed by cargo to `harness = false` benches; ignored.
     #[arg(long, hide = true)]
     bench: bool,

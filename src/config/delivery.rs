@@ -11,8 +11,9 @@ use super::parse::read_millis;
 pub struct DeliverySettings {
     /// Direct Postgres connection (Supabase session mode, port 5432). `None`: in-memory store.
     pub database_url: Option<SecretString>,
-    /// Connections in the pool (Supabase plans allow few).
-    pub pool_size: usize,
+    /// Connections in the pool (Supabase plans allow few); `None`: sized from
+    /// `DEVICE_CONCURRENCY` ([`pool_size_for`]).
+    pub pool_size: Option<usize>,
     /// First retry delay; doubles per attempt.
     pub retry_initial: Duration,
     /// Largest retry delay.
@@ -31,7 +32,7 @@ impl Default for DeliverySettings {
     fn default() -> Self {
         Self {
             database_url: None,
-            pool_size: 4,
+            pool_size: None,
             retry_initial: Duration::from_secs(30),
             retry_max: Duration::from_secs(3600),
             sweep_interval: Duration::from_secs(600),
@@ -40,6 +41,14 @@ impl Default for DeliverySettings {
             reconcile_report_ttl: Duration::from_secs(15 * 60),
         }
     }
+}
+
+/// The default pool for `device_concurrency` job slots: a slot spends a few milliseconds of each
+/// terminal call (hundreds) on the database, so one connection per 32 slots, at least 4 (the job
+/// engine's LISTEN holds one) and at most 10, within the 15 server connections a small Supabase
+/// project's session pooler gives a database user by default.
+pub fn pool_size_for(device_concurrency: usize) -> usize {
+    device_concurrency.div_ceil(32).clamp(4, 10)
 }
 
 /// Reads the delivery settings, adding every problem to `problems`.
@@ -56,7 +65,7 @@ pub(super) fn read_delivery(
     }
     if let Some(v) = get("DATABASE_POOL_SIZE") {
         match v.parse::<usize>() {
-            Ok(n) if (1..=64).contains(&n) => d.pool_size = n,
+            Ok(n) if (1..=64).contains(&n) => d.pool_size = Some(n),
             _ => problems.push(format!(
                 "DATABASE_POOL_SIZE='{v}' must be a whole number between 1 and 64"
             )),

@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::supabase::FaceUrlPolicy;
 
-pub use delivery::DeliverySettings;
+pub use delivery::{DeliverySettings, pool_size_for};
 pub use edge::{DebugOptions, HttpOptions, parse_nets};
 pub use events::EventSettings;
 pub use files::read_toml_dir;

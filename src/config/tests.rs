@@ -224,3 +224,11 @@ fn serve_refuses_open_doors_nobody_asked_for() {
     let err = load(&[("AUTH_DISABLED", "maybe")]).expect_err("not a boolean");
     assert!(err.to_string().contains("AUTH_DISABLED"), "{err}");
 }
+
+#[test]
+fn the_pool_is_sized_from_the_device_concurrency_within_a_small_pooler() {
+    use super::pool_size_for;
+    assert_eq!(pool_size_for(1), 4);
+    assert_eq!(pool_size_for(256), 8);
+    assert_eq!(pool_size_for(4096), 10);
+}

@@ -2,6 +2,8 @@
 //! called with them again (by any replica, request or background) until the device row's
 //! credentials change. Only a keyed fingerprint of the credentials is stored.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
@@ -35,51 +37,76 @@ impl Delivery {
         &self,
         device: &Device,
     ) -> Result<Option<SyncResult>, DeliveryError> {
-        if self.orchestrator.knows_refused(device) {
-            // This process blocks it itself, with the terminal's own figures in the message.
-            return Ok(None);
-        }
-        let Some(block) = self.store.credential_block(&device.id).await? else {
-            return Ok(None);
-        };
-        if block.fingerprint != self.fingerprint(device) {
-            // The credentials changed: calls resume at once.
-            self.store.set_credential_block(&device.id, None).await?;
-            return Ok(None);
-        }
-        let ago = (Utc::now() - block.at).num_seconds().max(0);
-        Ok(Some(
-            SyncResult::new(
-                SyncStatus::Partial,
-                SyncStep::Device,
-                format!(
-                    "Not called: this terminal refused this username and password {ago} s ago ({}). Fix the credentials in the devices table (or HIKVISION_PASSWORD); calls resume as soon as they change",
-                    block.message
-                ),
-            )
-            .with_code(ServiceCode::CredentialsBlocked),
-        ))
+        Ok(self.blocked_all(&[device]).await?.remove(&device.id))
     }
 
-    /// Blocks the credentials after a refusal; lifts the block after any answer that logged in.
+    /// [`Self::blocked`] for many terminals in one read: the result of each one not to call.
+    pub(super) async fn blocked_all(
+        &self,
+        devices: &[&Device],
+    ) -> Result<HashMap<String, SyncResult>, DeliveryError> {
+        // A terminal this process blocks itself is left to it, with the terminal's own figures
+        // in the message.
+        let ids: Vec<String> = devices
+            .iter()
+            .filter(|d| !self.orchestrator.knows_refused(d))
+            .map(|d| d.id.clone())
+            .collect();
+        let blocks = self.store.credential_blocks(&ids).await?;
+        let mut blocked = HashMap::new();
+        let mut changed = Vec::new();
+        for device in devices {
+            let Some(block) = blocks.get(&device.id) else {
+                continue;
+            };
+            if block.fingerprint != self.fingerprint(device) {
+                // The credentials changed: calls resume at once.
+                changed.push(device.id.clone());
+                continue;
+            }
+            blocked.insert(device.id.clone(), blocked_result(block));
+        }
+        self.store.clear_credential_blocks(&changed).await?;
+        Ok(blocked)
+    }
+
+    /// Blocks the credentials after a refusal; lifts the block after any answer that logged in
+    /// (all of `results`' lifts in one write).
     pub(super) async fn note_credentials(
         &self,
-        device: &Device,
-        result: &SyncResult,
+        results: &[(&Device, &SyncResult)],
     ) -> Result<(), DeliveryError> {
-        match (result.status, result.class) {
-            (_, Some(ErrorClass::Credentials)) => {
-                let block = CredentialBlock {
-                    fingerprint: self.fingerprint(device),
-                    message: result.message.clone(),
-                    at: Utc::now(),
-                };
-                self.store
-                    .set_credential_block(&device.id, Some(block))
-                    .await
+        let mut lifted = Vec::new();
+        for (device, result) in results {
+            match (result.status, result.class) {
+                (_, Some(ErrorClass::Credentials)) => {
+                    let block = CredentialBlock {
+                        fingerprint: self.fingerprint(device),
+                        message: result.message.clone(),
+                        at: Utc::now(),
+                    };
+                    self.store
+                        .set_credential_block(&device.id, Some(block))
+                        .await?;
+                }
+                (SyncStatus::Success, _) => lifted.push(device.id.clone()),
+                _ => {}
             }
-            (SyncStatus::Success, _) => self.store.set_credential_block(&device.id, None).await,
-            _ => Ok(()),
         }
+        self.store.clear_credential_blocks(&lifted).await
     }
+}
+
+/// What a terminal whose credentials are blocked reports.
+fn blocked_result(block: &CredentialBlock) -> SyncResult {
+    let ago = (Utc::now() - block.at).num_seconds().max(0);
+    SyncResult::new(
+        SyncStatus::Partial,
+        SyncStep::Device,
+        format!(
+            "Not called: this terminal refused this username and password {ago} s ago ({}). Fix the credentials in the devices table (or HIKVISION_PASSWORD); calls resume as soon as they change",
+            block.message
+        ),
+    )
+    .with_code(ServiceCode::CredentialsBlocked)
 }

@@ -21,7 +21,7 @@ use super::DeliveryError;
 use super::engine::Supervisor;
 use super::model::PairKey;
 use super::outage::Availability;
-use super::schedule::{Scheduler, Task, TaskRunner};
+use super::schedule::{Scheduler, Task, TaskRunner, last_per_key};
 use super::store::StoreFuture;
 
 /// The job engine's own schema.
@@ -30,6 +30,12 @@ pub const WORKER_SCHEMA: &str = "hikvision_sync_worker";
 const HEARTBEAT: Duration = Duration::from_secs(5);
 /// A replica silent this long is dead: its jobs go back on the queue.
 pub const DEAD_REPLICA_AFTER: Duration = Duration::from_secs(20);
+
+/// The most job slots a replica runs, whatever `DEVICE_CONCURRENCY`: the job engine wakes every
+/// idle slot to ask for a job at each poll and each new job (its batch-fetching local queue does
+/// not stop when the database goes away, which the supervisor needs), so hundreds of slots cost
+/// hundreds of queries per signal. 128 covers a backlog on 100 terminals at their own speed.
+pub const MAX_JOB_SLOTS: usize = 128;
 
 /// The runner, as a worker extension, with where its outages are reported.
 #[derive(Clone)]
@@ -95,6 +101,20 @@ impl TaskHandler for ProbeTerminal {
     }
 }
 
+/// Job: the backstop of one request (see [`Task::Resume`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResumeEmployee {
+    angajat_id: Uuid,
+}
+
+impl TaskHandler for ResumeEmployee {
+    const IDENTIFIER: &'static str = "hikvision_resume_employee";
+
+    async fn run(self, ctx: WorkerContext) -> impl IntoTaskHandlerResult {
+        run_task(&ctx, Task::Resume(self.angajat_id)).await
+    }
+}
+
 /// A job engine call's failure: an outage when the database did not answer (no SQLSTATE, or the
 /// classes of connection failures and shutdowns).
 fn job_error(what: &str, e: &GraphileWorkerError) -> DeliveryError {
@@ -124,7 +144,7 @@ impl std::fmt::Debug for JobScheduler {
 
 fn spec(task: &Task, at: DateTime<Utc>) -> JobSpec {
     JobSpec {
-        queue_name: Some(format!("terminal:{}", task.device_id())),
+        queue_name: task.device_id().map(|d| format!("terminal:{d}")),
         run_at: Some(at),
         job_key: Some(task.key()),
         job_key_mode: Some(JobKeyMode::Replace),
@@ -164,12 +184,61 @@ impl Scheduler for JobScheduler {
                 Task::Probe(device_id) => {
                     self.utils.add_job(ProbeTerminal { device_id }, spec).await
                 }
+                Task::Resume(angajat_id) => {
+                    self.utils
+                        .add_job(ResumeEmployee { angajat_id }, spec)
+                        .await
+                }
             };
             added
                 .map(drop)
                 .map_err(|e| job_error("cannot schedule a job", &e))
         }
         .boxed()
+    }
+
+    fn schedule_all(&self, tasks: Vec<(Task, DateTime<Utc>)>) -> StoreFuture<'_, ()> {
+        async move {
+            let mut pairs = Vec::new();
+            let mut probes = Vec::new();
+            let mut resumes = Vec::new();
+            for (task, at) in last_per_key(tasks) {
+                let spec = spec(&task, at);
+                match task {
+                    Task::Resume(angajat_id) => resumes.push((ResumeEmployee { angajat_id }, spec)),
+                    Task::Pair(key) => pairs.push((
+                        DeliverPair {
+                            angajat_id: key.angajat_id,
+                            device_id: key.device_id,
+                        },
+                        spec,
+                    )),
+                    Task::Probe(device_id) => probes.push((ProbeTerminal { device_id }, spec)),
+                }
+            }
+            self.add_all(&pairs).await?;
+            self.add_all(&probes).await?;
+            self.add_all(&resumes).await
+        }
+        .boxed()
+    }
+}
+
+impl JobScheduler {
+    /// Adds `jobs` in one statement (none: no round trip).
+    async fn add_all<T: TaskHandler + Clone>(
+        &self,
+        jobs: &[(T, JobSpec)],
+    ) -> Result<(), DeliveryError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let jobs: Vec<(T, &JobSpec)> = jobs.iter().map(|(job, spec)| (job.clone(), spec)).collect();
+        self.utils
+            .add_jobs(&jobs)
+            .await
+            .map(drop)
+            .map_err(|e| job_error("cannot schedule jobs", &e))
     }
 }
 
@@ -182,7 +251,7 @@ pub(super) async fn init_worker(
     WorkerOptions::default()
         .database(database)
         .schema(WORKER_SCHEMA)
-        .concurrency(concurrency.max(1))
+        .concurrency(concurrency.clamp(1, MAX_JOB_SLOTS))
         .poll_interval(Duration::from_secs(1))
         .listen_os_shutdown_signals(false)
         .heartbeat_interval(HEARTBEAT)
@@ -192,6 +261,7 @@ pub(super) async fn init_worker(
         .add_extension(runner)
         .define_job::<DeliverPair>()
         .define_job::<ProbeTerminal>()
+        .define_job::<ResumeEmployee>()
         .init()
         .await
         .map_err(|e| DeliveryError::Unavailable(format!("cannot start the job engine: {e}")))

@@ -258,6 +258,29 @@ impl DeliveryStore for MemoryStore {
         ready(holds)
     }
 
+    fn held<'a>(
+        &'a self,
+        angajat_id: Uuid,
+        owner: &'a str,
+    ) -> StoreFuture<'a, HashMap<String, DateTime<Utc>>> {
+        let now = Utc::now();
+        let held = self
+            .lock()
+            .rows
+            .iter()
+            .filter(|(key, row)| {
+                key.angajat_id == angajat_id
+                    && row.claimed_by.as_deref() == Some(owner)
+                    && row.claim_revision == row.revision
+            })
+            .filter_map(|(key, row)| {
+                let until = row.claimed_until.filter(|u| *u > now)?;
+                Some((key.device_id.clone(), until))
+            })
+            .collect();
+        ready(held)
+    }
+
     fn record<'a>(
         &'a self,
         key: &'a PairKey,

@@ -12,6 +12,7 @@ pub mod audit;
 mod background;
 mod credentials;
 mod engine;
+mod gate;
 pub mod jobs;
 pub mod memory;
 pub mod model;
@@ -25,6 +26,7 @@ mod restore;
 pub mod resync;
 mod runner;
 pub mod schedule;
+mod settle;
 pub mod store;
 mod sweep;
 pub mod webhook;
@@ -139,6 +141,7 @@ pub struct Delivery {
     reconciles: reconcile::Reconciles,
     availability: Arc<outage::Availability>,
     live: owner::LiveOwners,
+    changes: Arc<gate::Changes>,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -183,6 +186,7 @@ impl Delivery {
             reconciles: reconcile::Reconciles::default(),
             availability,
             live: owner::LiveOwners::default(),
+            changes: Arc::default(),
         }
     }
 
@@ -219,6 +223,20 @@ impl Delivery {
     fn owner(&self, what: &str) -> owner::Owner {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
         self.live.register(format!("{}:{what}:{n}", self.replica))
+    }
+
+    /// Makes `changes` the desired state (see [`DeliveryStore::want`]) and tells this process's
+    /// call gates, so an older attempt's next call is stopped at once.
+    async fn want(
+        &self,
+        changes: &[Change],
+        owner: Option<&str>,
+        lease_until: chrono::DateTime<chrono::Utc>,
+        by: &str,
+    ) -> Result<Vec<Wanted>, DeliveryError> {
+        let wanted = self.store.want(changes, owner, lease_until, by).await;
+        self.changes.bump();
+        wanted
     }
 
     fn lease_until(&self) -> chrono::DateTime<chrono::Utc> {

@@ -15,6 +15,8 @@ use super::model::{
     RevocationReason, Want, Wanted,
 };
 use super::store::{CredentialBlock, DeliveryStore, StoreFuture};
+
+mod batch;
 use crate::models::ErrorCode;
 
 /// The migration this code needs (`hikvision_sync.schema_version`).
@@ -154,117 +156,7 @@ impl DeliveryStore for PgStore {
         async move {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
-            let ids: Vec<Uuid> = changes.iter().map(|c| c.key.angajat_id).collect();
-            lock_employees(&tx, &ids).await?;
-            let mut revoked: Vec<Revocation> = tx
-                .query(
-                    &format!(
-                        "select {REVOCATION_COLUMNS} from hikvision_sync.revocation
-                         where angajat_id = any($1) order by revoked_at"
-                    ),
-                    &[&ids],
-                )
-                .await?
-                .iter()
-                .map(revocation_of)
-                .collect::<Result<_, _>>()?;
-            let revoke = tx
-                .prepare(
-                    "insert into hikvision_sync.revocation
-                         (angajat_id, employee_no, revoked_at, revoked_by, reason)
-                     values ($1, $2, $3, $4, $5) on conflict do nothing",
-                )
-                .await?;
-            let statement = tx
-                .prepare(
-                    "insert into hikvision_sync.delivery as d
-                         (angajat_id, device_id, want, employee_no, remove_employee_no, photo,
-                          create_missing_person, state, attempts, next_attempt_at, error_code, message,
-                          claimed_by, claimed_until, claim_revision, changed_at, numbers, validity)
-                     values ($1, $2, $3, $4, $5, $6, $7, 'pending', 0,
-                             case when $8::text is null then now() else $9 end, null, null,
-                             $8, case when $8::text is null then null else $9 end,
-                             case when $8::text is null then null else 1 end, now(), $10, $11)
-                     on conflict (angajat_id, device_id) do update set
-                         numbers = array(select distinct n from unnest(d.numbers || excluded.numbers) n
-                                         order by n),
-                         want = excluded.want, employee_no = excluded.employee_no,
-                         remove_employee_no = excluded.remove_employee_no, photo = excluded.photo,
-                         create_missing_person = excluded.create_missing_person,
-                         validity = excluded.validity,
-                         state = 'pending', attempts = 0, error_code = null, message = null,
-                         revision = d.revision + case when (d.want, d.employee_no, d.remove_employee_no,
-                             d.photo, d.create_missing_person, d.validity) is distinct from (excluded.want,
-                             excluded.employee_no, excluded.remove_employee_no, excluded.photo,
-                             excluded.create_missing_person, excluded.validity) then 1 else 0 end,
-                         changed_at = now(),
-                         claimed_by = case
-                             when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
-                                  or d.claimed_by = $8) then $8 else d.claimed_by end,
-                         claimed_until = case
-                             when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
-                                  or d.claimed_by = $8) then $9 else d.claimed_until end,
-                         claim_revision = case
-                             when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
-                                  or d.claimed_by = $8) then d.revision + case when (d.want, d.employee_no,
-                                  d.remove_employee_no, d.photo, d.create_missing_person, d.validity)
-                                  is distinct from (excluded.want, excluded.employee_no,
-                                  excluded.remove_employee_no, excluded.photo,
-                                  excluded.create_missing_person, excluded.validity) then 1 else 0 end
-                             else d.claim_revision end,
-                         next_attempt_at = case
-                             when $8::text is not null and (d.claimed_until is null or d.claimed_until <= now()
-                                  or d.claimed_by = $8) then $9 else now() end
-                     returning (claimed_by is not distinct from $8 and $8::text is not null) as mine",
-                )
-                .await?;
-            let now = Utc::now();
-            let mut wanted = Vec::with_capacity(changes.len());
-            for c in changes {
-                let forbidding = (c.want != Want::Remove)
-                    .then(|| {
-                        revoked.iter().find(|r| {
-                            r.angajat_id == c.key.angajat_id && r.covers(c.employee_no.as_deref())
-                        })
-                    })
-                    .flatten();
-                if let Some(r) = forbidding {
-                    wanted.push(Wanted::Revoked(Box::new(r.clone())));
-                    continue;
-                }
-                if let Some(r) = c.revocation(by, now) {
-                    let number = r.employee_no.as_deref().unwrap_or(EVERY_NUMBER);
-                    tx.execute(
-                        &revoke,
-                        &[&r.angajat_id, &number, &r.revoked_at, &r.revoked_by, &r.reason.name()],
-                    )
-                    .await?;
-                    revoked.push(r);
-                }
-                let row = tx
-                    .query_one(
-                        &statement,
-                        &[
-                            &c.key.angajat_id,
-                            &c.key.device_id,
-                            &c.want.name(),
-                            &c.employee_no,
-                            &c.remove_employee_no,
-                            &c.photo,
-                            &c.create_missing_person,
-                            &owner,
-                            &lease_until,
-                            &c.numbers(),
-                            &c.validity,
-                        ],
-                    )
-                    .await?;
-                wanted.push(if row.try_get::<_, bool>("mine")? {
-                    Wanted::Claimed
-                } else {
-                    Wanted::Recorded
-                });
-            }
+            let wanted = batch::want(&tx, changes, owner, lease_until, by).await?;
             tx.commit().await?;
             Ok(wanted)
         }
@@ -399,6 +291,32 @@ impl DeliveryStore for PgStore {
             Ok(row.is_some())
         }
         .boxed()
+    }
+
+    fn held<'a>(
+        &'a self,
+        angajat_id: Uuid,
+        owner: &'a str,
+    ) -> StoreFuture<'a, HashMap<String, DateTime<Utc>>> {
+        async move { batch::held(&self.pool.get().await?, angajat_id, owner).await }.boxed()
+    }
+
+    fn record_all<'a>(
+        &'a self,
+        owner: &'a str,
+        outcomes: &'a [(PairKey, Outcome)],
+    ) -> StoreFuture<'a, Vec<bool>> {
+        async move { batch::record_all(&self.pool.get().await?, owner, outcomes).await }.boxed()
+    }
+
+    fn release_all<'a>(
+        &'a self,
+        keys: &'a [PairKey],
+        owner: &'a str,
+        due_at: DateTime<Utc>,
+    ) -> StoreFuture<'a, ()> {
+        async move { batch::release_all(&self.pool.get().await?, keys, owner, due_at).await }
+            .boxed()
     }
 
     fn record<'a>(
@@ -623,6 +541,53 @@ impl DeliveryStore for PgStore {
                 })
             })
             .transpose()
+        }
+        .boxed()
+    }
+
+    fn credential_blocks<'a>(
+        &'a self,
+        device_ids: &'a [String],
+    ) -> StoreFuture<'a, HashMap<String, CredentialBlock>> {
+        async move {
+            if device_ids.is_empty() {
+                return Ok(HashMap::new());
+            }
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "select device_id, fingerprint, message, blocked_at
+                     from hikvision_sync.credential_blocks where device_id = any($1)",
+                    &[&device_ids],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let block = CredentialBlock {
+                        fingerprint: r.try_get("fingerprint")?,
+                        message: r.try_get("message")?,
+                        at: r.try_get("blocked_at")?,
+                    };
+                    Ok((r.try_get("device_id")?, block))
+                })
+                .collect()
+        }
+        .boxed()
+    }
+
+    fn clear_credential_blocks<'a>(&'a self, device_ids: &'a [String]) -> StoreFuture<'a, ()> {
+        async move {
+            if device_ids.is_empty() {
+                return Ok(());
+            }
+            let client = self.pool.get().await?;
+            client
+                .execute(
+                    "delete from hikvision_sync.credential_blocks where device_id = any($1)",
+                    &[&device_ids],
+                )
+                .await?;
+            Ok(())
         }
         .boxed()
     }

@@ -564,7 +564,7 @@ impl Delivery {
         }
         if !changes.is_empty() {
             let now = Utc::now();
-            self.store.want(&changes, None, now, actor).await?;
+            self.want(&changes, None, now, actor).await?;
             self.scheduler
                 .schedule_pairs(changes.iter().map(|c| c.key.clone()).collect(), now)
                 .await?;

@@ -15,8 +15,9 @@ use super::model::{
 use super::owner::Owner;
 use super::runner::entry_id;
 use super::schedule::Task;
+use super::settle::Attempt;
 use super::{Delivery, DeliveryError};
-use crate::models::{Angajat, DeviceEntry, ServiceCode, SyncResult, SyncStatus, SyncStep};
+use crate::models::{Angajat, Device, DeviceEntry, ServiceCode, SyncResult, SyncStatus, SyncStep};
 use crate::orchestration::{DeviceReport, Flow, FlowOptions, Hooks};
 
 /// What the request path does with one terminal.
@@ -25,6 +26,13 @@ enum Route {
     Call,
     /// Answer without calling.
     Answer(DeviceReport),
+    /// Answer without calling; someone else works on the pair: look again once they are done
+    /// (a newer change made here is then due).
+    Theirs(DeviceReport),
+    /// Answer without calling; the claim is given up and the background does it from now.
+    Hand(DeviceReport),
+    /// Its credentials are blocked: recorded as an attempt, not called.
+    Blocked(SyncResult),
 }
 
 impl Delivery {
@@ -32,7 +40,8 @@ impl Delivery {
     /// revocation the change makes): every pair's change is recorded first, and whatever does not
     /// succeed is retried in the background until it does or waits for a person. A terminal
     /// whose change a revocation refuses is reported `skipped` / `revoked` and not called.
-    /// Reports keep the devices' order.
+    /// Reports keep the devices' order. The database round trips are the same few whatever the
+    /// number of terminals: each step is one batched statement.
     pub async fn sync_now(
         self: &Arc<Self>,
         angajat: Angajat,
@@ -54,82 +63,117 @@ impl Delivery {
             .iter()
             .map(|entry| change_for(&angajat, entry, flow, flags, previous.get(entry_id(entry))))
             .collect();
-        let wanted = self.store.want(&changes, Some(&*owner), lease, by).await?;
-        // First of all: if this process dies from here on, each claimed pair is retried when its
-        // claim runs out.
-        let safety_at = lease + chrono::Duration::seconds(1);
-        let mine: Vec<PairKey> = changes
-            .iter()
-            .zip(&wanted)
-            .filter(|(_, w)| w.is_claimed())
-            .map(|(c, _)| c.key.clone())
-            .collect();
-        self.scheduler.schedule_pairs(mine, safety_at).await?;
-        // Pairs someone else is working on: look again once they are done (a newer change made
-        // here is then due).
-        let theirs: Vec<PairKey> = changes
-            .iter()
-            .zip(&wanted)
-            .filter(|(_, w)| **w == Wanted::Recorded)
-            .map(|(c, _)| c.key.clone())
-            .collect();
-        self.scheduler.schedule_pairs(theirs, Utc::now()).await?;
+        let wanted = self.want(&changes, Some(&*owner), lease, by).await?;
+        let reachable: Vec<&Device> = devices.iter().filter_map(|e| e.as_ref().ok()).collect();
+        let mut blocked = self.blocked_all(&reachable).await?;
 
+        // If this process dies once the calls start, the claimed pairs are retried when their
+        // claims run out: one job for the whole request, added beside the first calls (a process
+        // that dies before it lands leaves pending pairs the sweep's overdue scan finds).
+        let now = Utc::now();
+        let safety_at = lease + chrono::Duration::seconds(1);
         let mut routes = Vec::with_capacity(devices.len());
+        let mut backstop = vec![(Task::Resume(angajat.id), safety_at)];
+        let mut handed = Vec::new();
         for ((entry, change), wanted) in devices.iter().zip(&changes).zip(wanted) {
             let extra = previous
                 .get(entry_id(entry))
                 .is_some_and(|p| has_other_numbers(p, change));
-            routes.push(self.route(entry, change, wanted, extra, &owner).await?);
+            let route = route(
+                entry,
+                change,
+                wanted,
+                extra,
+                blocked.remove(entry_id(entry)),
+            );
+            let key = change.key.clone();
+            match &route {
+                Route::Call | Route::Answer(_) | Route::Blocked(_) => {}
+                Route::Theirs(_) => backstop.push((Task::Pair(key), now)),
+                Route::Hand(_) => {
+                    handed.push(key.clone());
+                    backstop.push((Task::Pair(key), now));
+                }
+            }
+            routes.push(route);
         }
-        let to_call: Vec<DeviceEntry> = devices
+        self.store.release_all(&handed, &owner, now).await?;
+        let refused: Vec<Attempt<'_>> = changes
             .iter()
             .zip(&routes)
-            .filter(|(_, r)| matches!(r, Route::Call))
-            .map(|(e, _)| e.clone())
+            .filter_map(|(change, route)| match route {
+                Route::Blocked(result) => Some(Attempt {
+                    key: &change.key,
+                    device: None,
+                    result,
+                    photo: None,
+                    attempts: 1,
+                }),
+                _ => None,
+            })
             .collect();
+        let refused = self.settle_all(&owner, &refused).await?;
 
+        let (to_call, call_keys): (Vec<DeviceEntry>, Vec<PairKey>) = devices
+            .iter()
+            .zip(&changes)
+            .zip(&routes)
+            .filter(|(_, r)| matches!(r, Route::Call))
+            .map(|((e, c), _)| (e.clone(), c.key.clone()))
+            .unzip();
         let (tx, rx) = mpsc::unbounded_channel();
         let orchestrator = Arc::clone(&self.orchestrator);
-        let called = orchestrator
-            .sync(
-                angajat.clone(),
-                to_call.clone(),
-                flow,
-                flags,
-                Hooks {
-                    progress: Some(tx),
-                    gate: Some(self.gate(angajat.id, &owner)),
-                },
-            )
-            .await;
+        let hooks = Hooks {
+            progress: Some(tx),
+            gate: Some(self.gate(angajat.id, &owner)),
+        };
+        let calls = orchestrator.sync(angajat.clone(), to_call.clone(), flow, flags, hooks);
+        let (scheduled, called) = tokio::join!(self.scheduler.schedule_all(backstop), calls);
+        if let Err(e) = scheduled {
+            tracing::warn!(error = %e, "could not schedule the retries of this request's terminals; the sweep finds them once their claims run out");
+        }
+
         let photo = angajat.photo().map(str::to_string);
-        let mut in_flight = HashSet::new();
-        let mut called = called.into_iter().enumerate();
+        let in_flight: HashSet<usize> = called
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.in_flight)
+            .map(|(i, _)| i)
+            .collect();
+        let finished: Vec<Attempt<'_>> = called
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.in_flight)
+            .filter_map(|(i, r)| {
+                Some(Attempt {
+                    key: call_keys.get(i)?,
+                    device: to_call.get(i).and_then(|e| e.as_ref().ok()),
+                    result: &r.result,
+                    photo: photo.as_deref(),
+                    attempts: 1,
+                })
+            })
+            .collect();
+        let mut outcomes = self.settle_all(&owner, &finished).await?.into_iter();
+        let mut refused = refused.into_iter();
+        let mut called = called.into_iter();
         let mut reports = Vec::with_capacity(devices.len());
-        for (change, route) in changes.iter().zip(routes) {
+        for (entry, route) in devices.iter().zip(routes) {
             let report = match route {
-                Route::Answer(report) => report,
+                Route::Answer(report) | Route::Theirs(report) | Route::Hand(report) => report,
+                Route::Blocked(result) => {
+                    let mut report = DeviceReport::of(entry, result);
+                    report.next_attempt_at = refused.next().and_then(|o| o.next_attempt_at);
+                    report
+                }
                 Route::Call => {
-                    let Some((index, mut report)) = called.next() else {
+                    let Some(mut report) = called.next() else {
                         continue;
                     };
                     if report.in_flight {
-                        in_flight.insert(index);
                         report.queued = true;
                         report.next_attempt_at = Some(safety_at);
-                    } else {
-                        let device = to_call.get(index).and_then(|e| e.as_ref().ok());
-                        let outcome = self
-                            .settle(
-                                &change.key,
-                                &owner,
-                                device,
-                                &report.result,
-                                photo.as_deref(),
-                                1,
-                            )
-                            .await?;
+                    } else if let Some(outcome) = outcomes.next() {
                         report.queued = outcome.state == PairState::Pending;
                         report.next_attempt_at = outcome.next_attempt_at;
                     }
@@ -139,112 +183,109 @@ impl Delivery {
             reports.push(report);
         }
         if !in_flight.is_empty() {
-            self.record_late(owner, changes, to_call, in_flight, rx, photo);
+            self.record_late(owner, call_keys, to_call, in_flight, rx, photo);
         }
         Ok(reports)
     }
 
-    async fn route(
-        &self,
-        entry: &DeviceEntry,
-        change: &Change,
-        wanted: Wanted,
-        other_numbers: bool,
-        owner: &str,
-    ) -> Result<Route, DeliveryError> {
-        if let Wanted::Revoked(revocation) = wanted {
-            return Ok(Route::Answer(revoked(entry, &revocation)));
-        }
-        if wanted != Wanted::Claimed {
-            let mut report = DeviceReport::of(
-                entry,
-                SyncResult::new(
-                    SyncStatus::Partial,
-                    SyncStep::Photo,
-                    "Queued: a background delivery to this terminal is in progress for this employee; it applies the newest data when it runs",
-                ),
-            );
-            report.queued = true;
-            return Ok(Route::Answer(report));
-        }
-        let background = if change.want == Want::Remove && other_numbers {
-            Some(
-                "Queued: this terminal may hold more than one number for the employee (the number changed); each is removed in turn",
-            )
-        } else if change.remove_employee_no.is_some() {
-            Some(
-                "Queued: the employee number changed; the old number is removed from this terminal first, then the new one is enrolled",
-            )
-        } else {
-            None
-        };
-        if let Some(why) = background {
-            // Several numbers, in order: the background does them one after another.
-            let now = Utc::now();
-            self.store.release(&change.key, owner, now).await?;
-            self.scheduler
-                .schedule(Task::Pair(change.key.clone()), now)
-                .await?;
-            let mut report = DeviceReport::of(
-                entry,
-                SyncResult::new(SyncStatus::Partial, SyncStep::Person, why),
-            );
-            report.queued = true;
-            report.next_attempt_at = Some(now);
-            return Ok(Route::Answer(report));
-        }
-        if let Ok(device) = entry
-            && let Some(blocked) = self.blocked(device).await?
-        {
-            let outcome = self
-                .settle(&change.key, owner, None, &blocked, None, 1)
-                .await?;
-            let mut report = DeviceReport::of(entry, blocked);
-            report.next_attempt_at = outcome.next_attempt_at;
-            return Ok(Route::Answer(report));
-        }
-        Ok(Route::Call)
-    }
-
     /// Records, in the background, the results of calls still running at the request deadline:
-    /// such a call keeps its claim and records its result when it ends.
+    /// such a call keeps its claim and records its result when it ends (those that end together
+    /// in one batch).
     fn record_late(
         self: &Arc<Self>,
         owner: Owner,
-        changes: Vec<Change>,
+        keys: Vec<PairKey>,
         called: Vec<DeviceEntry>,
         mut waiting: HashSet<usize>,
         mut rx: mpsc::UnboundedReceiver<(usize, DeviceReport)>,
         photo: Option<String>,
     ) {
         let this = Arc::clone(self);
-        let keys: Vec<PairKey> = called
-            .iter()
-            .filter_map(|e| changes.iter().find(|c| c.key.device_id == entry_id(e)))
-            .map(|c| c.key.clone())
-            .collect();
         let task = async move {
             while !waiting.is_empty() {
-                let Some((index, report)) = rx.recv().await else {
+                let Some(first) = rx.recv().await else {
                     break;
                 };
-                if !waiting.remove(&index) {
-                    continue;
+                let mut ended = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    ended.push(more);
                 }
-                let (Some(key), device) = (keys.get(index), called.get(index)) else {
-                    continue;
-                };
-                let device = device.and_then(|e| e.as_ref().ok());
-                if let Err(e) = this
-                    .settle(key, &owner, device, &report.result, photo.as_deref(), 1)
-                    .await
-                {
-                    tracing::warn!(error = %e, device_id = %key.device_id, "could not record a late result; the pair is retried when its claim runs out");
+                ended.retain(|(index, _)| waiting.remove(index));
+                let attempts: Vec<Attempt<'_>> = ended
+                    .iter()
+                    .filter_map(|(index, report)| {
+                        Some(Attempt {
+                            key: keys.get(*index)?,
+                            device: called.get(*index).and_then(|e| e.as_ref().ok()),
+                            result: &report.result,
+                            photo: photo.as_deref(),
+                            attempts: 1,
+                        })
+                    })
+                    .collect();
+                if let Err(e) = this.settle_all(&owner, &attempts).await {
+                    tracing::warn!(error = %e, count = attempts.len(), "could not record late results; the pairs are retried when their claims run out");
                 }
             }
         };
         tokio::spawn(task.in_current_span());
     }
+}
+
+/// What the request path does with one terminal, given what the store made of its change.
+fn route(
+    entry: &DeviceEntry,
+    change: &Change,
+    wanted: Wanted,
+    other_numbers: bool,
+    blocked: Option<SyncResult>,
+) -> Route {
+    if let Wanted::Revoked(revocation) = wanted {
+        return Route::Answer(revoked(entry, &revocation));
+    }
+    if wanted != Wanted::Claimed {
+        return Route::Theirs(queued(
+            entry,
+            SyncStep::Photo,
+            "Queued: a background delivery to this terminal is in progress for this employee; it applies the newest data when it runs",
+            None,
+        ));
+    }
+    if change.want == Want::Remove && other_numbers {
+        // The terminal may hold earlier numbers too: the background removes each in turn.
+        return Route::Hand(queued(
+            entry,
+            SyncStep::Person,
+            "Queued: this terminal may hold more than one number for the employee (the number changed); each is removed in turn",
+            Some(Utc::now()),
+        ));
+    }
+    if change.remove_employee_no.is_some() {
+        // The old number must leave the terminal first: the background does both, in order.
+        return Route::Hand(queued(
+            entry,
+            SyncStep::Person,
+            "Queued: the employee number changed; the old number is removed from this terminal first, then the new one is enrolled",
+            Some(Utc::now()),
+        ));
+    }
+    match blocked {
+        Some(result) => Route::Blocked(result),
+        None => Route::Call,
+    }
+}
+
+/// A `queued` report of a terminal not called now.
+fn queued(
+    entry: &DeviceEntry,
+    step: SyncStep,
+    message: &str,
+    next_attempt_at: Option<chrono::DateTime<Utc>>,
+) -> DeviceReport {
+    let mut report = DeviceReport::of(entry, SyncResult::new(SyncStatus::Partial, step, message));
+    report.queued = true;
+    report.next_attempt_at = next_attempt_at;
+    report
 }
 
 /// The report of a terminal whose change `revocation` refused: nothing was sent.

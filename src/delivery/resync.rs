@@ -173,7 +173,7 @@ impl Delivery {
             .collect();
         let keys: Vec<PairKey> = candidates.iter().map(|(c, _, _)| c.key.clone()).collect();
         let now = Utc::now();
-        let wanted = self.store.want(&wished, None, now, actor).await?;
+        let wanted = self.want(&wished, None, now, actor).await?;
         // A revoked employee is not enrolled (only restore-angajat gives access back).
         let make: Vec<Change> = wished
             .into_iter()

@@ -8,13 +8,13 @@ use chrono::Utc;
 use futures::FutureExt;
 use hikvision_isapi::ErrorClass;
 
+use super::gate::ClaimGate;
 use super::model::{Claim, Outcome, PairKey, PairRecord, PairState, Want};
 use super::owner::Owner;
-use super::policy::decide;
-use super::schedule::{Task, TaskRunner};
+use super::schedule::{Task, TaskRunner, first_per_terminal};
 use super::store::StoreFuture;
 use super::{Delivery, DeliveryError};
-use crate::models::{Angajat, Biometrie, Device, DeviceEntry, SyncResult, SyncStatus, SyncStep};
+use crate::models::{Angajat, Biometrie, DeviceEntry, SyncResult, SyncStatus, SyncStep};
 use crate::orchestration::{CallGate, Flow, FlowOptions, Hooks};
 use crate::supabase::DirectoryError;
 
@@ -25,41 +25,6 @@ const KEEP_GOING: std::time::Duration = std::time::Duration::from_secs(30);
 const NEXT_DUE: usize = 32;
 
 impl Delivery {
-    /// Records `result` as the outcome of an attempt on `key` by `owner`, notes refused
-    /// credentials, and schedules what comes next (a retry, a probe of a terminal that is down).
-    pub(super) async fn settle(
-        &self,
-        key: &PairKey,
-        owner: &str,
-        device: Option<&Device>,
-        result: &SyncResult,
-        photo: Option<&str>,
-        attempts: u32,
-    ) -> Result<Outcome, DeliveryError> {
-        let outcome = decide(result, photo, attempts, self.options.timing, Utc::now());
-        if let Some(device) = device {
-            self.note_credentials(device, result).await?;
-        }
-        self.store.record(key, owner, &outcome).await?;
-        self.metrics.observe_delivery_attempt(outcome.state.name());
-        if let Some(next) = outcome.next_attempt_at {
-            self.scheduler
-                .schedule(Task::Pair(key.clone()), next)
-                .await?;
-            if result.class.is_some_and(ErrorClass::terminal_is_down) {
-                let probe_at = Utc::now()
-                    + chrono::Duration::from_std(self.options.timing.initial)
-                        .unwrap_or_else(|_| chrono::Duration::seconds(30));
-                if probe_at < next {
-                    self.scheduler
-                        .schedule(Task::Probe(key.device_id.clone()), probe_at)
-                        .await?;
-                }
-            }
-        }
-        Ok(outcome)
-    }
-
     /// One attempt at `key`, with `devices` the active terminals as read lately (a bulk resync
     /// reads them once per batch of pairs, not once per employee). True when the terminal was
     /// found down (unreachable, no answer): its other pairs wait for the probe or this retry.
@@ -303,10 +268,12 @@ impl Delivery {
                 .collect();
             let (waiting, failed): (Vec<PairKey>, Vec<PairKey>) =
                 pending.into_iter().partition(|k| due.contains(k));
-            for key in failed {
-                self.scheduler.schedule(Task::Pair(key), now).await?;
-            }
-            return self.scheduler.schedule_pairs(waiting, now).await;
+            let tasks = failed
+                .into_iter()
+                .chain(first_per_terminal(waiting))
+                .map(|key| (Task::Pair(key), now))
+                .collect();
+            return self.scheduler.schedule_all(tasks).await;
         }
         let again = Utc::now()
             + chrono::Duration::from_std(self.options.timing.initial)
@@ -315,32 +282,34 @@ impl Delivery {
     }
 }
 
-/// The claim check before every terminal call of one employee's pairs.
-struct ClaimGate {
-    store: Arc<dyn super::DeliveryStore>,
-    angajat_id: uuid::Uuid,
-    owner: Owner,
-}
-
-impl CallGate for ClaimGate {
-    fn allowed<'a>(&'a self, device_id: &'a str) -> futures::future::BoxFuture<'a, bool> {
-        async move {
-            let key = PairKey::new(self.angajat_id, device_id);
-            // Unverifiable (the database is down) counts as lost: the pair is retried later.
-            self.store.holds(&key, &self.owner).await.unwrap_or(false)
-        }
-        .boxed()
+impl Delivery {
+    /// The gate that lets `owner`'s calls for `angajat_id` out while it holds their claims.
+    pub(super) fn gate(&self, angajat_id: uuid::Uuid, owner: &Owner) -> Arc<dyn CallGate> {
+        Arc::new(ClaimGate::new(
+            Arc::clone(&self.store),
+            angajat_id,
+            owner.clone(),
+            Arc::clone(&self.changes),
+        ))
     }
 }
 
 impl Delivery {
-    /// The gate that lets `owner`'s calls for `angajat_id` out while it holds their claims.
-    pub(super) fn gate(&self, angajat_id: uuid::Uuid, owner: &Owner) -> Arc<dyn CallGate> {
-        Arc::new(ClaimGate {
-            store: Arc::clone(&self.store),
-            angajat_id,
-            owner: owner.clone(),
-        })
+    /// A request's backstop: each of the employee's pending pairs that is due (its claim ran out
+    /// without a result: the request's process died) gets its task now.
+    async fn resume_employee(&self, angajat_id: uuid::Uuid) -> Result<(), DeliveryError> {
+        let now = Utc::now();
+        let due: Vec<PairKey> = self
+            .store
+            .pairs_of(angajat_id)
+            .await?
+            .into_iter()
+            .filter(|p| {
+                p.state == PairState::Pending && p.next_attempt_at.is_none_or(|at| at <= now)
+            })
+            .map(|p| p.change.key)
+            .collect();
+        self.scheduler.schedule_pairs(due, now).await
     }
 }
 
@@ -373,6 +342,7 @@ impl TaskRunner for Delivery {
             match task {
                 Task::Pair(key) => self.run_terminal_from(key).await,
                 Task::Probe(device_id) => self.probe(device_id).await,
+                Task::Resume(angajat_id) => self.resume_employee(angajat_id).await,
             }
         }
         .boxed()

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 use super::model::PairKey;
 use super::store::StoreFuture;
@@ -20,14 +21,19 @@ pub enum Task {
     Pair(PairKey),
     /// Ask a terminal with deferred work whether it is back.
     Probe(String),
+    /// The backstop of a request: once its claims have run out, the employee's pairs still due
+    /// (those of a process that died mid-request) get their tasks. One per request, whatever the
+    /// number of terminals.
+    Resume(Uuid),
 }
 
 impl Task {
-    /// The terminal the task talks to (its queue).
-    pub fn device_id(&self) -> &str {
+    /// The terminal the task talks to (its queue); `None` for a task that calls no terminal.
+    pub fn device_id(&self) -> Option<&str> {
         match self {
-            Self::Pair(key) => &key.device_id,
-            Self::Probe(device) => device,
+            Self::Pair(key) => Some(&key.device_id),
+            Self::Probe(device) => Some(device),
+            Self::Resume(_) => None,
         }
     }
 
@@ -36,6 +42,7 @@ impl Task {
         match self {
             Self::Pair(key) => key.job_key(),
             Self::Probe(device) => format!("probe:{device}"),
+            Self::Resume(angajat_id) => format!("resume:{angajat_id}"),
         }
     }
 }
@@ -50,9 +57,19 @@ pub trait Scheduler: Send + Sync {
     /// when it stops with some still due. So a bulk resync of thousands is a handful of jobs,
     /// not thousands for the job engine to skip over at every fetch.
     fn schedule_pairs(&self, keys: Vec<PairKey>, at: DateTime<Utc>) -> StoreFuture<'_, ()> {
+        let tasks = first_per_terminal(keys)
+            .into_iter()
+            .map(|key| (Task::Pair(key), at))
+            .collect();
+        self.schedule_all(tasks)
+    }
+
+    /// Schedules every task of `tasks` at its time, as [`Self::schedule`] does (the last of two
+    /// with the same key wins); the job engine adds them in one statement.
+    fn schedule_all(&self, tasks: Vec<(Task, DateTime<Utc>)>) -> StoreFuture<'_, ()> {
         async move {
-            for key in first_per_terminal(keys) {
-                self.schedule(Task::Pair(key), at).await?;
+            for (task, at) in tasks {
+                self.schedule(task, at).await?;
             }
             Ok(())
         }
@@ -66,6 +83,19 @@ pub fn first_per_terminal(keys: Vec<PairKey>) -> Vec<PairKey> {
     keys.into_iter()
         .filter(|k| seen.insert(k.device_id.clone()))
         .collect()
+}
+
+/// `tasks` with one task per key, the last one given for each, in the order of their last
+/// appearance.
+pub fn last_per_key(tasks: Vec<(Task, DateTime<Utc>)>) -> Vec<(Task, DateTime<Utc>)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<(Task, DateTime<Utc>)> = tasks
+        .into_iter()
+        .rev()
+        .filter(|(task, _)| seen.insert(task.key()))
+        .collect();
+    kept.reverse();
+    kept
 }
 
 /// Runs tasks taken off the queue.
@@ -140,10 +170,13 @@ impl MemoryQueue {
                         let Some(runner) = runner.upgrade() else {
                             return;
                         };
-                        let lock = queue.terminal_lock(task.device_id());
+                        let lock = task.device_id().map(|d| queue.terminal_lock(d));
                         tokio::spawn(async move {
                             // One task at a time per terminal, as the job engine's named queues do.
-                            let _turn = lock.lock().await;
+                            let _turn = match &lock {
+                                Some(lock) => Some(lock.lock().await),
+                                None => None,
+                            };
                             if let Err(e) = runner.run(task.clone()).await {
                                 tracing::warn!(task = ?task, error = %e, "background delivery task failed");
                             }

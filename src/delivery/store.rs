@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
@@ -72,8 +73,16 @@ pub trait DeliveryStore: Send + Sync {
         lease_until: DateTime<Utc>,
     ) -> StoreFuture<'a, Claim>;
 
-    /// True while `owner` holds a live claim on `key` (checked before every terminal call).
+    /// True while `owner` holds a live claim on `key`.
     fn holds<'a>(&'a self, key: &'a PairKey, owner: &'a str) -> StoreFuture<'a, bool>;
+
+    /// The terminals on which `owner` holds a live claim on the current change of `angajat_id`'s
+    /// pair, with each claim's end: one read for the call gate of a whole fan-out.
+    fn held<'a>(
+        &'a self,
+        angajat_id: Uuid,
+        owner: &'a str,
+    ) -> StoreFuture<'a, HashMap<String, DateTime<Utc>>>;
 
     /// Records an attempt's outcome (attempts + 1) and releases `owner`'s claim. Returns false,
     /// recording nothing, when the pair's change was replaced since the claim (a newer photo
@@ -84,6 +93,39 @@ pub trait DeliveryStore: Send + Sync {
         owner: &'a str,
         outcome: &'a Outcome,
     ) -> StoreFuture<'a, bool>;
+
+    /// [`Self::record`] for many pairs of one `owner` at once (each key once); one flag per outcome,
+    /// in order.
+    fn record_all<'a>(
+        &'a self,
+        owner: &'a str,
+        outcomes: &'a [(PairKey, Outcome)],
+    ) -> StoreFuture<'a, Vec<bool>> {
+        async move {
+            let mut applied = Vec::with_capacity(outcomes.len());
+            for (key, outcome) in outcomes {
+                applied.push(self.record(key, owner, outcome).await?);
+            }
+            Ok(applied)
+        }
+        .boxed()
+    }
+
+    /// [`Self::release`] for many pairs of one `owner` at once.
+    fn release_all<'a>(
+        &'a self,
+        keys: &'a [PairKey],
+        owner: &'a str,
+        due_at: DateTime<Utc>,
+    ) -> StoreFuture<'a, ()> {
+        async move {
+            for key in keys {
+                self.release(key, owner, due_at).await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
 
     /// Gives up `owner`'s claim on `key` without an attempt; the pair is due at `due_at`.
     fn release<'a>(
@@ -135,6 +177,34 @@ pub trait DeliveryStore: Send + Sync {
         &'a self,
         device_id: &'a str,
     ) -> StoreFuture<'a, Option<CredentialBlock>>;
+
+    /// The credentials blocks of `device_ids` (those that have one).
+    fn credential_blocks<'a>(
+        &'a self,
+        device_ids: &'a [String],
+    ) -> StoreFuture<'a, HashMap<String, CredentialBlock>> {
+        async move {
+            let mut blocks = HashMap::new();
+            for id in device_ids {
+                if let Some(block) = self.credential_block(id).await? {
+                    blocks.insert(id.clone(), block);
+                }
+            }
+            Ok(blocks)
+        }
+        .boxed()
+    }
+
+    /// Lifts the credentials blocks of `device_ids`.
+    fn clear_credential_blocks<'a>(&'a self, device_ids: &'a [String]) -> StoreFuture<'a, ()> {
+        async move {
+            for id in device_ids {
+                self.set_credential_block(id, None).await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
 
     /// Blocks (`Some`) or unblocks (`None`) a device's credentials.
     fn set_credential_block<'a>(

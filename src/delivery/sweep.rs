@@ -29,17 +29,15 @@ impl Delivery {
             return Ok(0);
         }
         let now = Utc::now();
-        let wanted = self.store.want(&changes, None, now, by).await?;
-        let mut recorded = 0;
-        for (c, w) in changes.iter().zip(&wanted) {
-            if !w.is_recorded() {
-                continue;
-            }
-            recorded += 1;
-            self.scheduler
-                .schedule(Task::Pair(c.key.clone()), now)
-                .await?;
-        }
+        let wanted = self.want(&changes, None, now, by).await?;
+        let tasks: Vec<_> = changes
+            .iter()
+            .zip(&wanted)
+            .filter(|(_, w)| w.is_recorded())
+            .map(|(c, _)| (Task::Pair(c.key.clone()), now))
+            .collect();
+        let recorded = tasks.len();
+        self.scheduler.schedule_all(tasks).await?;
         Ok(recorded)
     }
 
@@ -301,12 +299,13 @@ impl Delivery {
         let stuck = self.store.pending(None, Some(overdue), None).await?;
         let terminals = first_per_terminal(stuck);
         let now = Utc::now();
-        for key in &terminals {
-            self.scheduler
-                .schedule(Task::Pair(key.clone()), now)
-                .await?;
-        }
-        Ok(terminals.len())
+        let count = terminals.len();
+        let tasks = terminals
+            .into_iter()
+            .map(|k| (Task::Pair(k), now))
+            .collect();
+        self.scheduler.schedule_all(tasks).await?;
+        Ok(count)
     }
 
     /// What one pair needs now that it did not get, if anything.

@@ -1,0 +1,208 @@
+//! Section `durable` (issue 19): the fan-out with durable delivery on PostgreSQL, the real store
+//! and the real job engine, at K terminals (default settings, read-back on): the request's wall
+//! time and its ratio to K = 1, the service's database statements per request (counted with
+//! `pg_stat_statements`), the time from the request to the first terminal call, and the service's
+//! peak RSS.
+
+use std::time::{Duration, Instant};
+
+use hikvision_simulator::SimulatedTerminal;
+use url::Url;
+use uuid::Uuid;
+
+use super::BoxError;
+use super::cells::Ctx;
+use super::fleet::{Fleet, Kind};
+use super::report::ratio;
+use super::stats::{human, median, mib, ms};
+
+/// The service's own statements: its schema and the job engine's additions (not the job
+/// engine's polling, which runs whether or not a request comes).
+const COUNTED: &str = "select coalesce(sum(s.calls), 0)::bigint from pg_stat_statements s
+     join pg_database d on d.oid = s.dbid
+     where d.datname = $1 and (s.query like '%hikvision_sync.%' or s.query ilike '%add_job%'
+        or s.query in ('BEGIN', 'COMMIT'))";
+
+struct Row {
+    k: usize,
+    walls: Vec<Duration>,
+    firsts: Vec<Duration>,
+    statements: Vec<i64>,
+    hwm_kib: u64,
+    problems: usize,
+}
+
+/// Runs the section.
+pub async fn durable(ctx: &mut Ctx) -> Result<(), BoxError> {
+    let admin = ctx
+        .args
+        .database_url
+        .clone()
+        .ok_or("the durable section needs --database-url (or HS_TEST_DATABASE_URL)")?;
+    let runs = ctx.args.runs.unwrap_or(3);
+    let mut rows = Vec::new();
+    for k in ctx.args.durable_k.clone() {
+        ctx.progress(format_args!("durable: K = {k}, {runs} runs\n"));
+        rows.push(measure(ctx, &admin, k, runs).await?);
+    }
+    report(ctx, &rows);
+    Ok(())
+}
+
+async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, BoxError> {
+    let persons = ctx.persons(runs + 1);
+    let fleet = Fleet::start(&vec![Kind::Healthy; k], ctx.args.latency_ms, &persons).await?;
+    let (name, url) = create_database(admin).await?;
+    let mut spec = ctx.spec(&fleet, &persons, 1, 0, 0);
+    // The service's defaults (DEVICE_CONCURRENCY 256, RATE_LIMIT_DELAY_MS 500, ...).
+    for key in [
+        "DEVICE_CONCURRENCY",
+        "RATE_LIMIT_DELAY_MS",
+        "DEVICE_TIMEOUT_MS",
+    ] {
+        spec.env.remove(key);
+    }
+    // `--service-env` settings apply here too (e.g. DEVICE_CONCURRENCY=1000).
+    spec.env.extend(ctx.args.launch().env);
+    spec.env.insert("DATABASE_URL".into(), url.clone());
+    let service = ctx.service(&spec).await?;
+    let stats = connect(&url).await?;
+    let mut row = Row {
+        k,
+        walls: Vec::new(),
+        firsts: Vec::new(),
+        statements: Vec::new(),
+        hwm_kib: 0,
+        problems: 0,
+    };
+    for (run, person) in persons.iter().enumerate() {
+        // Let the previous request's background settle before the next one.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let watched = &fleet.sims;
+        for sim in watched {
+            sim.clear_request_log();
+        }
+        stats
+            .execute("select pg_stat_statements_reset()", &[])
+            .await?;
+        let started = Instant::now();
+        let (answer, first) = tokio::join!(
+            ctx.update(service.addr, person.id),
+            first_call(watched, started)
+        );
+        let (wall, body) = answer?;
+        let count: i64 = stats.query_one(COUNTED, &[&name]).await?.get(0);
+        let in_sync = body["per_device"]
+            .as_array()
+            .map_or(0, |d| d.iter().filter(|r| r["status"] == "success").count());
+        if run == 0 {
+            continue; // warm-up: connections, prepared statements, the photo
+        }
+        row.problems += k - in_sync.min(k);
+        row.walls.push(wall);
+        row.firsts.extend(first);
+        row.statements.push(count);
+    }
+    row.hwm_kib = service.memory().hwm_kib;
+    service.stop().await;
+    fleet.stop().await;
+    drop(stats);
+    execute(
+        admin,
+        &format!("drop database if exists {name} with (force)"),
+    )
+    .await?;
+    Ok(row)
+}
+
+/// The time from `started` until one of `sims` logs a call (the first, the Digest challenge, is
+/// answered at once; the devices are called in the directory's order, not the fleet's, so all are
+/// watched); polled every 2 ms, for at most 30 s.
+async fn first_call(sims: &[SimulatedTerminal], started: Instant) -> Option<Duration> {
+    while started.elapsed() < Duration::from_secs(30) {
+        if sims.iter().any(|s| !s.request_log().is_empty()) {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    None
+}
+
+fn report(ctx: &Ctx, rows: &[Row]) {
+    println!(
+        "#### Durable delivery on PostgreSQL: L = {} ms, the service's default settings{}, read-back \
+         on (medians)\n",
+        ctx.args.latency_ms,
+        ctx.args
+            .launch()
+            .env
+            .iter()
+            .map(|(k, v)| format!(" but {k} = {v}"))
+            .collect::<String>()
+    );
+    println!(
+        "| K | wall | K / 1 | first terminal call (ms) | service statements per request (min-max) | peak RSS | terminals not in sync |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let k1 = rows.iter().find(|r| r.k == 1).map(|r| median(&r.walls));
+    for r in rows {
+        let wall = median(&r.walls);
+        let (lo, hi) = (
+            r.statements.iter().min().copied().unwrap_or(0),
+            r.statements.iter().max().copied().unwrap_or(0),
+        );
+        let mut sorted = r.statements.clone();
+        sorted.sort_unstable();
+        let mid = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
+        println!(
+            "| {} | {} | {} | {} | {mid} ({lo}-{hi}) | {} | {} |",
+            r.k,
+            human(wall),
+            k1.map_or("-".into(), |b| ratio(wall, b)),
+            if r.firsts.is_empty() {
+                "-".into()
+            } else {
+                ms(median(&r.firsts))
+            },
+            mib(r.hwm_kib),
+            r.problems
+        );
+    }
+    println!();
+}
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client, BoxError> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+async fn execute(url: &str, sql: &str) -> Result<(), BoxError> {
+    connect(url).await?.batch_execute(sql).await?;
+    Ok(())
+}
+
+/// A fresh database with the migrations applied and `pg_stat_statements`; its name and URL.
+async fn create_database(admin: &str) -> Result<(String, String), BoxError> {
+    let name = format!(
+        "hs_fanout_{}",
+        Uuid::new_v4().simple().to_string().get(..12).unwrap_or("0")
+    );
+    execute(admin, &format!("create database {name}")).await?;
+    let mut url = Url::parse(admin)?;
+    url.set_path(&format!("/{name}"));
+    let url = url.to_string();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/supabase/migrations");
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    for file in files {
+        let sql = std::fs::read_to_string(&file)?;
+        execute(&url, &format!("begin;\n{sql}\ncommit;")).await?;
+    }
+    execute(&url, "create extension if not exists pg_stat_statements").await?;
+    Ok((name, url))
+}

@@ -1,0 +1,175 @@
+//! The claim check before each terminal call, at the cost the claim needs: one read of all of an
+//! owner's claims on one employee's pairs serves every terminal of a fan-out for up to [`FRESH`],
+//! instead of a query per call. A change made in this process since the read (the store bumped
+//! the pair's revision) is seen at once through [`Changes`]; one made by another replica within
+//! [`FRESH`]; a lease is trusted only until its recorded end (the heartbeat renews it well before).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use uuid::Uuid;
+
+use super::owner::Owner;
+use super::store::DeliveryStore;
+use crate::orchestration::CallGate;
+
+/// How long one read of the claims answers for: the longest another replica's newer change can
+/// take to stop an older attempt's next call (whose result is not recorded as delivered anyway).
+pub const FRESH: Duration = Duration::from_millis(250);
+
+/// Counts the changes this process stored: a gate reads the claims again after any of them.
+#[derive(Debug, Default)]
+pub(super) struct Changes(AtomicU64);
+
+impl Changes {
+    /// Notes that changes were stored.
+    pub(super) fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// What one read found.
+struct Seen {
+    read_at: Instant,
+    changes: u64,
+    held: HashMap<String, DateTime<Utc>>,
+}
+
+/// The gate of `owner`'s calls for one employee.
+pub(super) struct ClaimGate {
+    store: Arc<dyn DeliveryStore>,
+    angajat_id: Uuid,
+    owner: Owner,
+    changes: Arc<Changes>,
+    seen: tokio::sync::Mutex<Option<Seen>>,
+}
+
+impl ClaimGate {
+    /// The gate of `owner`'s calls for `angajat_id`.
+    pub(super) fn new(
+        store: Arc<dyn DeliveryStore>,
+        angajat_id: Uuid,
+        owner: Owner,
+        changes: Arc<Changes>,
+    ) -> Self {
+        Self {
+            store,
+            angajat_id,
+            owner,
+            changes,
+            seen: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl CallGate for ClaimGate {
+    fn allowed<'a>(&'a self, device_id: &'a str) -> futures::future::BoxFuture<'a, bool> {
+        async move {
+            // One read at a time: the terminals of a fan-out that ask together share it.
+            let mut seen = self.seen.lock().await;
+            let changes = self.changes.now();
+            let fresh = seen
+                .as_ref()
+                .is_some_and(|s| s.changes == changes && s.read_at.elapsed() < FRESH);
+            if !fresh {
+                // Unverifiable (the database is down) counts as lost: the pair is retried later.
+                let Ok(held) = self.store.held(self.angajat_id, &self.owner).await else {
+                    *seen = None;
+                    return false;
+                };
+                *seen = Some(Seen {
+                    read_at: Instant::now(),
+                    changes,
+                    held,
+                });
+            }
+            seen.as_ref()
+                .and_then(|s| s.held.get(device_id))
+                .is_some_and(|until| *until > Utc::now())
+        }
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::memory::MemoryStore;
+    use crate::delivery::model::{Change, PairKey, Want};
+    use crate::delivery::owner::LiveOwners;
+    use crate::orchestration::Flow;
+
+    fn change(device: &str, photo: &str) -> Change {
+        Change {
+            key: PairKey::new(Uuid::nil(), device),
+            want: Want::Sync(Flow::UpdatePhoto),
+            employee_no: Some("7".into()),
+            remove_employee_no: None,
+            photo: Some(photo.into()),
+            create_missing_person: false,
+            validity: None,
+        }
+    }
+
+    fn lease() -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::seconds(30)
+    }
+
+    #[tokio::test]
+    async fn a_newer_change_stops_the_next_call_and_one_read_serves_the_fan_out() {
+        let store = Arc::new(MemoryStore::default());
+        let live = LiveOwners::default();
+        let owner = live.register("r1:req:0".into());
+        let changes = Arc::new(Changes::default());
+        let wanted = [change("a", "p1"), change("b", "p1")];
+        store.want(&wanted, Some(&owner), lease(), "t").await.ok();
+        let gate = ClaimGate::new(store.clone(), Uuid::nil(), owner.clone(), changes.clone());
+        assert!(gate.allowed("a").await);
+        assert!(gate.allowed("b").await);
+        assert!(!gate.allowed("c").await, "no claim, no call");
+
+        // A newer photo for "a", stored in this process: the very next call is stopped.
+        store
+            .want(&[change("a", "p2")], None, lease(), "t")
+            .await
+            .ok();
+        changes.bump();
+        assert!(!gate.allowed("a").await);
+        assert!(gate.allowed("b").await);
+
+        // Stored by another replica (no signal here): stopped once the read is older than FRESH.
+        store
+            .want(&[change("b", "p2")], None, lease(), "t")
+            .await
+            .ok();
+        tokio::time::sleep(FRESH + Duration::from_millis(20)).await;
+        assert!(!gate.allowed("b").await);
+    }
+
+    #[tokio::test]
+    async fn a_lease_that_ran_out_lets_no_call_out() {
+        let store = Arc::new(MemoryStore::default());
+        let live = LiveOwners::default();
+        let owner = live.register("r1:req:0".into());
+        let soon = Utc::now() + chrono::Duration::milliseconds(50);
+        store
+            .want(&[change("a", "p1")], Some(&owner), soon, "t")
+            .await
+            .ok();
+        let gate = ClaimGate::new(store, Uuid::nil(), owner, Arc::default());
+        assert!(gate.allowed("a").await);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(
+            !gate.allowed("a").await,
+            "the cached read does not outlive the lease"
+        );
+    }
+}
