@@ -188,6 +188,7 @@ impl Application {
             directory.clone(),
             Arc::clone(&orchestrator),
             Arc::clone(&metrics),
+            Arc::clone(&delivery) as Arc<dyn crate::events::SharedCredentials>,
         )?;
         events.start_background();
         let state = AppState {
@@ -325,6 +326,7 @@ pub fn build_events(
     directory: Option<Arc<dyn Directory>>,
     orchestrator: Arc<Orchestrator>,
     metrics: Arc<Metrics>,
+    shared: Arc<dyn crate::events::SharedCredentials>,
 ) -> Result<Arc<Events>, StartupError> {
     let store: Arc<dyn EventStore> = match settings.delivery.database_url() {
         Some(url) => {
@@ -361,7 +363,8 @@ pub fn build_events(
             &secret,
             settings.sync.device_concurrency,
         )
-        .with_metrics(event_metrics),
+        .with_metrics(event_metrics)
+        .with_shared_credentials(shared),
     ))
 }
 

@@ -97,6 +97,34 @@ impl Delivery {
     }
 }
 
+/// Events share this replica's view of refused credentials (the store's blocks, every replica's).
+impl crate::events::SharedCredentials for super::Delivery {
+    fn refused<'a>(&'a self, device: &'a Device) -> futures::future::BoxFuture<'a, bool> {
+        use futures::FutureExt;
+        // Unreadable (the database is down): the per-process guard still applies.
+        async move { self.blocked(device).await.ok().flatten().is_some() }.boxed()
+    }
+
+    fn note_refused<'a>(
+        &'a self,
+        device: &'a Device,
+        message: String,
+    ) -> futures::future::BoxFuture<'a, ()> {
+        use futures::FutureExt;
+        async move {
+            let block = CredentialBlock {
+                fingerprint: self.fingerprint(device),
+                message,
+                at: Utc::now(),
+            };
+            if let Err(e) = self.store.set_credential_block(&device.id, Some(block)).await {
+                tracing::debug!(error = %e, device_id = %device.id, "could not share a credentials refusal");
+            }
+        }
+        .boxed()
+    }
+}
+
 /// What a terminal whose credentials are blocked reports.
 fn blocked_result(block: &CredentialBlock) -> SyncResult {
     let ago = (Utc::now() - block.at).num_seconds().max(0);

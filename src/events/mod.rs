@@ -16,7 +16,7 @@ pub mod store;
 pub mod token;
 pub mod wire;
 
-pub use service::{Events, PushState, TerminalEvents};
+pub use service::{Events, PushState, SharedCredentials, TerminalEvents};
 
 use crate::delivery::DeliveryError;
 

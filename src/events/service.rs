@@ -74,6 +74,19 @@ pub(super) struct TerminalSlot {
     pub(super) catch_up_pending: std::sync::atomic::AtomicBool,
 }
 
+/// Credentials refusals every replica shares (the delivery store's credential blocks): a wrong
+/// password costs one failed login across replicas, events and delivery together.
+pub trait SharedCredentials: Send + Sync {
+    /// True when another replica (or this one's delivery) found these credentials refused.
+    fn refused<'a>(&'a self, device: &'a Device) -> futures::future::BoxFuture<'a, bool>;
+    /// Records that the terminal refused these credentials.
+    fn note_refused<'a>(
+        &'a self,
+        device: &'a Device,
+        message: String,
+    ) -> futures::future::BoxFuture<'a, ()>;
+}
+
 /// Access events: ingestion by push and catch-up, and reading.
 pub struct Events {
     pub(super) store: Arc<dyn EventStore>,
@@ -88,6 +101,8 @@ pub struct Events {
     /// Counters and gauges for `/metrics`, when wired.
     pub(super) metrics: Option<super::metrics::EventMetrics>,
     terminals: Mutex<HashMap<String, Arc<TerminalSlot>>>,
+    /// Refusals shared with the other replicas, when wired.
+    shared: Option<Arc<dyn SharedCredentials>>,
 }
 
 impl std::fmt::Debug for Events {
@@ -123,7 +138,14 @@ impl Events {
             concurrency,
             metrics: None,
             terminals: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// Shares credentials refusals with `shared` (every replica's delivery store).
+    pub fn with_shared_credentials(mut self, shared: Arc<dyn SharedCredentials>) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// Runs one terminal `call` for `device`: not at all while its credentials are refused
@@ -134,7 +156,11 @@ impl Events {
         device: &Device,
         call: impl std::future::Future<Output = Result<T, IsapiError>>,
     ) -> Result<T, IsapiError> {
-        if self.orchestrator.knows_refused(device) {
+        let refused_elsewhere = match &self.shared {
+            Some(shared) => shared.refused(device).await,
+            None => false,
+        };
+        if refused_elsewhere || self.orchestrator.knows_refused(device) {
             return Err(IsapiError::WrongCredentials {
                 attempts_left: None,
             });
@@ -143,6 +169,11 @@ impl Events {
         let result = call.await;
         self.orchestrator
             .note_outcome(device, result.as_ref().map(|_| ()));
+        if let (Err(e), Some(shared)) = (&result, &self.shared)
+            && e.class() == hikvision_isapi::ErrorClass::Credentials
+        {
+            shared.note_refused(device, e.to_string()).await;
+        }
         result
     }
 
