@@ -39,6 +39,7 @@ impl Service {
         let photos = PhotoServer::start().await;
         let mut s = settings(store, &photos);
         s.delivery.database_url = Some(SecretString::from(database.to_owned()));
+        s.events.enabled = true;
         s.events.poll_interval = Duration::from_millis(300);
         s.events.registration_check = Duration::from_millis(300);
         let listener = startup::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();

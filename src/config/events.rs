@@ -10,6 +10,8 @@ use super::parse::read_millis;
 /// Access-event settings.
 #[derive(Debug, Clone)]
 pub struct EventSettings {
+    /// Whether terminals' events are read at all (`EVENTS_ENABLED`; pushes are still accepted).
+    pub enabled: bool,
     /// The service's address as the terminals reach it; `None`: push is off (catch-up only).
     pub public_url: Option<Url>,
     /// How often every terminal's log is read forward from the last stored event.
@@ -25,6 +27,7 @@ pub struct EventSettings {
 impl Default for EventSettings {
     fn default() -> Self {
         Self {
+            enabled: true,
             public_url: None,
             poll_interval: Duration::from_secs(60),
             registration_check: Duration::from_secs(600),
@@ -40,6 +43,12 @@ pub(super) fn read_events(
     problems: &mut Vec<String>,
 ) -> EventSettings {
     let mut e = EventSettings::default();
+    match get("EVENTS_ENABLED").map(|v| v.trim().to_ascii_lowercase()) {
+        None => {}
+        Some(v) if v == "true" || v == "1" => e.enabled = true,
+        Some(v) if v == "false" || v == "0" => e.enabled = false,
+        Some(v) => problems.push(format!("EVENTS_ENABLED='{v}' must be true or false")),
+    }
     if let Some(raw) = get("EVENTS_PUBLIC_URL").filter(|v| !v.trim().is_empty()) {
         match Url::parse(raw.trim()) {
             Ok(u)

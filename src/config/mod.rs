@@ -109,6 +109,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "how long a reconcile report may be used for a fix (older: 409 report_expired)",
     ),
     (
+        "EVENTS_ENABLED",
+        "false: terminals' access events are not read (no catch-up, no registration)",
+    ),
+    (
         "AUTH_DISABLED",
         "true: let `serve` run with no authentication at all (refused otherwise)",
     ),

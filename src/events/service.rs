@@ -289,6 +289,10 @@ impl Events {
     /// `EVENTS_REGISTRATION_CHECK_MS` and when it comes back; old events pruned daily. Ends when
     /// the last [`Arc`] of `self` is dropped.
     pub fn start_background(self: &Arc<Self>) {
+        if !self.settings.enabled {
+            tracing::info!("events: EVENTS_ENABLED=false, terminals' events are not read");
+            return;
+        }
         if self.settings.public_url.is_none() {
             tracing::info!(
                 "events: EVENTS_PUBLIC_URL is not set, so terminals do not push events; they are read by the catch-up every EVENTS_POLL_INTERVAL_MS"

@@ -233,6 +233,12 @@ pub fn settings(store: &Store, photos: &PhotoServer) -> Settings {
             ..SyncOptions::default()
         },
         debug: loopback_debug(),
+        // The tests that count terminal calls must see only their own: the events tests turn
+        // event reading on.
+        events: hikvision_sync::config::EventSettings {
+            enabled: false,
+            ..Default::default()
+        },
         ..Settings::default()
     }
 }
