@@ -366,6 +366,7 @@ async fn kill_9_in_the_middle_of_a_catch_up_loses_and_doubles_nothing() {
         .await;
     let photos = PhotoServer::start().await.unwrap();
     let mut env = crate::support::service::serve_env(&rest, &photos, &database);
+    env.insert("EVENTS_ENABLED".into(), "true".into());
     // 100 pages, 40 ms apart: the first process is killed part-way through.
     env.insert("RATE_LIMIT_DELAY_MS".into(), "40".into());
     env.insert("EVENTS_POLL_INTERVAL_MS".into(), "500".into());

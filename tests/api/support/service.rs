@@ -34,6 +34,8 @@ pub fn serve_env(rest: &Rest, photos: &PhotoServer, database: &str) -> HashMap<S
         ("RETRY_INITIAL_MS", "300"),
         ("RETRY_MAX_MS", "1000"),
         ("SWEEP_INTERVAL_MS", "1000"),
+        // As in `settings()`: only the events tests read terminals' events (they turn it on).
+        ("EVENTS_ENABLED", "false"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
