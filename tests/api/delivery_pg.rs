@@ -94,10 +94,14 @@ async fn kill_9_in_the_middle_of_a_fan_out_loses_nothing() {
     let first = ServiceProcess::start(&env).await;
     let base = first.base.clone();
     let request = tokio::spawn(async move { post_update(&base, id).await });
-    // A kept sleep: the kill lands 300 ms into the request. Killing it once the first terminal
-    // has been called instead (its claims then held) left all 20 terminals without the face for
-    // 75 s in every try: see the report of issue 20.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Mid fan-out: once the first terminal has been called.
+    assert!(
+        wait_until(Duration::from_secs(10), async || online
+            .iter()
+            .any(|t| !t.request_log().is_empty()))
+        .await,
+        "the fan-out started"
+    );
     first.kill().await;
     let _ = request.await;
 
@@ -183,8 +187,7 @@ async fn three_replicas_deliver_everything_one_call_per_person_at_a_time() {
         }
         terminals.push(t);
     }
-    // A kept sleep: the replicas start on the backlog before one of them is killed (waiting for a
-    // first face instead left 33 of 250 changes undelivered after 180 s: see the report).
+    // A kept sleep: the replicas get going on the backlog before one of them is killed.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let [first, second, third] = replicas;
     first.kill().await;
