@@ -100,7 +100,7 @@ pub fn loopback_debug() -> DebugOptions {
 /// Settings for `store`, with fast pacing and timeouts, and the debugging endpoint on for
 /// loopback only. Photos are served by `photos`, which also stands for the Supabase project URL
 /// (Storage paths resolve against it, and its loopback origin is the one the service fetches
-/// photos from without any `PHOTO_ALLOWED_*` setting; `tests/outbound.rs` lists others).
+/// photos from without any `PHOTO_ALLOWED_*` setting; `outbound.rs` lists others).
 pub fn settings(store: &Store, photos: &PhotoServer) -> Settings {
     let (supabase, tables) = match store {
         Store::Memory(_) => (None, Tables::default()),
