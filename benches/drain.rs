@@ -35,11 +35,9 @@ use backlog::*;
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use hikvision_isapi::build_person;
 use hikvision_simulator::TerminalConfig;
 use hikvision_sync::config::{PhotoDelivery, Settings};
 use hikvision_sync::delivery::webhook::Action;
@@ -47,9 +45,10 @@ use hikvision_sync::models::{Angajat, Biometrie, Device};
 use hikvision_sync::picture::AllowList;
 use hikvision_sync::startup::{Services, build_delivery};
 use hikvision_sync::supabase::{FaceUrlScheme, MemoryDirectory};
+use hikvision_testkit::enrol;
 use secrecy::SecretString;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use hikvision_testkit::BoxError;
 
 /// Draining a backlog of photo changes through the job engine (issue 11).
 #[derive(Debug, Parser)]
@@ -126,17 +125,14 @@ async fn run(args: Args) -> Result<(), BoxError> {
         PHOTO_SIZE.1,
         photo_bytes as f64 / persons.len() as f64 / 1000.0
     );
-    let photos = PhotoServer::start(&persons).await?;
+    let photos = photo_server(&persons).await?;
     progress(started, format_args!("starting {terminals} terminals\n"));
     let sims = spawn_terminals("Drain", terminals, args.latency_ms, 0).await?;
     let mut devices = Vec::with_capacity(terminals);
     for (i, sim) in sims.iter().enumerate() {
         for p in &persons {
-            sim.add_person(build_person(
-                &p.employee_no,
-                &format!("Drain {}", p.employee_no),
-            )?);
-            sim.set_face(p.employee_no.clone(), p.old_face.clone());
+            let name = format!("Drain {}", p.employee_no);
+            enrol(sim, &p.employee_no, &name, Some(p.old_face.clone()))?;
         }
         devices.push(Device {
             id: format!("drain-{}", i + 1),
@@ -149,7 +145,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     }
 
     // The service's delivery on a fresh database.
-    let database = fresh_database(&args.db.admin_url).await?;
+    let database = fresh_database(&args.db.admin_url, "hs_drain").await?;
     progress(started, format_args!("database {} ready\n", database.name));
     let angajati = persons
         .iter()
@@ -159,7 +155,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             prenume: "Drain".into(),
             biometrie: Some(Biometrie {
                 employee_no: Some(p.employee_no.clone()),
-                foto_fata_url: Some(photos.url_of(p)),
+                foto_fata_url: Some(photos.url(&photo_path(p))),
             }),
             validity: Default::default(),
         })
@@ -179,7 +175,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     // because its origin and loopback are allowed, as an operator would list a photo server.
     settings.face_url.scheme = FaceUrlScheme::Keep;
     settings.photo.pipeline.allow = AllowList {
-        origins: vec![url::Url::parse(&photos.base)?.origin()],
+        origins: vec![photos.base.origin()],
         nets: vec!["127.0.0.1/32".parse()?],
         ..AllowList::default()
     };
@@ -207,7 +203,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let setup_memory = stats::memory("self");
     let cpu_before = stats::cpu_time("self", ticks);
     let pg_before = backend_cpu(&database.url, ticks).await;
-    let hits_before = photos.hits.load(Ordering::Relaxed);
+    let hits_before = photos.total_hits();
     progress(
         started,
         format_args!("setup done; making the backlog ({changes} changes)\n"),
@@ -277,7 +273,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         .map(|(pid, t)| t.saturating_sub(pg_before.get(pid).copied().unwrap_or_default()))
         .sum();
     let end_memory = stats::memory("self");
-    let photo_hits = photos.hits.load(Ordering::Relaxed) - hits_before;
+    let photo_hits = photos.total_hits() - hits_before;
     progress(
         started,
         format_args!(

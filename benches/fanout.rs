@@ -24,7 +24,7 @@ use support::BoxError;
 use support::cells::{Ctx, load_average};
 use support::child::{CHILD_FLAG, child_main};
 use support::durable::durable;
-use support::fleet::PhotoServer;
+use support::fleet::photo_server;
 use support::options::{Args, Section};
 use support::overhead::{check, overhead};
 use support::report::targets;
@@ -46,23 +46,7 @@ fn main() -> ExitCode {
     if let Err(e) = args.check() {
         Args::command().error(ErrorKind::ValueValidation, e).exit();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("benchmark failed: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    hikvision_testkit::block_on_bench(run(args))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -85,7 +69,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         .timeout(Duration::from_secs(700))
         .build()?;
     let mut ctx = Ctx {
-        photos: PhotoServer::start().await?,
+        photos: photo_server().await?,
         http,
         ticks: stats::clock_ticks(),
         next_employee: AtomicU64::new(0),

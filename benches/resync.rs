@@ -46,14 +46,13 @@ use child::{DeviceSpec, Launch, PersonSpec, ServiceProcess, ServiceSpec};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use hikvision_simulator::{SimulatedTerminal, TerminalConfig};
 use serde_json::Value;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use hikvision_testkit::BoxError;
 
 /// The API key the bench gives the service and uses.
 const API_KEY: &str = "resync-bench-key";
@@ -212,7 +211,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     );
 
     let persons = make_persons(employees)?;
-    let photos = PhotoServer::start(&persons).await?;
+    let photos = photo_server(&persons).await?;
     progress(started, format_args!("starting {terminals} terminal(s)\n"));
     let sims = spawn_terminals("Resync", terminals, args.latency_ms, employees).await?;
     let devices: Vec<DeviceSpec> = sims
@@ -228,7 +227,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         })
         .collect();
 
-    let database = fresh_database(&args.db.admin_url).await?;
+    let database = fresh_database(&args.db.admin_url, "hs_resync").await?;
     progress(started, format_args!("database {} ready\n", database.name));
     let env: BTreeMap<String, String> = [
         ("DATABASE_URL", database.url.as_str()),
@@ -243,14 +242,14 @@ async fn run(args: Args) -> Result<(), BoxError> {
     .collect();
     let spec = ServiceSpec {
         env,
-        photo_base: photos.base.clone(),
+        photo_base: photos.base.to_string(),
         log_filter: None,
         angajati: persons
             .iter()
             .map(|p| PersonSpec {
                 id: p.id,
                 employee_no: p.employee_no.clone(),
-                photo: photos.url_of(p),
+                photo: photos.url(&photo_path(p)),
             })
             .collect(),
         devices: devices.clone(),
@@ -260,7 +259,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let setup_memory = service.memory();
     let cpu_before = service.cpu_time(ticks);
     let pg_before = backend_cpu(&database.url, ticks).await;
-    let hits_before = photos.hits.load(Ordering::Relaxed);
+    let hits_before = photos.total_hits();
     for sim in &sims {
         sim.clear_request_log();
     }
@@ -328,7 +327,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         .iter()
         .map(|(pid, t)| t.saturating_sub(pg_before.get(pid).copied().unwrap_or_default()))
         .sum();
-    let photo_hits = photos.hits.load(Ordering::Relaxed) - hits_before;
+    let photo_hits = photos.total_hits() - hits_before;
     progress(
         started,
         format_args!(

@@ -2,20 +2,13 @@
 //! photos, the photo server, a database of their own, request counting and PostgreSQL CPU.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, TerminalConfig};
+use hikvision_simulator::{Faults, SimulatedTerminal, TerminalConfig};
 use hikvision_sync::picture::synth::seeded_jpeg;
-use tokio::net::TcpSocket;
-use url::Url;
+use hikvision_testkit::spawn_terminal;
+pub(crate) use hikvision_testkit::{Database, PhotoServer, block_on_bench, fresh_database};
 use uuid::Uuid;
 
 use crate::{BoxError, stats};
@@ -29,32 +22,6 @@ pub(crate) struct Person {
     pub(crate) employee_no: String,
     pub(crate) new_face: Bytes,
     pub(crate) old_face: Bytes,
-}
-
-/// Runs a bench's `run` on a multi-threaded runtime and turns its result into the exit status.
-/// The job engine and the claims heartbeat run until the process ends: they are not waited for.
-pub(crate) fn block_on_bench(
-    run: impl std::future::Future<Output = Result<(), BoxError>>,
-) -> std::process::ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(run);
-    runtime.shutdown_background();
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("benchmark failed: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
 }
 
 pub(crate) fn progress(started: Instant, what: std::fmt::Arguments<'_>) {
@@ -153,76 +120,27 @@ pub(crate) async fn spawn_terminals(
             },
             ..TerminalConfig::default()
         };
-        sims.push(simulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?);
+        sims.push(spawn_terminal(config).await?);
     }
     Ok(sims)
 }
 
-/// A tiny photo server: each employee's new picture at `/drain/<no>.jpg`. The photo values are
-/// absolute URLs, so with `PHOTO_DELIVERY=auto` the service fetches each picture once (its cache),
-/// finds it qualifies as it is, and sends `faceURL`: every terminal downloads the picture itself
-/// and stores exactly these bytes. (A Storage path would be pushed as multipart instead: a
-/// private bucket is not reachable by the terminals.)
-pub(crate) struct PhotoServer {
-    pub(crate) base: String,
-    pub(crate) hits: Arc<AtomicU64>,
-    pub(crate) task: tokio::task::JoinHandle<()>,
+/// The photo server with each employee's new picture at `/drain/<no>.jpg` ([`photo_path`]). The
+/// photo values are absolute URLs, so with `PHOTO_DELIVERY=auto` the service fetches each picture
+/// once (its cache), finds it qualifies as it is, and sends `faceURL`: every terminal downloads
+/// the picture itself and stores exactly these bytes. (A Storage path would be pushed as
+/// multipart instead: a private bucket is not reachable by the terminals.)
+pub(crate) async fn photo_server(persons: &[Person]) -> Result<PhotoServer, BoxError> {
+    let photos = PhotoServer::start().await?;
+    for p in persons {
+        photos.put(&photo_path(p), p.new_face.clone());
+    }
+    Ok(photos)
 }
 
-#[derive(Clone)]
-pub(crate) struct Photos {
-    pub(crate) by_name: Arc<HashMap<String, Bytes>>,
-    pub(crate) hits: Arc<AtomicU64>,
-}
-
-impl PhotoServer {
-    /// `biometrie.foto_fata_url` of `p`.
-    pub(crate) fn url_of(&self, p: &Person) -> String {
-        format!("{}drain/{}.jpg", self.base, p.employee_no)
-    }
-
-    pub(crate) async fn start(persons: &[Person]) -> Result<Self, BoxError> {
-        let socket = TcpSocket::new_v4()?;
-        socket.set_reuseaddr(true)?;
-        socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-        // Terminals download at the same moment: no SYN drops at tokio's default backlog of 128.
-        let listener = socket.listen(4096)?;
-        let addr = listener.local_addr()?;
-        let hits = Arc::new(AtomicU64::new(0));
-        let state = Photos {
-            by_name: Arc::new(
-                persons
-                    .iter()
-                    .map(|p| (format!("{}.jpg", p.employee_no), p.new_face.clone()))
-                    .collect(),
-            ),
-            hits: Arc::clone(&hits),
-        };
-        let app = Router::new().fallback(photo).with_state(state);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self {
-            base: format!("http://{addr}/"),
-            hits,
-            task,
-        })
-    }
-}
-
-impl Drop for PhotoServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-pub(crate) async fn photo(State(photos): State<Photos>, uri: Uri) -> Response {
-    photos.hits.fetch_add(1, Ordering::Relaxed);
-    let name = uri.path().rsplit('/').next().unwrap_or_default();
-    match photos.by_name.get(name) {
-        Some(bytes) => ([(header::CONTENT_TYPE, "image/jpeg")], bytes.clone()).into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+/// Where [`photo_server`] publishes `p`'s new picture (`biometrie.foto_fata_url` is its URL).
+pub(crate) fn photo_path(p: &Person) -> String {
+    format!("drain/{}.jpg", p.employee_no)
 }
 
 /// The command-line options of a bench's own database.
@@ -237,37 +155,6 @@ pub(crate) struct DatabaseArgs {
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     pub(crate) bench: bool,
-}
-
-/// The bench's own database.
-pub(crate) struct Database {
-    pub(crate) name: String,
-    pub(crate) url: String,
-}
-
-/// Creates `hs_drain_<id>` on the admin URL's server and applies `supabase/migrations/*.sql`, as
-/// the integration tests do (`tests/support/database.rs`).
-pub(crate) async fn fresh_database(admin: &str) -> Result<Database, BoxError> {
-    let name = format!(
-        "hs_drain_{}",
-        Uuid::new_v4().simple().to_string().get(..12).unwrap_or("0")
-    );
-    execute(admin, &format!("create database {name}")).await?;
-    let mut url = Url::parse(admin)?;
-    url.set_path(&format!("/{name}"));
-    let url = url.to_string();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/supabase/migrations");
-    let mut files: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
-    files.sort();
-    for file in files {
-        let sql = std::fs::read_to_string(&file)?;
-        execute(&url, &format!("begin;\n{sql}\ncommit;")).await?;
-    }
-    Ok(Database { name, url })
 }
 
 /// Tears a bench's world down (the terminals, the photo server, its database unless `keep`),
@@ -289,7 +176,7 @@ pub(crate) async fn finish(
     if keep {
         eprintln!("database kept: {}", database.name);
     } else {
-        drop_database(admin_url, &database.name).await;
+        database.drop_on(admin_url).await;
     }
     if !wrong.is_empty() || failed > 0 {
         let shown: Vec<&str> = wrong.iter().take(10).map(String::as_str).collect();
@@ -301,18 +188,6 @@ pub(crate) async fn finish(
         .into());
     }
     Ok(())
-}
-
-pub(crate) async fn drop_database(admin: &str, name: &str) {
-    // The job engine still holds connections: `with (force)` ends them.
-    if let Err(e) = execute(
-        admin,
-        &format!("drop database if exists {name} with (force)"),
-    )
-    .await
-    {
-        eprintln!("could not drop database {name}: {e}");
-    }
 }
 
 /// CPU time so far of every PostgreSQL backend connected to the database of `url` (other than
@@ -336,13 +211,4 @@ pub(crate) async fn backend_cpu(url: &str, ticks: u64) -> HashMap<i32, Duration>
         .filter_map(|r| r.try_get::<_, i32>(0).ok())
         .map(|pid| (pid, stats::cpu_time(&pid.to_string(), ticks)))
         .collect()
-}
-
-pub(crate) async fn execute(url: &str, sql: &str) -> Result<(), BoxError> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    let driver = tokio::spawn(connection);
-    client.batch_execute(sql).await?;
-    drop(client);
-    let _ = driver.await;
-    Ok(())
 }

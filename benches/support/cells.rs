@@ -10,10 +10,11 @@ use uuid::Uuid;
 
 use super::BoxError;
 use super::child::{PersonSpec, ServiceProcess, ServiceSpec};
-use super::fleet::{Fleet, Kind, PhotoServer, mixed_kinds};
+use super::fleet::{Fleet, Kind, mixed_kinds};
 use super::model::{Span, schedule, terminal_time};
 use super::options::Args;
 use super::stats::{Memory, human, median};
+use hikvision_testkit::PhotoServer;
 
 pub const API_KEY: &str = "bench-api-key";
 pub const ENDPOINT: &str = "/api/hikvision/update-angajat-photo";
@@ -152,7 +153,7 @@ impl Ctx {
         .collect();
         ServiceSpec {
             env,
-            photo_base: self.photos.base.clone(),
+            photo_base: self.photos.base.to_string(),
             log_filter: self.args.service_log().map(String::from),
             angajati: persons.to_vec(),
             devices: fleet.devices.clone(),

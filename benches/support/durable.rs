@@ -7,8 +7,7 @@
 use std::time::{Duration, Instant};
 
 use hikvision_simulator::SimulatedTerminal;
-use url::Url;
-use uuid::Uuid;
+use hikvision_testkit::{execute, fresh_database};
 
 use super::BoxError;
 use super::cells::Ctx;
@@ -52,7 +51,12 @@ pub async fn durable(ctx: &mut Ctx) -> Result<(), BoxError> {
 async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, BoxError> {
     let persons = ctx.persons(runs + 1);
     let fleet = Fleet::start(&vec![Kind::Healthy; k], ctx.args.latency_ms, &persons).await?;
-    let (name, url) = create_database(admin).await?;
+    let database = fresh_database(admin, "hs_fanout").await?;
+    execute(
+        &database.url,
+        "create extension if not exists pg_stat_statements",
+    )
+    .await?;
     let mut spec = ctx.spec(&fleet, &persons, 1, 0, 0);
     // The service's defaults (DEVICE_CONCURRENCY 256, RATE_LIMIT_DELAY_MS 500, ...).
     for key in [
@@ -64,9 +68,9 @@ async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, B
     }
     // `--service-env` settings apply here too (e.g. DEVICE_CONCURRENCY=1000).
     spec.env.extend(ctx.args.launch().env);
-    spec.env.insert("DATABASE_URL".into(), url.clone());
+    spec.env.insert("DATABASE_URL".into(), database.url.clone());
     let service = ctx.service(&spec).await?;
-    let stats = connect(&url).await?;
+    let stats = connect(&database.url).await?;
     let mut row = Row {
         k,
         walls: Vec::new(),
@@ -91,7 +95,7 @@ async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, B
             first_call(watched, started)
         );
         let (wall, body) = answer?;
-        let count: i64 = stats.query_one(COUNTED, &[&name]).await?.get(0);
+        let count: i64 = stats.query_one(COUNTED, &[&database.name]).await?.get(0);
         let in_sync = body["per_device"]
             .as_array()
             .map_or(0, |d| d.iter().filter(|r| r["status"] == "success").count());
@@ -107,11 +111,7 @@ async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, B
     service.stop().await;
     fleet.stop().await;
     drop(stats);
-    execute(
-        admin,
-        &format!("drop database if exists {name} with (force)"),
-    )
-    .await?;
+    database.drop_on(admin).await;
     Ok(row)
 }
 
@@ -175,34 +175,4 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client, BoxError> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     Ok(client)
-}
-
-async fn execute(url: &str, sql: &str) -> Result<(), BoxError> {
-    connect(url).await?.batch_execute(sql).await?;
-    Ok(())
-}
-
-/// A fresh database with the migrations applied and `pg_stat_statements`; its name and URL.
-async fn create_database(admin: &str) -> Result<(String, String), BoxError> {
-    let name = format!(
-        "hs_fanout_{}",
-        Uuid::new_v4().simple().to_string().get(..12).unwrap_or("0")
-    );
-    execute(admin, &format!("create database {name}")).await?;
-    let mut url = Url::parse(admin)?;
-    url.set_path(&format!("/{name}"));
-    let url = url.to_string();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/supabase/migrations");
-    let mut files: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
-    files.sort();
-    for file in files {
-        let sql = std::fs::read_to_string(&file)?;
-        execute(&url, &format!("begin;\n{sql}\ncommit;")).await?;
-    }
-    execute(&url, "create extension if not exists pg_stat_statements").await?;
-    Ok((name, url))
 }

@@ -2,20 +2,9 @@
 //! firmware, offline with a closed port, or hanging) and a tiny photo server playing Supabase
 //! Storage, from which the terminals download `faceURL`.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use axum::Router;
-use axum::extract::State;
-use axum::http::{Uri, header};
-use axum::response::IntoResponse;
-use axum::serve::ListenerExt;
-use hikvision_isapi::build_person;
-use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, TerminalConfig};
+use hikvision_simulator::{Faults, SimulatedTerminal, TerminalConfig};
 use hikvision_sync::demo::demo_picture;
-use tokio::net::TcpSocket;
-use tokio::task::JoinHandle;
+use hikvision_testkit::{PhotoServer, enrol, spawn_terminal};
 
 use super::BoxError;
 use super::child::{DeviceSpec, PersonSpec};
@@ -35,59 +24,10 @@ pub enum Kind {
     Hang,
 }
 
-/// The photo server.
-pub struct PhotoServer {
-    /// `http://127.0.0.1:<port>/`, the `SUPABASE_URL` of the service under test.
-    pub base: String,
-    /// Pictures served so far.
-    pub hits: Arc<AtomicU64>,
-    task: JoinHandle<()>,
-}
-
-impl PhotoServer {
-    /// Starts it: every GET path answers a small JPEG-shaped picture unique to the path (the
-    /// demo's), so different people never share picture bytes.
-    ///
-    /// Its listen backlog is 4,096, not tokio's default of 128: K terminals download their
-    /// picture at the same moment, and with 128 the kernel drops the SYNs of the burst's tail
-    /// (`TcpExtListenOverflows`), which then wait the 1 s SYN retransmission timeout. Supabase
-    /// Storage does not have that limit, so the bench must not either.
-    pub async fn start() -> Result<Self, BoxError> {
-        let socket = TcpSocket::new_v4()?;
-        socket.set_reuseaddr(true)?;
-        socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-        let listener = socket.listen(4096)?;
-        let addr = listener.local_addr()?;
-        let hits = Arc::new(AtomicU64::new(0));
-        let app = Router::new()
-            .fallback(picture)
-            .with_state(Arc::clone(&hits));
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self {
-            base: format!("http://{addr}/"),
-            hits,
-            task,
-        })
-    }
-}
-
-impl Drop for PhotoServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn picture(State(hits): State<Arc<AtomicU64>>, uri: Uri) -> impl IntoResponse {
-    hits.fetch_add(1, Ordering::Relaxed);
-    (
-        [(header::CONTENT_TYPE, "image/jpeg")],
-        demo_picture(uri.path()),
-    )
+/// The photo server: every GET path answers a small JPEG-shaped picture unique to the path (the
+/// demo's), so different people never share picture bytes.
+pub async fn photo_server() -> Result<PhotoServer, BoxError> {
+    Ok(PhotoServer::start_with(|path| Some(demo_picture(path).into())).await?)
 }
 
 /// `k` terminals: 20 % old firmware and 10 % offline (of kind `offline`), spread evenly (in
@@ -144,15 +84,11 @@ impl Fleet {
                     },
                     ..TerminalConfig::default()
                 };
-                let sim = simulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+                let sim = spawn_terminal(config).await?;
                 for p in persons {
-                    sim.add_person(build_person(&p.employee_no, &p.display_name())?);
-                    if kind != Kind::OldFirmware {
-                        sim.set_face(
-                            p.employee_no.clone(),
-                            demo_picture(&format!("old/{}", p.employee_no)),
-                        );
-                    }
+                    let old_face = (kind != Kind::OldFirmware)
+                        .then(|| demo_picture(&format!("old/{}", p.employee_no)));
+                    enrol(&sim, &p.employee_no, &p.display_name(), old_face)?;
                 }
                 let port = sim.addr().port();
                 sims.push(sim);

@@ -14,5 +14,4 @@ pub mod report;
 pub mod scenarios;
 pub mod stats;
 
-/// The error type of the benchmark: any error, with a message.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use hikvision_testkit::BoxError;

@@ -3,7 +3,6 @@
 //! simulators alone keep up.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -95,7 +94,7 @@ fn throughput_row(
 
 pub fn face_url(ctx: &Ctx, photo: &str) -> Result<Url, BoxError> {
     let policy = FaceUrlPolicy {
-        supabase_url: Some(Url::parse(&ctx.photos.base)?),
+        supabase_url: Some(ctx.photos.base.clone()),
         bucket: "photos".into(),
         scheme: FaceUrlScheme::Keep,
     };
@@ -330,7 +329,7 @@ pub async fn check(ctx: &Ctx) -> Result<(), BoxError> {
             })
             .collect::<Result<_, _>>()?;
         let mut walls = Vec::new();
-        let hits_before = ctx.photos.hits.load(Ordering::Relaxed);
+        let hits_before = ctx.photos.total_hits();
         let cpu0 = stats::cpu_time("self", ctx.ticks);
         for _ in 0..runs {
             let started = Instant::now();
@@ -341,7 +340,7 @@ pub async fn check(ctx: &Ctx) -> Result<(), BoxError> {
             }
         }
         let cpu = stats::cpu_time("self", ctx.ticks).saturating_sub(cpu0) / runs as u32;
-        let downloads = ctx.photos.hits.load(Ordering::Relaxed) - hits_before;
+        let downloads = ctx.photos.total_hits() - hits_before;
         fleet.stop().await;
         let service = ctx
             .cache
