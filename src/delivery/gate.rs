@@ -31,9 +31,28 @@ impl Changes {
         self.0.fetch_add(1, Ordering::AcqRel);
     }
 
-    fn now(&self) -> u64 {
+    /// Notes that changes were stored and returns the count before: a caller that read `n`
+    /// just before storing and gets `n` back knows nothing else was stored in between.
+    pub(super) fn bump_from(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::AcqRel)
+    }
+
+    pub(super) fn now(&self) -> u64 {
         self.0.load(Ordering::Acquire)
     }
+}
+
+/// What the claiming statement itself found: the pairs claimed and their lease, as of a moment
+/// before the statement ran, and the change count after it. A gate seeded with it needs no read
+/// before its first calls.
+pub(super) struct Claimed {
+    /// When the claiming statement was sent.
+    pub(super) sent_at: Instant,
+    /// The change count right after the claims were stored (this process stored nothing else
+    /// in between).
+    pub(super) changes: u64,
+    /// Device id -> the end of its lease, for the pairs claimed.
+    pub(super) held: HashMap<String, DateTime<Utc>>,
 }
 
 /// What one read found.
@@ -67,6 +86,17 @@ impl ClaimGate {
             changes,
             seen: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// The gate, seeded with what the claiming statement found (no read before the first
+    /// calls; the next read comes after [`FRESH`] or after any change this process stores).
+    pub(super) fn seeded(mut self, claimed: Claimed) -> Self {
+        self.seen = tokio::sync::Mutex::new(Some(Seen {
+            read_at: claimed.sent_at,
+            changes: claimed.changes,
+            held: claimed.held,
+        }));
+        self
     }
 }
 
@@ -152,6 +182,32 @@ mod tests {
             .ok();
         tokio::time::sleep(FRESH + Duration::from_millis(20)).await;
         assert!(!gate.allowed("b").await);
+    }
+
+    #[tokio::test]
+    async fn a_seeded_gate_needs_no_read_until_a_change_or_fresh_runs_out() {
+        // The store holds no claim at all: only the seed lets "a" out, so an allowed call
+        // proves no read was made; a change stored here, or FRESH running out, makes it read.
+        let store = Arc::new(MemoryStore::default());
+        let live = LiveOwners::default();
+        let owner = live.register("r1:req:0".into());
+        let changes = Arc::new(Changes::default());
+        let seed = || Claimed {
+            sent_at: Instant::now(),
+            changes: changes.now(),
+            held: HashMap::from([("a".to_string(), lease())]),
+        };
+        let gate = ClaimGate::new(store.clone(), Uuid::nil(), owner.clone(), changes.clone())
+            .seeded(seed());
+        assert!(gate.allowed("a").await, "served from the seed");
+        assert!(!gate.allowed("b").await, "not claimed, not let out");
+        changes.bump();
+        assert!(!gate.allowed("a").await, "a stored change makes it read");
+
+        let gate = ClaimGate::new(store, Uuid::nil(), owner, changes.clone()).seeded(seed());
+        assert!(gate.allowed("a").await);
+        tokio::time::sleep(FRESH + Duration::from_millis(20)).await;
+        assert!(!gate.allowed("a").await, "an old seed is read again");
     }
 
     #[tokio::test]

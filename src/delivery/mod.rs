@@ -239,6 +239,34 @@ impl Delivery {
         wanted
     }
 
+    /// [`Self::want`] for `owner`, with what the statement claimed: a request's call gate starts
+    /// from it instead of reading the claims back before its first call. `None` when this
+    /// process stored other changes meanwhile (the gate then reads).
+    async fn want_claimed(
+        &self,
+        changes: &[Change],
+        owner: &str,
+        lease_until: chrono::DateTime<chrono::Utc>,
+        by: &str,
+    ) -> Result<(Vec<Wanted>, Option<gate::Claimed>), DeliveryError> {
+        let sent_at = std::time::Instant::now();
+        let before = self.changes.now();
+        let wanted = self.store.want(changes, Some(owner), lease_until, by).await;
+        let previous = self.changes.bump_from();
+        let wanted = wanted?;
+        let claimed = (previous == before).then(|| gate::Claimed {
+            sent_at,
+            changes: previous + 1,
+            held: changes
+                .iter()
+                .zip(&wanted)
+                .filter(|(_, w)| w.is_claimed())
+                .map(|(c, _)| (c.key.device_id.clone(), lease_until))
+                .collect(),
+        });
+        Ok((wanted, claimed))
+    }
+
     fn lease_until(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::Utc::now()
             + chrono::Duration::from_std(CLAIM_LEASE)

@@ -63,9 +63,14 @@ impl Delivery {
             .iter()
             .map(|entry| change_for(&angajat, entry, flow, flags, previous.get(entry_id(entry))))
             .collect();
-        let wanted = self.want(&changes, Some(&*owner), lease, by).await?;
         let reachable: Vec<&Device> = devices.iter().filter_map(|e| e.as_ref().ok()).collect();
-        let mut blocked = self.blocked_all(&reachable).await?;
+        // Independent reads, side by side: both stand between the request and its first call.
+        let (claim, blocked) = tokio::join!(
+            self.want_claimed(&changes, &owner, lease, by),
+            self.blocked_all(&reachable)
+        );
+        let (wanted, claimed) = claim?;
+        let mut blocked = blocked?;
 
         // If this process dies once the calls start, the claimed pairs are retried when their
         // claims run out: one job for the whole request, added beside the first calls (a process
@@ -125,7 +130,7 @@ impl Delivery {
         let orchestrator = Arc::clone(&self.orchestrator);
         let hooks = Hooks {
             progress: Some(tx),
-            gate: Some(self.gate(angajat.id, &owner)),
+            gate: Some(self.gate_from(angajat.id, &owner, claimed)),
         };
         let calls = orchestrator.sync(angajat.clone(), to_call.clone(), flow, flags, hooks);
         let (scheduled, called) = tokio::join!(self.scheduler.schedule_all(backstop), calls);

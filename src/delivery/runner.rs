@@ -8,7 +8,7 @@ use chrono::Utc;
 use futures::FutureExt;
 use hikvision_isapi::ErrorClass;
 
-use super::gate::ClaimGate;
+use super::gate::{ClaimGate, Claimed};
 use super::model::{Claim, Outcome, PairKey, PairRecord, PairState, Want};
 use super::owner::Owner;
 use super::schedule::{Task, TaskRunner, first_per_terminal};
@@ -291,6 +291,25 @@ impl Delivery {
             owner.clone(),
             Arc::clone(&self.changes),
         ))
+    }
+
+    /// [`Self::gate`], seeded with what the claiming statement found when it is known.
+    pub(super) fn gate_from(
+        &self,
+        angajat_id: uuid::Uuid,
+        owner: &Owner,
+        claimed: Option<Claimed>,
+    ) -> Arc<dyn CallGate> {
+        let gate = ClaimGate::new(
+            Arc::clone(&self.store),
+            angajat_id,
+            owner.clone(),
+            Arc::clone(&self.changes),
+        );
+        match claimed {
+            Some(claimed) => Arc::new(gate.seeded(claimed)),
+            None => Arc::new(gate),
+        }
     }
 }
 

@@ -14,15 +14,13 @@ use std::future::Future;
 
 use tokio::time::Instant;
 
-use bytes::Bytes;
-
 use crate::models::{
     ErrorCode, Person, PictureDelivery, ServiceCode, SyncResult, SyncStatus, SyncStep,
 };
 use hikvision_isapi::wire::{EmployeeNoList, UserInfo, Valid};
 use hikvision_isapi::{
-    ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, SubStatus, Terminal, TerminalCall,
-    build_person,
+    ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, PushedJpeg, SubStatus, Terminal,
+    TerminalCall, build_person,
 };
 
 use secrecy::{ExposeSecret, SecretString};
@@ -67,7 +65,7 @@ pub struct FaceJob<'a> {
     /// The picture to send.
     pub picture: FacePicture,
     /// The JPEG pushed instead when the terminal cannot download `picture`'s URL.
-    pub push_fallback: Option<Bytes>,
+    pub push_fallback: Option<PushedJpeg>,
     /// Enrol the person first when the terminal does not know them.
     pub create_missing_person: bool,
 }

@@ -1,8 +1,7 @@
 //! How the photo reaches the terminals in one run (`PHOTO_DELIVERY`): decided once per request,
 //! whatever the number of terminals (the picture service fetches and encodes once, cached).
 
-use bytes::Bytes;
-use hikvision_isapi::FacePicture;
+use hikvision_isapi::{FacePicture, PushedJpeg};
 
 use crate::config::PhotoDelivery;
 use crate::models::{ServiceCode, SyncResult, SyncStatus, SyncStep};
@@ -15,7 +14,7 @@ pub struct PlannedPicture {
     /// What is sent first: a URL the terminal downloads, or the processed JPEG pushed.
     pub primary: FacePicture,
     /// The processed JPEG, pushed instead when a terminal cannot download the URL.
-    pub push_fallback: Option<Bytes>,
+    pub push_fallback: Option<PushedJpeg>,
     /// Said in every terminal's message (why the photo went by URL after all).
     pub note: Option<String>,
 }
@@ -74,7 +73,7 @@ impl Pictures {
         };
         match self.service.prepare(&source).await {
             Ok(prepared) => {
-                let jpeg = prepared.picture.jpeg.clone();
+                let jpeg = PushedJpeg::new(prepared.picture.jpeg.clone());
                 let original_fits =
                     self.mode == PhotoDelivery::Auto && prepared.deliver_by_url().is_some();
                 if original_fits && let Ok(url) = face_urls.resolve(raw) {

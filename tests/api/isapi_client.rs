@@ -84,7 +84,7 @@ async fn person_and_face_lifecycle() {
         .unwrap();
     assert_eq!(t.face("1001").unwrap().bytes, jpeg(2));
 
-    let third = FacePicture::Jpeg(Bytes::from(jpeg(3)));
+    let third = FacePicture::Jpeg(Bytes::from(jpeg(3)).into());
     c.setup_face_image_on_device(&tt, "1001", &third)
         .await
         .unwrap();
@@ -386,7 +386,7 @@ async fn raw_server(status: StatusCode, body: Vec<u8>) -> Terminal {
 #[tokio::test]
 async fn garbage_empty_and_oversized_replies_are_typed_errors() {
     let c = client(3_000);
-    let pic = FacePicture::Jpeg(Bytes::from(jpeg(1)));
+    let pic = FacePicture::Jpeg(Bytes::from(jpeg(1)).into());
 
     let garbage = raw_server(StatusCode::OK, b"\x00\x01garbage".to_vec()).await;
     let e = c

@@ -12,11 +12,12 @@ use url::Url;
 
 use crate::call::TerminalCall;
 use crate::error::IsapiError;
-use crate::multipart::{self, Part};
+use crate::multipart;
 use crate::observer::{CallObserver, CallOutcome};
 use crate::payload::{build_face_image_payload, build_face_image_update_payload};
 use crate::reply::{RawReply, parse_json, parse_status, parse_xml};
 use crate::terminal::Terminal;
+use crate::upload::PushedJpeg;
 use crate::wire::{
     DeviceInfo, FaceRecord, FdLibCapabilities, ResponseStatus, UserInfo, UserInfoEnvelope,
 };
@@ -49,6 +50,11 @@ impl ClientOptions {
         }
     }
 }
+
+/// How long a terminal connection is kept after its last reply: longer than the pause between
+/// two paced calls of one fan-out (`RATE_LIMIT_DELAY_MS`, 500 ms by default), far shorter than
+/// the terminals' own keep-alive.
+pub const IDLE_CONNECTION: Duration = Duration::from_millis(1500);
 
 /// Which face call to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +91,7 @@ pub enum FacePicture {
     /// The terminal downloads it (`faceURL`).
     Url(Url),
     /// JPEG bytes pushed by the service (for terminals that cannot reach the photo's host).
-    Jpeg(Bytes),
+    Jpeg(PushedJpeg),
 }
 
 /// What a call sends.
@@ -113,10 +119,12 @@ impl IsapiClient {
         let http = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .timeout(options.total_timeout)
-            // No idle connections kept: at ~40 KB of buffers and one file descriptor each, a pool
-            // of 1,000 idle terminal connections cost more memory than the whole service, and a
-            // LAN connect is cheap (measured in BENCHMARKS.md).
-            .pool_max_idle_per_host(0)
+            // One idle connection per terminal, for a moment: the Digest answer goes out on the
+            // connection that carried the challenge, and a fan-out's next call to the same
+            // terminal (the read-back) finds it open; a pool of idle connections kept longer
+            // cost more memory than the whole service at 1,000 terminals (BENCHMARKS.md).
+            .pool_max_idle_per_host(1)
+            .pool_idle_timeout(IDLE_CONNECTION)
             .user_agent(concat!("hikvision-sync/", env!("CARGO_PKG_VERSION")))
             .no_proxy()
             // A redirect would take the request (and the Digest answer) to another address.
@@ -182,24 +190,10 @@ impl IsapiClient {
     ) -> Result<ResponseStatus, IsapiError> {
         let body = match picture {
             FacePicture::Url(url) => json(&call.payload(employee_no, Some(url.as_str()))?)?,
-            FacePicture::Jpeg(bytes) => {
-                let record = serde_json::to_vec(&call.payload(employee_no, None)?)
-                    .map_err(|e| IsapiError::InvalidRequest(e.to_string()))?;
-                Body::Multipart(multipart::encode(&[
-                    Part {
-                        name: "FaceDataRecord",
-                        filename: None,
-                        content_type: "application/json",
-                        body: &record,
-                    },
-                    Part {
-                        name: "img",
-                        filename: Some("face.jpg"),
-                        content_type: "image/jpeg",
-                        body: bytes,
-                    },
-                ]))
-            }
+            FacePicture::Jpeg(jpeg) => Body::Multipart(jpeg.body(call, employee_no, || {
+                serde_json::to_vec(&call.payload(employee_no, None)?)
+                    .map_err(|e| IsapiError::InvalidRequest(e.to_string()))
+            })?),
         };
         let reply = self.call(t, call.call(), body).await?;
         parse_status(&reply)

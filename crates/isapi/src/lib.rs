@@ -23,6 +23,7 @@ mod payload;
 mod reply;
 mod sub_status;
 mod terminal;
+mod upload;
 pub mod wire;
 
 pub use call::TerminalCall;
@@ -35,3 +36,4 @@ pub use payload::{
 pub use reply::{RawReply, parse_json, parse_status, parse_xml};
 pub use sub_status::{Meaning, SubStatus};
 pub use terminal::Terminal;
+pub use upload::PushedJpeg;

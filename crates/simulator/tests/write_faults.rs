@@ -21,7 +21,7 @@ fn sub_status(result: Result<hikvision_isapi::wire::ResponseStatus, IsapiError>)
 }
 
 fn pushed(seed: usize) -> FacePicture {
-    FacePicture::Jpeg(Bytes::from(picture(seed)))
+    FacePicture::Jpeg(Bytes::from(picture(seed)).into())
 }
 
 /// Sets the fault knobs through the control endpoint, as a test in another process would.
