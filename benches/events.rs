@@ -106,17 +106,8 @@ struct Args {
     /// the service's default is 500).
     #[arg(long, default_value_t = 0)]
     rate_limit_ms: u64,
-    /// More settings of the service, as KEY=VALUE (e.g. DATABASE_POOL_SIZE=8); repeatable.
-    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = key_value)]
-    service_env: Vec<(String, String)>,
     #[command(flatten)]
     db: DatabaseArgs,
-}
-
-fn key_value(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .ok_or_else(|| format!("'{s}' is not KEY=VALUE"))
 }
 
 impl Args {
@@ -132,30 +123,30 @@ impl Args {
     fn runs(&self, section: Section) -> bool {
         self.only.is_empty() || self.only.contains(&section)
     }
+}
 
-    /// The service's settings for a cell on the database of `url`.
-    fn env(&self, url: &str, extra: &[(&str, String)]) -> BTreeMap<String, String> {
-        [
-            ("DATABASE_URL", url.to_string()),
-            ("API_KEY", API_KEY.into()),
-        ]
-        .into_iter()
-        .chain(extra.iter().cloned())
-        .map(|(k, v)| (k.to_string(), v))
-        .chain(self.service_env.iter().cloned())
-        .collect()
-    }
+/// The service's settings for a cell on the database of `url`, with `extra`.
+fn service_env(url: &str, extra: &[(&str, String)]) -> BTreeMap<String, String> {
+    [
+        ("DATABASE_URL", url.to_string()),
+        ("API_KEY", API_KEY.into()),
+    ]
+    .into_iter()
+    .chain(extra.iter().cloned())
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(child::CHILD_FLAG) {
-        return match child::child_main() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
+        // This process is the service of a cell.
+        return child::child_main().map_or_else(
+            |e| {
                 eprintln!("service child failed: {e}");
                 ExitCode::FAILURE
-            }
-        };
+            },
+            |()| ExitCode::SUCCESS,
+        );
     }
     let args = Args::parse();
     if args.push_terminals.contains(&0) || args.catchup_events() == 0 || args.push_secs() == 0 {
@@ -237,7 +228,7 @@ async fn push_cell(args: &Args, k: usize, picture: Option<Bytes>) -> Result<Push
     let ticks = stats::clock_ticks();
     let database = fresh_database(&args.db.admin_url).await?;
     let spec = ServiceSpec {
-        env: args.env(&database.url, &[]),
+        env: service_env(&database.url, &[]),
         photo_base: "http://127.0.0.1:9/".into(),
         log_filter: Some("info".into()),
         angajati: Vec::new(),
@@ -432,7 +423,7 @@ async fn catch_up_cell(args: &Args, started: Instant) -> Result<Vec<String>, Box
         password: TerminalConfig::DEMO_PASSWORD.into(),
     };
     let spec = ServiceSpec {
-        env: args.env(
+        env: service_env(
             &database.url,
             &[
                 ("RATE_LIMIT_DELAY_MS", args.rate_limit_ms.to_string()),

@@ -50,20 +50,16 @@ impl Pusher {
             .pool_max_idle_per_host(1)
             .timeout(Duration::from_secs(30))
             .build()?;
+        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
         let mut out = Pushed::default();
         let mut serial = 1i64;
         while Instant::now() < until {
-            let body = self.body(serial)?;
-            let sent = Instant::now();
-            let answer = http
+            let push = http
                 .post(&self.url)
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    format!("multipart/form-data; boundary={BOUNDARY}"),
-                )
-                .body(body)
-                .send()
-                .await;
+                .header(reqwest::header::CONTENT_TYPE, &content_type)
+                .body(self.body(serial)?);
+            let sent = Instant::now();
+            let answer = push.send().await;
             let verdict = match answer {
                 Ok(r) => {
                     let status = r.status();
