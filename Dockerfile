@@ -15,6 +15,7 @@ RUN mkdir -p src benches crates/isapi/src crates/simulator/src \
     && echo 'fn main() {}' > benches/picture.rs \
     && echo 'fn main() {}' > benches/drain.rs \
     && echo 'fn main() {}' > benches/resync.rs \
+    && echo 'fn main() {}' > benches/events.rs \
     && cargo build --release --locked --bin hikvision-sync \
     && rm -rf src benches crates/isapi/src crates/simulator/src
 COPY .env.example ./

@@ -1,6 +1,7 @@
 //! The catch-up by serial number: a terminal's log read forward from the watermark (re-reading
 //! [`REREAD`] before it), 30 a page, `MORE` until done, one search at a time per terminal and
-//! paced like other calls (the orchestrator's pacer). Every event it reads is stored with `live = false`. A terminal that
+//! paced like other calls (the orchestrator's pacer); each page is stored while the terminal
+//! works on the next. Every event it reads is stored with `live = false`. A terminal that
 //! no longer holds the watermark's event (reset, replaced) is read from serial number 1, and the
 //! store starts a new epoch. A terminal that refuses the search is reported, not asked again.
 
@@ -10,7 +11,7 @@ use chrono::Utc;
 use hikvision_isapi::{ErrorClass, IsapiError};
 
 use super::EventError;
-use super::model::REREAD;
+use super::model::{IncomingEvent, REREAD};
 use super::service::{Events, lock};
 use super::wire::from_search;
 use crate::models::Device;
@@ -91,18 +92,21 @@ impl Events {
         let mut search_id = new_search_id();
         let mut position = 0u32;
         let mut done = CatchUp::default();
+        // The page read last, stored while the terminal works on the next one: the terminal's
+        // time per page bounds a catch-up, not the terminal's time plus the database's.
+        let mut unstored: Option<Page> = None;
         while done.pages < MAX_PAGES {
-            let page = self
-                .on_terminal(
-                    device,
-                    self.client
-                        .search_events_page(&terminal, &search_id, position, begin),
-                )
-                .await
-                .map_err(|e| match e.class() {
-                    ErrorClass::Unsupported => CatchUpError::Refused,
-                    _ => CatchUpError::Terminal(e),
-                })?;
+            let search = self.on_terminal(
+                device,
+                self.client
+                    .search_events_page(&terminal, &search_id, position, begin),
+            );
+            let (page, stored) = tokio::join!(search, self.store_page(&device.id, unstored.take()));
+            done.stored += stored?;
+            let page = page.map_err(|e| match e.class() {
+                ErrorClass::Unsupported => CatchUpError::Refused,
+                _ => CatchUpError::Terminal(e),
+            })?;
             done.pages += 1;
             if page.info_list.is_empty() {
                 if position == 0 && begin > 1 {
@@ -116,17 +120,33 @@ impl Events {
             }
             let count = u32::try_from(page.info_list.len()).unwrap_or(u32::MAX);
             let through = page.info_list.iter().map(|e| e.serial_no).max();
-            let events: Vec<_> = page.info_list.into_iter().map(from_search).collect();
-            let recorded = self.store.record(&device.id, &events, through).await?;
-            done.stored += recorded.stored;
-            self.count_stored("catch_up", recorded.stored);
+            let events = page.info_list.into_iter().map(from_search).collect();
+            unstored = Some(Page { events, through });
             position = position.saturating_add(count);
             if page.response_status_strg != "MORE" {
                 break;
             }
         }
+        done.stored += self.store_page(&device.id, unstored).await?;
         Ok(done)
     }
+
+    /// Stores one page read by the catch-up (nothing for `None`); returns how many were new.
+    async fn store_page(&self, device_id: &str, page: Option<Page>) -> Result<usize, EventError> {
+        let Some(page) = page else { return Ok(0) };
+        let recorded = self
+            .store
+            .record(device_id, &page.events, page.through)
+            .await?;
+        self.count_stored("catch_up", recorded.stored);
+        Ok(recorded.stored)
+    }
+}
+
+/// One search page's events, and the highest serial number it held.
+struct Page {
+    events: Vec<IncomingEvent>,
+    through: Option<i64>,
 }
 
 fn new_search_id() -> String {

@@ -66,14 +66,20 @@ impl PgEventStore {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         tx.execute(
-            "insert into hikvision_sync.event_cursor (device_id) values ($1) on conflict do nothing",
+            &tx.prepare_cached(
+                "insert into hikvision_sync.event_cursor (device_id) values ($1) on conflict do nothing",
+            )
+            .await?,
             &[&device_id],
         )
         .await?;
         let row = tx
             .query_one(
-                "select epoch, watermark, last_serial from hikvision_sync.event_cursor
+                &tx.prepare_cached(
+                    "select epoch, watermark, last_serial from hikvision_sync.event_cursor
                  where device_id = $1 for update",
+                )
+                .await?,
                 &[&device_id],
             )
             .await?;
@@ -86,9 +92,12 @@ impl PgEventStore {
         let mut held: HashMap<i64, Fingerprint> = HashMap::new();
         for row in tx
             .query(
-                "select serial_no, terminal_time, major, minor, employee_no
+                &tx.prepare_cached(
+                    "select serial_no, terminal_time, major, minor, employee_no
                  from hikvision_sync.access_event
                  where device_id = $1 and epoch = $2 and serial_no = any($3)",
+                )
+                .await?,
                 &[&device_id, &before.epoch, &serials],
             )
             .await?
@@ -136,9 +145,12 @@ impl PgEventStore {
         let stored = insert(&tx, &rows).await?;
         let above: Vec<i64> = tx
             .query(
-                "select serial_no from hikvision_sync.access_event
+                &tx.prepare_cached(
+                    "select serial_no from hikvision_sync.access_event
                  where device_id = $1 and epoch = $2 and serial_no > $3
                  order by serial_no limit 100000",
+                )
+                .await?,
                 &[&device_id, &cursor.epoch, &cursor.watermark],
             )
             .await?
@@ -151,9 +163,12 @@ impl PgEventStore {
         cursor.watermark = advance(cursor.watermark, &above, through);
         cursor.last_serial = cursor.last_serial.max(cursor.watermark);
         tx.execute(
-            "update hikvision_sync.event_cursor
+            &tx.prepare_cached(
+                "update hikvision_sync.event_cursor
              set epoch = $2, watermark = $3, last_serial = $4, updated_at = now()
              where device_id = $1",
+            )
+            .await?,
             &[
                 &device_id,
                 &cursor.epoch,
@@ -214,7 +229,7 @@ impl PgEventStore {
 /// number to the employee the delivery table gives it on that terminal (one who should hold it
 /// before one it was removed from); returns how many.
 async fn insert(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     rows: &[StoredEvent],
 ) -> Result<usize, EventError> {
     if rows.is_empty() {
@@ -239,8 +254,8 @@ async fn insert(
     let minor: Vec<i32> = rows.iter().map(|r| r.minor).collect();
     let door: Vec<Option<i32>> = rows.iter().map(|r| r.door_no).collect();
     let live: Vec<bool> = rows.iter().map(|r| r.live).collect();
-    let inserted = tx
-        .execute(
+    let statement = tx
+        .prepare_cached(
             "insert into hikvision_sync.access_event
                (device_id, epoch, serial_no, terminal_time, occurred_at, utc_offset_minutes, kind,
                 major, minor, employee_no, angajat_id, door_no, verify_mode, attendance_status, live)
@@ -256,6 +271,11 @@ async fn insert(
                   as x(device_id, epoch, serial_no, terminal_time, occurred_at, utc_offset, kind,
                        major, minor, employee_no, door_no, verify_mode, attendance_status, live)
              on conflict do nothing",
+        )
+        .await?;
+    let inserted = tx
+        .execute(
+            &statement,
             &[
                 &device,
                 &epoch,
