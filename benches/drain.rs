@@ -45,8 +45,9 @@ use hikvision_sync::config::{PhotoDelivery, Settings};
 use hikvision_sync::delivery::webhook::Action;
 use hikvision_sync::models::{Angajat, Biometrie, Device};
 use hikvision_sync::picture::AllowList;
+use hikvision_sync::picture::FaceUrlScheme;
 use hikvision_sync::startup::{Services, build_delivery};
-use hikvision_sync::supabase::{FaceUrlScheme, MemoryDirectory};
+use hikvision_sync::supabase::MemoryDirectory;
 use secrecy::SecretString;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -21,9 +21,9 @@ use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, Terminal
 
 use crate::config::{AuthSettings, Settings};
 use crate::models::{Angajat, Biometrie, Device};
-use crate::picture::synth;
+use crate::picture::{FaceUrlScheme, synth};
 use crate::startup::{self, Application, StartupError};
-use crate::supabase::{FaceUrlScheme, MemoryDirectory};
+use crate::supabase::MemoryDirectory;
 
 /// The demo data file, relative to the working directory.
 pub const DEMO_DATA: &str = "config/demo.json";

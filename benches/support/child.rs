@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use hikvision_sync::config::Settings;
 use hikvision_sync::models::{Angajat, Biometrie, Device};
+use hikvision_sync::picture::FaceUrlScheme;
 use hikvision_sync::startup::{self, Application};
-use hikvision_sync::supabase::FaceUrlScheme;
 use hikvision_sync::supabase::MemoryDirectory;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};

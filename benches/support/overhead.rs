@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use hikvision_isapi::{ClientOptions, FaceCall, FacePicture, IsapiClient, Terminal};
 use hikvision_simulator::TerminalConfig;
-use hikvision_sync::supabase::{FaceUrlPolicy, FaceUrlScheme};
+use hikvision_sync::picture::{FaceUrlPolicy, FaceUrlScheme};
 use secrecy::SecretString;
 use url::Url;
 

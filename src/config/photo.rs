@@ -2,8 +2,7 @@
 
 use std::str::FromStr;
 
-use super::edge::parse_nets;
-use super::parse::{parse_origin, read_millis};
+use super::read::{parse_nets, parse_origin, read_millis};
 use crate::picture::{AllowList, PictureLimits, PictureSettings};
 
 /// How a photo reaches a terminal (`PHOTO_DELIVERY`).

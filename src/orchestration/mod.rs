@@ -22,7 +22,7 @@ use crate::config::SyncOptions;
 
 use crate::metrics::Metrics;
 use crate::models::{Device, DeviceEntry, Person, ServiceCode, SyncResult, SyncStatus, SyncStep};
-use crate::supabase::FaceUrlPolicy;
+use crate::picture::FaceUrlPolicy;
 
 pub use credentials::{Blocked, CredentialGuard};
 pub use flows::{DeviceSession, FaceJob};

@@ -6,8 +6,7 @@ use hikvision_isapi::FacePicture;
 
 use crate::config::PhotoDelivery;
 use crate::models::{ServiceCode, SyncResult, SyncStatus, SyncStep};
-use crate::picture::{FetchError, PhotoSource, PictureError, PictureService};
-use crate::supabase::FaceUrlPolicy;
+use crate::picture::{FaceUrlPolicy, FetchError, PhotoSource, PictureError, PictureService};
 
 /// The photo as every terminal of this run gets it.
 #[derive(Debug, Clone)]

@@ -1,10 +1,8 @@
 //! Where employees and terminals come from: Supabase over PostgREST, or an in-memory directory for
-//! the embedded demo. Both implement [`Directory`]. The Supabase Storage photo-URL rules live
-//! here too ([`FaceUrlPolicy`]).
+//! the embedded demo. Both implement [`Directory`].
 
 mod error;
 mod memory;
-mod photo_url;
 mod postgrest;
 mod rows;
 
@@ -15,7 +13,6 @@ use crate::models::{Angajat, DeviceEntry};
 
 pub use error::DirectoryError;
 pub use memory::MemoryDirectory;
-pub use photo_url::{FaceUrlError, FaceUrlPolicy, FaceUrlScheme};
 pub use postgrest::PostgrestDirectory;
 pub use rows::{DeviceFields, angajat_from_row, device_from_fields, device_from_row};
 
