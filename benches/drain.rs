@@ -134,9 +134,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     for (i, sim) in sims.iter().enumerate() {
         for p in &persons {
             sim.add_person(build_person(
-                &p.employee_no,
+                &p.employee_no.parse()?,
                 &format!("Drain {}", p.employee_no),
-            )?);
+            ));
             sim.set_face(p.employee_no.clone(), p.old_face.clone());
         }
         devices.push(Device {

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use url::Url;
 use uuid::Uuid;
 
-use hikvision_isapi::build_person;
+use hikvision_isapi::{EmployeeNo, build_person};
 use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, TerminalConfig};
 
 use crate::config::{AuthSettings, Settings};
@@ -220,9 +220,9 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
         // face (so FDModify replaces it), the old-firmware one holds none (so the fallback adds it).
         for a in &angajati {
             if let Some(no) = a.employee_no()
-                && let Ok(person) = build_person(no, &a.display_name())
+                && let Ok(employee_no) = EmployeeNo::try_from(no)
             {
-                terminal.add_person(person);
+                terminal.add_person(build_person(&employee_no, &a.display_name()));
                 if !spec.faults.fdmodify_unsupported {
                     terminal.set_face(no, demo_picture(&format!("old/{no}")));
                 }

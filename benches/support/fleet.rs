@@ -146,7 +146,7 @@ impl Fleet {
                 };
                 let sim = simulator::spawn(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
                 for p in persons {
-                    sim.add_person(build_person(&p.employee_no, &p.display_name())?);
+                    sim.add_person(build_person(&p.employee_no.parse()?, &p.display_name()));
                     if kind != Kind::OldFirmware {
                         sim.set_face(
                             p.employee_no.clone(),

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use hikvision_isapi::{ClientOptions, FaceCall, FacePicture, IsapiClient, Terminal};
+use hikvision_isapi::{ClientOptions, EmployeeNo, FaceCall, FacePicture, IsapiClient, Terminal};
 use hikvision_simulator::TerminalConfig;
 use hikvision_sync::picture::{FaceUrlPolicy, FaceUrlScheme};
 use secrecy::SecretString;
@@ -122,6 +122,7 @@ pub fn direct_call(
             picture.clone(),
         );
         Box::pin(async move {
+            let employee_no: EmployeeNo = employee_no.parse().map_err(|e| format!("{e}"))?;
             let started = Instant::now();
             client
                 .face(FaceCall::Modify, &terminal, &employee_no, &picture)

@@ -16,7 +16,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::Instrument;
 
 use chrono::{DateTime, Utc};
-use hikvision_isapi::{FacePicture, IsapiClient, IsapiError, check_employee_no};
+use hikvision_isapi::{EmployeeNo, FacePicture, IsapiClient, IsapiError};
 
 use crate::config::SyncOptions;
 
@@ -131,7 +131,7 @@ impl DeviceReport {
 enum Plan {
     Skip(SyncResult),
     Send {
-        employee_no: String,
+        employee_no: EmployeeNo,
         picture: Option<PlannedPicture>,
     },
 }
@@ -280,9 +280,10 @@ impl Orchestrator {
                 ServiceCode::MissingEmployeeNo,
             );
         };
-        if let Err(e) = check_employee_no(employee_no) {
-            return skip(format!("Skipped: {e}"), ServiceCode::InvalidEmployeeNo);
-        }
+        let employee_no = match EmployeeNo::try_from(employee_no) {
+            Ok(no) => no,
+            Err(e) => return skip(format!("Skipped: {e}"), ServiceCode::InvalidEmployeeNo),
+        };
         let picture = match person.photo() {
             _ if matches!(flow, Flow::Remove | Flow::UpdatePerson) => None,
             None if matches!(flow, Flow::FullSync | Flow::Enrol) => None,
@@ -308,7 +309,7 @@ impl Orchestrator {
             },
         };
         Plan::Send {
-            employee_no: employee_no.to_string(),
+            employee_no,
             picture,
         }
     }
@@ -515,7 +516,7 @@ struct Run<'a> {
 struct FlowTarget<'a> {
     device: &'a Device,
     person: &'a Person,
-    employee_no: &'a str,
+    employee_no: &'a EmployeeNo,
     picture: Option<&'a PlannedPicture>,
 }
 

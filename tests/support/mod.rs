@@ -114,9 +114,10 @@ pub fn unique_employee_no() -> String {
 
 /// Enrols a person on a terminal directly (as if done earlier), with an optional face.
 pub fn enrol(terminal: &SimulatedTerminal, employee_no: &str, face: Option<Vec<u8>>) {
-    terminal.add_person(
-        hikvision_isapi::build_person(employee_no, "Ion Popescu").expect("valid person"),
-    );
+    terminal.add_person(hikvision_isapi::build_person(
+        &employee_no.parse().unwrap(),
+        "Ion Popescu",
+    ));
     if let Some(face) = face {
         terminal.set_face(employee_no, face);
     }

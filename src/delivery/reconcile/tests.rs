@@ -23,7 +23,7 @@ fn face(no: &str) -> FaceMatch {
 #[test]
 fn the_report_sorts_every_person_into_one_place() {
     let person = |no: &str, name: &str| {
-        let mut p = hikvision_isapi::build_person(no, name).unwrap_or_else(|e| panic!("{e}"));
+        let mut p = hikvision_isapi::build_person(&no.parse().unwrap(), name);
         p.name = name.into();
         p
     };
@@ -61,7 +61,7 @@ fn a_window_that_differs_from_the_dates_is_reported() {
         other => panic!("{other:?}"),
     };
     let person = |no: &str, begin: &str, end: &str, enable: bool| {
-        let mut p = hikvision_isapi::build_person(no, "P").unwrap_or_else(|e| panic!("{e}"));
+        let mut p = hikvision_isapi::build_person(&no.parse().unwrap(), "P");
         if let Some(v) = p.valid.as_mut() {
             (v.begin_time, v.end_time, v.enable) = (begin.into(), end.into(), enable);
         }
