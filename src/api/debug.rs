@@ -23,7 +23,7 @@ use super::host::{is_host_name, literal};
 use super::request::DebugRequest;
 use super::response::SyncResponse;
 use crate::config::{DebugOptions, DeviceDefaults};
-use crate::models::{Biometrie, Person};
+use crate::models::{BiometricRecord, Person};
 use crate::orchestration::{Flow, FlowOptions, Hooks};
 use crate::supabase::{DeviceFields, device_from_fields};
 
@@ -68,9 +68,9 @@ pub async fn update_face_image(
     let device = device_from_fields(fields, &no_defaults);
     let person = Person {
         name: name.unwrap_or_default(),
-        biometrie: Some(Biometrie {
+        biometrics: Some(BiometricRecord {
             employee_no: Some(employee_no),
-            foto_fata_url: Some(face_url),
+            photo_url: Some(face_url),
         }),
         validity: Default::default(),
     };

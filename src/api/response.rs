@@ -8,7 +8,7 @@ use uuid::Uuid;
 use hikvision_isapi::TerminalCall;
 
 use super::request::EXAMPLE_ANGAJAT_ID;
-use crate::models::{ErrorCode, PictureDelivery, Summary, SyncStatus, SyncStep};
+use crate::models::{ErrorCode, PhotoTransfer, Summary, SyncStatus, SyncStep};
 use crate::orchestration::DeviceReport;
 
 /// `{"status": "ok", "summary": {...}, "per_device": [...]}`.
@@ -66,7 +66,7 @@ pub struct PerDevice {
     pub verified: Option<bool>,
     /// How the picture reached the terminal: `url` (it downloaded faceURL) or `push` (extra).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub delivery: Option<PictureDelivery>,
+    pub delivery: Option<PhotoTransfer>,
 }
 
 impl SyncResponse {

@@ -22,7 +22,7 @@ pub use delivery::{DeliverySettings, pool_size_for};
 pub use edge::{DebugOptions, HttpOptions};
 pub use events::EventSettings;
 pub use files::read_toml_dir;
-pub use photo::{PhotoDelivery, PhotoSettings};
+pub use photo::{PhotoSettings, PhotoTransferMode};
 pub use read::parse_nets;
 
 /// Every setting the service reads, with a one-line meaning (the source of `.env.example`).

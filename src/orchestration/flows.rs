@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use bytes::Bytes;
 
 use crate::models::{
-    ErrorCode, Person, PictureDelivery, ServiceCode, SyncResult, SyncStatus, SyncStep,
+    ErrorCode, Person, PhotoTransfer, ServiceCode, SyncResult, SyncStatus, SyncStep,
 };
 use hikvision_isapi::wire::{EmployeeNoList, UserInfo, Valid};
 use hikvision_isapi::{
@@ -53,7 +53,7 @@ pub struct DeviceSession<'a> {
     /// Asked before every call, with this terminal's device id.
     pub gate: Option<(&'a dyn CallGate, &'a str)>,
     /// How the last picture went out (by URL or pushed).
-    pub delivered: std::sync::Mutex<Option<PictureDelivery>>,
+    pub delivered: std::sync::Mutex<Option<PhotoTransfer>>,
     /// The terminal's time zone: validity windows are written in its local time.
     pub timezone: chrono_tz::Tz,
 }
@@ -129,8 +129,8 @@ impl DeviceSession<'_> {
         picture: &FacePicture,
     ) -> Result<(), IsapiError> {
         let how = match picture {
-            FacePicture::Url(_) => PictureDelivery::Url,
-            FacePicture::Jpeg(_) => PictureDelivery::Push,
+            FacePicture::Url(_) => PhotoTransfer::Url,
+            FacePicture::Jpeg(_) => PhotoTransfer::Push,
         };
         if let Ok(mut used) = self.delivered.lock() {
             *used = Some(how);
@@ -145,7 +145,7 @@ impl DeviceSession<'_> {
     }
 
     /// How the last picture went out, if one did.
-    pub fn delivered(&self) -> Option<PictureDelivery> {
+    pub fn delivered(&self) -> Option<PhotoTransfer> {
         self.delivered.lock().ok().and_then(|d| *d)
     }
 

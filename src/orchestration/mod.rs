@@ -21,7 +21,9 @@ use hikvision_isapi::{EmployeeNo, FacePicture, IsapiClient, IsapiError};
 use crate::config::SyncOptions;
 
 use crate::metrics::Metrics;
-use crate::models::{Device, DeviceEntry, Person, ServiceCode, SyncResult, SyncStatus, SyncStep};
+use crate::models::{
+    Device, DeviceEntry, Enrolled, Person, ServiceCode, SyncResult, SyncStatus, SyncStep,
+};
 use crate::picture::FaceUrlPolicy;
 
 pub use credentials::{Blocked, CredentialGuard};
@@ -270,7 +272,7 @@ impl Orchestrator {
             )
         };
         let Some(employee_no) = person.employee_no() else {
-            let why = if person.biometrie.is_none() {
+            let why = if person.biometrics.is_none() {
                 "this angajat has no biometrie record, so no employee_no"
             } else {
                 "employee_no is missing in this angajat's biometrie record"

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use hikvision_isapi::FacePicture;
 
-use crate::config::PhotoDelivery;
+use crate::config::PhotoTransferMode;
 use crate::models::{ServiceCode, SyncResult, SyncStatus, SyncStep};
 use crate::picture::{FaceUrlPolicy, FetchError, PhotoSource, PictureError, PictureService};
 
@@ -23,7 +23,7 @@ pub struct PlannedPicture {
 #[derive(Clone)]
 pub struct Pictures {
     service: PictureService,
-    mode: PhotoDelivery,
+    mode: PhotoTransferMode,
     bucket: String,
 }
 
@@ -41,7 +41,7 @@ fn skip(message: String, code: ServiceCode) -> SyncResult {
 
 impl Pictures {
     /// `service` delivering as `mode`; bare photo paths live in `bucket`.
-    pub fn new(service: PictureService, mode: PhotoDelivery, bucket: String) -> Self {
+    pub fn new(service: PictureService, mode: PhotoTransferMode, bucket: String) -> Self {
         Self {
             service,
             mode,
@@ -64,7 +64,7 @@ impl Pictures {
             }),
             Err(e) => Err(skip(format!("Skipped: {e}"), ServiceCode::InvalidPhotoUrl)),
         };
-        if self.mode == PhotoDelivery::Url {
+        if self.mode == PhotoTransferMode::Url {
             return by_url(None);
         }
         let source = match PhotoSource::parse(raw, &self.bucket) {
@@ -75,7 +75,7 @@ impl Pictures {
             Ok(prepared) => {
                 let jpeg = prepared.picture.jpeg.clone();
                 let original_fits =
-                    self.mode == PhotoDelivery::Auto && prepared.deliver_by_url().is_some();
+                    self.mode == PhotoTransferMode::Auto && prepared.deliver_by_url().is_some();
                 if original_fits && let Ok(url) = face_urls.resolve(raw) {
                     return Ok(PlannedPicture {
                         primary: FacePicture::Url(url),
