@@ -39,12 +39,13 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use hikvision_simulator::TerminalConfig;
-use hikvision_sync::config::{PhotoDelivery, Settings};
+use hikvision_sync::config::{PhotoTransferMode, Settings};
 use hikvision_sync::delivery::webhook::Action;
-use hikvision_sync::models::{Angajat, Biometrie, Device};
+use hikvision_sync::models::{BiometricRecord, Device, Employee};
 use hikvision_sync::picture::AllowList;
+use hikvision_sync::picture::FaceUrlScheme;
 use hikvision_sync::startup::{Services, build_delivery};
-use hikvision_sync::supabase::{FaceUrlScheme, MemoryDirectory};
+use hikvision_sync::supabase::MemoryDirectory;
 use hikvision_testkit::enrol;
 use secrecy::SecretString;
 
@@ -149,13 +150,13 @@ async fn run(args: Args) -> Result<(), BoxError> {
     progress(started, format_args!("database {} ready\n", database.name));
     let angajati = persons
         .iter()
-        .map(|p| Angajat {
+        .map(|p| Employee {
             id: p.id,
-            nume: p.employee_no.clone(),
-            prenume: "Drain".into(),
-            biometrie: Some(Biometrie {
+            last_name: p.employee_no.clone(),
+            first_name: "Drain".into(),
+            biometrics: Some(BiometricRecord {
                 employee_no: Some(p.employee_no.clone()),
-                foto_fata_url: Some(photos.url(&photo_path(p))),
+                photo_url: Some(photos.url(&photo_path(p))),
             }),
             validity: Default::default(),
         })
@@ -179,7 +180,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         nets: vec!["127.0.0.1/32".parse()?],
         ..AllowList::default()
     };
-    settings.photo.delivery = PhotoDelivery::Auto;
+    settings.photo.delivery = PhotoTransferMode::Auto;
     let slots = settings
         .sync
         .device_concurrency

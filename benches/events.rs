@@ -42,8 +42,7 @@ mod child;
 mod events;
 
 use backlog::{
-    DatabaseArgs, block_on_bench, count_requests, drop_database, fresh_database, load_average,
-    progress,
+    DatabaseArgs, block_on_bench, count_requests, fresh_database, load_average, progress,
 };
 use child::{DeviceSpec, Launch, ServiceProcess, ServiceSpec};
 use events::{Pusher, count_rows, exactly_once, held, terminal_with_log};
@@ -226,7 +225,7 @@ struct PushCell {
 
 async fn push_cell(args: &Args, k: usize, picture: Option<Bytes>) -> Result<PushCell, BoxError> {
     let ticks = stats::clock_ticks();
-    let database = fresh_database(&args.db.admin_url).await?;
+    let database = fresh_database(&args.db.admin_url, "hs_events").await?;
     let spec = ServiceSpec {
         env: service_env(&database.url, &[]),
         photo_base: "http://127.0.0.1:9/".into(),
@@ -302,7 +301,7 @@ async fn push_cell(args: &Args, k: usize, picture: Option<Bytes>) -> Result<Push
         problems.push(format!("{stray} device ids in the table that never pushed"));
     }
     if !args.db.keep_database {
-        drop_database(&args.db.admin_url, &database.name).await;
+        database.drop_on(&args.db.admin_url).await;
     }
 
     let mut buckets = vec![0u64; usize::try_from(wall.as_secs()).unwrap_or(0) + 1];
@@ -413,7 +412,7 @@ async fn catch_up_cell(args: &Args, started: Instant) -> Result<Vec<String>, Box
     let n = args.catchup_events();
     let latency = Duration::from_millis(args.latency_ms);
     let sim = terminal_with_log(n, args.latency_ms).await?;
-    let database = fresh_database(&args.db.admin_url).await?;
+    let database = fresh_database(&args.db.admin_url, "hs_events").await?;
     let device = DeviceSpec {
         id: "catchup-1".into(),
         name: sim.config().name.clone(),
@@ -498,7 +497,7 @@ async fn catch_up_cell(args: &Args, started: Instant) -> Result<Vec<String>, Box
         .sum::<u64>();
     sim.shutdown().await;
     if !args.db.keep_database {
-        drop_database(&args.db.admin_url, &database.name).await;
+        database.drop_on(&args.db.admin_url).await;
     }
 
     let first = first_search.unwrap_or(up);

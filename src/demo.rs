@@ -16,14 +16,14 @@ use serde::Deserialize;
 use url::Url;
 use uuid::Uuid;
 
-use hikvision_isapi::build_person;
+use hikvision_isapi::{EmployeeNo, build_person};
 use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, TerminalConfig};
 
 use crate::config::{AuthSettings, Settings};
-use crate::models::{Angajat, Biometrie, Device};
-use crate::picture::synth;
+use crate::models::{BiometricRecord, Device, Employee, Enrolled};
+use crate::picture::{FaceUrlScheme, synth};
 use crate::startup::{self, Application, StartupError};
-use crate::supabase::{FaceUrlScheme, MemoryDirectory};
+use crate::supabase::MemoryDirectory;
 
 /// The demo data file, relative to the working directory.
 pub const DEMO_DATA: &str = "config/demo.json";
@@ -83,7 +83,7 @@ pub struct Demo {
     /// The simulated terminals, in the data file's order.
     pub terminals: Vec<(String, SimulatedTerminal)>,
     /// The employees.
-    pub angajati: Vec<Angajat>,
+    pub angajati: Vec<Employee>,
     /// Whether `/api/*` wants the `x-api-key` header (`API_KEY` is set).
     pub api_key_required: bool,
     server: tokio::task::JoinHandle<Result<(), StartupError>>,
@@ -182,16 +182,16 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
     let loopback = SocketAddr::from(([127, 0, 0, 1], addr.port()));
     let base = Url::parse(&format!("http://{loopback}/")).map_err(|e| data_err(e.to_string()))?;
 
-    let angajati: Vec<Angajat> = data
+    let angajati: Vec<Employee> = data
         .angajati
         .into_iter()
-        .map(|a| Angajat {
+        .map(|a| Employee {
             id: a.id,
-            nume: a.nume,
-            prenume: a.prenume,
-            biometrie: a.biometrie.map(|b| Biometrie {
+            last_name: a.nume,
+            first_name: a.prenume,
+            biometrics: a.biometrie.map(|b| BiometricRecord {
                 employee_no: b.employee_no,
-                foto_fata_url: b.foto_fata_url,
+                photo_url: b.foto_fata_url,
             }),
             validity: Default::default(),
         })
@@ -220,9 +220,9 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
         // face (so FDModify replaces it), the old-firmware one holds none (so the fallback adds it).
         for a in &angajati {
             if let Some(no) = a.employee_no()
-                && let Ok(person) = build_person(no, &a.display_name())
+                && let Ok(employee_no) = EmployeeNo::try_from(no)
             {
-                terminal.add_person(person);
+                terminal.add_person(build_person(&employee_no, &a.display_name()));
                 if !spec.faults.fdmodify_unsupported {
                     terminal.set_face(no, demo_picture(&format!("old/{no}")));
                 }

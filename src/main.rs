@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use hikvision_simulator::{self as simulator, Faults, TerminalConfig};
 use hikvision_sync::config::Settings;
+use hikvision_sync::models::Enrolled;
 use hikvision_sync::orchestration::FlowOptions;
 use hikvision_sync::startup::{self, Application};
 use hikvision_sync::{cli, demo};

@@ -19,7 +19,8 @@ use tokio::net::TcpListener;
 use crate::api::{AppState, Authenticator, router};
 use crate::config::{ConfigError, HttpOptions, LogFormat, Settings, pool_size_for};
 use crate::delivery::audit::PgAudit;
-use crate::delivery::jobs::{self, JobScheduler};
+use crate::delivery::engine;
+use crate::delivery::jobs::JobScheduler;
 use crate::delivery::memory::MemoryStore;
 use crate::delivery::outage::Availability;
 use crate::delivery::postgres::PgStore;
@@ -304,7 +305,7 @@ pub async fn build_delivery(
         .with_availability(Arc::new(Availability::on(pool, metrics_for_engine))),
     );
     let runner: Arc<dyn TaskRunner> = delivery.clone();
-    jobs::start_worker(
+    engine::start_worker(
         database,
         runner,
         // One job slot per terminal with work, as many as the request path calls at once (up to

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hikvision_sync::config::Settings;
-use hikvision_sync::models::{Angajat, Biometrie, Device};
+use hikvision_sync::models::{BiometricRecord, Device, Employee};
+use hikvision_sync::picture::FaceUrlScheme;
 use hikvision_sync::startup::{self, Application};
-use hikvision_sync::supabase::FaceUrlScheme;
 use hikvision_sync::supabase::MemoryDirectory;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -106,13 +106,13 @@ async fn serve(spec: ServiceSpec) -> Result<(), BoxError> {
     let angajati = spec
         .angajati
         .iter()
-        .map(|p| Angajat {
+        .map(|p| Employee {
             id: p.id,
-            nume: p.employee_no.clone(),
-            prenume: "Bench".into(),
-            biometrie: Some(Biometrie {
+            last_name: p.employee_no.clone(),
+            first_name: "Bench".into(),
+            biometrics: Some(BiometricRecord {
                 employee_no: Some(p.employee_no.clone()),
-                foto_fata_url: Some(p.photo.clone()),
+                photo_url: Some(p.photo.clone()),
             }),
             validity: Default::default(),
         })

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use hikvision_isapi::{ClientOptions, FaceCall, FacePicture, IsapiClient, Terminal};
+use hikvision_isapi::{ClientOptions, EmployeeNo, FaceCall, FacePicture, IsapiClient, Terminal};
 use hikvision_simulator::TerminalConfig;
-use hikvision_sync::supabase::{FaceUrlPolicy, FaceUrlScheme};
+use hikvision_sync::picture::{FaceUrlPolicy, FaceUrlScheme};
 use secrecy::SecretString;
 use url::Url;
 
@@ -121,6 +121,7 @@ pub fn direct_call(
             picture.clone(),
         );
         Box::pin(async move {
+            let employee_no: EmployeeNo = employee_no.parse().map_err(|e| format!("{e}"))?;
             let started = Instant::now();
             client
                 .face(FaceCall::Modify, &terminal, &employee_no, &picture)

@@ -19,9 +19,11 @@ use super::AppState;
 use super::admin::Admin;
 use super::body::JsonBody;
 use super::error::{ApiCode, ApiError};
-use super::response::{DebugRequest, SyncResponse};
+use super::host::{is_host_name, literal};
+use super::request::DebugRequest;
+use super::response::SyncResponse;
 use crate::config::{DebugOptions, DeviceDefaults};
-use crate::models::{Biometrie, Person};
+use crate::models::{BiometricRecord, Person};
 use crate::orchestration::{Flow, FlowOptions, Hooks};
 use crate::supabase::{DeviceFields, device_from_fields};
 
@@ -66,9 +68,9 @@ pub async fn update_face_image(
     let device = device_from_fields(fields, &no_defaults);
     let person = Person {
         name: name.unwrap_or_default(),
-        biometrie: Some(Biometrie {
+        biometrics: Some(BiometricRecord {
             employee_no: Some(employee_no),
-            foto_fata_url: Some(face_url),
+            photo_url: Some(face_url),
         }),
         validity: Default::default(),
     };
@@ -131,28 +133,6 @@ async fn resolve(host: &str) -> Result<Vec<IpAddr>, ApiError> {
     }
 }
 
-/// An IP address (IPv6 in brackets or not) or a host name.
-pub(super) fn is_host(host: &str) -> bool {
-    literal(host).parse::<IpAddr>().is_ok() || is_host_name(host)
-}
-
-fn literal(host: &str) -> &str {
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
-}
-
-/// Letters, digits and hyphens in dot-separated labels of at most 63 characters.
-fn is_host_name(host: &str) -> bool {
-    host.len() <= 253
-        && host.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
-
 fn unknown_host(host: &str, why: &str) -> ApiError {
     let host: String = host.chars().take(80).collect();
     ApiError::invalid(
@@ -202,19 +182,5 @@ mod tests {
         };
         let e = allowed_address("localhost", &nowhere).await.unwrap_err();
         assert_eq!(e.code(), ApiCode::AddressNotAllowed);
-    }
-
-    #[test]
-    fn garbage_is_not_sent_to_the_resolver() {
-        for bad in ["a b", "-x", "x..y", "😀", &"a".repeat(64)] {
-            assert!(!is_host_name(bad), "{bad}");
-        }
-        assert!(is_host_name("door-1.example.com"));
-        for ok in ["10.0.0.1", "::1", "[fe80::1]", "localhost"] {
-            assert!(is_host(ok), "{ok}");
-        }
-        for bad in ["", " ", "10.0.0.1 ", "[10.0.0.1"] {
-            assert!(!is_host(bad), "{bad:?}");
-        }
     }
 }

@@ -7,10 +7,10 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Serialize, Serializer};
+use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
-use super::response::ErrorBody;
 use crate::supabase::DirectoryError;
 
 macro_rules! api_codes {
@@ -112,6 +112,37 @@ impl utoipa::PartialSchema for ApiCode {
 }
 
 impl utoipa::ToSchema for ApiCode {}
+
+/// Every request-level error.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "error", "code": "angajat_not_found", "message": "No angajat with id 6f1d3a52-7c1e-4c55-9a0e-1d2b3c4d5e09"}))]
+pub struct ErrorBody {
+    /// Always "error".
+    #[schema(schema_with = error_status_schema)]
+    pub status: &'static str,
+    /// Machine-readable reason.
+    pub code: ApiCode,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// `{"status": "error", "code": code, "message": message}`.
+    pub fn new(code: ApiCode, message: String) -> Self {
+        Self {
+            status: "error",
+            code,
+            message,
+        }
+    }
+}
+
+fn error_status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["error"]))
+        .build()
+}
 
 /// A request-level failure.
 #[derive(Debug, thiserror::Error)]

@@ -7,8 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::ApiCode;
-use super::response::ErrorBody;
+use super::error::{ApiCode, ErrorBody};
 
 /// `GET /health`'s answer.
 #[derive(Debug, Serialize, ToSchema)]

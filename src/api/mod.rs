@@ -10,8 +10,10 @@ mod delivery;
 mod error;
 mod events;
 mod health;
+mod host;
 mod jwks;
 mod openapi;
+mod request;
 mod response;
 mod sync;
 mod terminals;
@@ -38,11 +40,10 @@ use crate::supabase::{Directory, DirectoryError};
 
 pub use auth::{AuthSetupError, Authenticator, Caller};
 pub use body::{JsonBody, MAX_BODY_BYTES, RequestBody};
-pub use error::{ApiCode, ApiError};
+pub use error::{ApiCode, ApiError, ErrorBody};
 pub use openapi::ApiDoc;
-pub use response::{
-    DebugDevice, DebugRequest, EXAMPLE_ANGAJAT_ID, ErrorBody, PerDevice, SyncRequest, SyncResponse,
-};
+pub use request::{DebugDevice, DebugRequest, EXAMPLE_ANGAJAT_ID, SyncRequest};
+pub use response::{PerDevice, SyncResponse};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

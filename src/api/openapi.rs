@@ -14,11 +14,10 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::REQUEST_ID;
-use super::error::ApiCode;
+use super::error::{ApiCode, ErrorBody};
 use super::health::{Health, Ready};
-use super::response::{
-    DebugDevice, DebugRequest, ErrorBody, PerDevice, RemoveRequest, SyncRequest, SyncResponse,
-};
+use super::request::{DebugDevice, DebugRequest, RemoveRequest, RestoreRequest, SyncRequest};
+use super::response::{PerDevice, SyncResponse};
 use super::webhook::WebhookAccepted;
 use crate::delivery::webhook::WebhookEvent;
 use crate::models::{ErrorCode, Summary, SyncStatus, SyncStep};
@@ -261,7 +260,7 @@ const OPEN_REQUESTS: &[&str] = &[
     components(schemas(
         SyncRequest,
         RemoveRequest,
-        super::response::RestoreRequest,
+        RestoreRequest,
         SyncResponse,
         PerDevice,
         Summary,

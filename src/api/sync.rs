@@ -12,7 +12,8 @@ use super::admin::{Admin, actor_of};
 use super::auth::Caller;
 use super::body::JsonBody;
 use super::error::ApiError;
-use super::response::{SyncRequest, SyncResponse};
+use super::request::SyncRequest;
+use super::response::SyncResponse;
 use crate::orchestration::{DeviceReport, Flow, FlowOptions};
 use tracing::Instrument;
 

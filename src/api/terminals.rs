@@ -13,8 +13,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::admin::Admin;
-use super::error::{ApiCode, ApiError};
-use super::response::ErrorBody;
+use super::error::{ApiCode, ApiError, ErrorBody};
 use crate::delivery::reconcile::{FixError, FixOutcome, ReconcileView};
 use crate::delivery::resync::ResyncError;
 

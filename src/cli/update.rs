@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::table;
 use crate::config::Settings;
-use crate::models::{Summary, SyncStatus};
+use crate::models::{Enrolled, Summary, SyncStatus};
 use crate::orchestration::{Flow, FlowOptions, Hooks};
 use crate::startup::Services;
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::parse::read_millis;
+use super::read::{flag, read_millis};
 
 /// Durable delivery settings.
 #[derive(Debug, Clone)]
@@ -103,11 +103,8 @@ pub(super) fn read_delivery(
         (1_000, 86_400_000),
     );
     d.webhook_secret = get("WEBHOOK_SECRET").map(SecretString::from);
-    match get("WEBHOOK_ENROL_NEW").map(|v| v.to_ascii_lowercase()) {
-        None => {}
-        Some(v) if v == "true" || v == "1" => d.enrol_new = true,
-        Some(v) if v == "false" || v == "0" => d.enrol_new = false,
-        Some(v) => problems.push(format!("WEBHOOK_ENROL_NEW='{v}' must be true or false")),
+    if let Some(v) = flag(get, "WEBHOOK_ENROL_NEW", problems) {
+        d.enrol_new = v;
     }
     d
 }

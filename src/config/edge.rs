@@ -7,6 +7,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::Settings;
+use super::read::{parse_nets, whole_number};
 
 /// Limits that keep slow or hostile clients from holding the service's sockets and tasks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,39 +76,6 @@ impl Default for DebugOptions {
         Self {
             enabled: false,
             allowed_nets: parse_nets(Self::DEFAULT_NETS).unwrap_or_default(),
-        }
-    }
-}
-
-/// `a/b, c/d` to networks; a bare address is a network of one.
-pub fn parse_nets(text: &str) -> Result<Vec<IpNet>, String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(|item| {
-            item.parse::<IpNet>()
-                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("'{item}' is not a network like 10.0.0.0/8 or an address"))
-        })
-        .collect()
-}
-
-/// A whole number setting within `min..=max`, or a problem naming it.
-pub(super) fn whole_number(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &str,
-    min: usize,
-    max: usize,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
-    let v = get(key)?;
-    match v.parse::<usize>() {
-        Ok(n) if (min..=max).contains(&n) => Some(n),
-        _ => {
-            problems.push(format!(
-                "{key}='{v}' must be a whole number between {min} and {max}"
-            ));
-            None
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::parse::read_millis;
+use super::read::{flag, read_millis};
 
 /// Access-event settings.
 #[derive(Debug, Clone)]
@@ -43,11 +43,8 @@ pub(super) fn read_events(
     problems: &mut Vec<String>,
 ) -> EventSettings {
     let mut e = EventSettings::default();
-    match get("EVENTS_ENABLED").map(|v| v.trim().to_ascii_lowercase()) {
-        None => {}
-        Some(v) if v == "true" || v == "1" => e.enabled = true,
-        Some(v) if v == "false" || v == "0" => e.enabled = false,
-        Some(v) => problems.push(format!("EVENTS_ENABLED='{v}' must be true or false")),
+    if let Some(v) = flag(get, "EVENTS_ENABLED", problems) {
+        e.enabled = v;
     }
     if let Some(raw) = get("EVENTS_PUBLIC_URL").filter(|v| !v.trim().is_empty()) {
         match Url::parse(raw.trim()) {

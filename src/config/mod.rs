@@ -7,6 +7,7 @@ mod events;
 mod files;
 mod parse;
 mod photo;
+mod read;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -15,13 +16,14 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::supabase::FaceUrlPolicy;
+use crate::picture::FaceUrlPolicy;
 
 pub use delivery::{DeliverySettings, pool_size_for};
-pub use edge::{DebugOptions, HttpOptions, parse_nets};
+pub use edge::{DebugOptions, HttpOptions};
 pub use events::EventSettings;
 pub use files::read_toml_dir;
-pub use photo::{PhotoDelivery, PhotoSettings};
+pub use photo::{PhotoSettings, PhotoTransferMode};
+pub use read::parse_nets;
 
 /// Every setting the service reads, with a one-line meaning (the source of `.env.example`).
 pub const SETTINGS: &[(&str, &str)] = &[

@@ -6,9 +6,10 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use super::edge::{read_edge, whole_number};
+use super::edge::read_edge;
+use super::read::{flag, parse_http_url, parse_origin, read_millis, whole_number};
 use super::{AuthSettings, ConfigError, LogFormat, SETTINGS, Settings, SupabaseSettings, join_dir};
-use crate::supabase::FaceUrlScheme;
+use crate::picture::FaceUrlScheme;
 
 impl Settings {
     /// Reads the settings through `lookup` (the environment, or a map in tests).
@@ -212,43 +213,6 @@ fn plain_name(
     }
 }
 
-/// A duration in milliseconds within `range`; `default` when unset; a problem when invalid.
-pub(super) fn read_millis(
-    get: &impl Fn(&str) -> Option<String>,
-    problems: &mut Vec<String>,
-    key: &str,
-    default: Duration,
-    (min, max): (u64, u64),
-) -> Duration {
-    match get(key).map(|v| (v.parse::<u64>(), v)) {
-        None => default,
-        Some((Ok(n), _)) if (min..=max).contains(&n) => Duration::from_millis(n),
-        Some((_, v)) => {
-            problems.push(format!(
-                "{key}='{v}' must be a whole number of milliseconds between {min} and {max}"
-            ));
-            default
-        }
-    }
-}
-
-/// A true/false setting (`true`/`1`, `false`/`0`); `None` when unset or invalid (then a problem).
-fn flag(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &str,
-    problems: &mut Vec<String>,
-) -> Option<bool> {
-    match get(key).map(|v| v.to_ascii_lowercase()) {
-        None => None,
-        Some(v) if v == "true" || v == "1" => Some(true),
-        Some(v) if v == "false" || v == "0" => Some(false),
-        Some(v) => {
-            problems.push(format!("{key}='{v}' must be true or false"));
-            None
-        }
-    }
-}
-
 /// The token settings: JWKS and issuer follow `SUPABASE_URL`; the HS256 secret, the issuer
 /// override and the required role are their own settings.
 fn read_auth(
@@ -304,20 +268,4 @@ fn read_auth(
         }
         auth.admin_role = Some(role);
     }
-}
-
-fn parse_http_url(v: &str) -> Result<Url, String> {
-    match Url::parse(v) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
-        Ok(_) => Err(format!("'{v}' must be an http(s) URL")),
-        Err(e) => Err(format!("'{v}' is not a URL ({e})")),
-    }
-}
-
-/// An origin (`scheme://host[:port]`, nothing after it), as a URL.
-pub(super) fn parse_origin(v: &str) -> Option<Url> {
-    parse_http_url(v)
-        .ok()
-        .filter(|u| u.path() == "/" && u.query().is_none() && u.fragment().is_none())
-        .filter(|u| u.username().is_empty() && u.password().is_none())
 }

@@ -2,13 +2,12 @@
 
 use std::str::FromStr;
 
-use super::edge::parse_nets;
-use super::parse::{parse_origin, read_millis};
+use super::read::{parse_nets, parse_origin, read_millis};
 use crate::picture::{AllowList, PictureLimits, PictureSettings};
 
 /// How a photo reaches a terminal (`PHOTO_DELIVERY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PhotoDelivery {
+pub enum PhotoTransferMode {
     /// The service fetches the photo; by URL when the original qualifies, pushed otherwise, and
     /// pushed when a terminal cannot download the URL.
     #[default]
@@ -19,7 +18,7 @@ pub enum PhotoDelivery {
     Push,
 }
 
-impl FromStr for PhotoDelivery {
+impl FromStr for PhotoTransferMode {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -38,7 +37,7 @@ impl FromStr for PhotoDelivery {
 #[derive(Debug, Clone, Default)]
 pub struct PhotoSettings {
     /// How photos reach terminals.
-    pub delivery: PhotoDelivery,
+    pub delivery: PhotoTransferMode,
     /// Envelope, byte limit, workers, cache.
     pub pipeline: PictureSettings,
 }

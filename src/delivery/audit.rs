@@ -14,6 +14,7 @@ use futures::FutureExt;
 use uuid::Uuid;
 
 use super::store::StoreFuture;
+use crate::models::Enrolled;
 
 /// One audited terminal write.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -212,7 +213,7 @@ impl super::Delivery {
     pub async fn audit_removal(
         &self,
         actor: &str,
-        subject: &crate::models::Angajat,
+        subject: &crate::models::Employee,
         devices: &[crate::models::DeviceEntry],
     ) -> Result<(), super::DeliveryError> {
         self.audit_access(actor, "remove", subject, devices, None)
@@ -225,7 +226,7 @@ impl super::Delivery {
         &self,
         actor: &str,
         action: &str,
-        subject: &crate::models::Angajat,
+        subject: &crate::models::Employee,
         devices: &[crate::models::DeviceEntry],
         detail: Option<&str>,
     ) -> Result<(), super::DeliveryError> {

@@ -10,8 +10,10 @@ use std::time::Duration;
 use graphile_worker::{Database, Worker, WorkerUtils};
 use rand::Rng;
 
+use super::DeliveryError;
 use super::jobs::{Runner, WORKER_SCHEMA, init_worker};
 use super::outage::Availability;
+use super::schedule::TaskRunner;
 
 /// First pause before starting the engine again.
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
@@ -20,6 +22,26 @@ const MAX_PAUSE: Duration = Duration::from_secs(3);
 /// A worker that ran this long stopped for a new reason: the pauses start short again (one that
 /// stops at once keeps the longer pauses, so a flapping database is not hammered).
 const STABLE: Duration = Duration::from_secs(30);
+
+/// Starts the job engine in this process, supervised: it runs until the process ends, and starts
+/// again by itself whenever it stops. Fails when the first start fails.
+pub async fn start_worker(
+    database: Database,
+    runner: Arc<dyn TaskRunner>,
+    concurrency: usize,
+    availability: Arc<Availability>,
+) -> Result<(), DeliveryError> {
+    let runner = Runner::new(runner, Arc::clone(&availability));
+    let worker = init_worker(database.clone(), runner.clone(), concurrency).await?;
+    let supervisor = Supervisor {
+        database,
+        runner,
+        concurrency,
+        availability,
+    };
+    tokio::spawn(supervisor.run(worker));
+    Ok(())
+}
 
 /// Doubling pauses up to [`MAX_PAUSE`], each drawn from its upper half, so replicas that lost the
 /// database at the same moment do not all come back in the same millisecond.
@@ -42,20 +64,20 @@ impl Backoff {
 }
 
 /// What it takes to start a worker again.
-pub(super) struct Supervisor {
+struct Supervisor {
     /// The job engine's database.
-    pub database: Database,
+    database: Database,
     /// Runs the jobs.
-    pub runner: Runner,
+    runner: Runner,
     /// Job slots.
-    pub concurrency: usize,
+    concurrency: usize,
     /// Where the engine's state is reported.
-    pub availability: Arc<Availability>,
+    availability: Arc<Availability>,
 }
 
 impl Supervisor {
     /// Runs `worker`, and a new one each time the last one stops, until the process ends.
-    pub(super) async fn run(self, mut worker: Worker) {
+    async fn run(self, mut worker: Worker) {
         let utils = WorkerUtils::new(self.database.clone(), WORKER_SCHEMA);
         let mut backoff = Backoff::new();
         let mut restart = false;

@@ -2,7 +2,8 @@
 //! queue per terminal (one call in flight per terminal across every replica, so pacing holds too),
 //! one pending job per task key (`job_key`, replaced by a newer one), `run_at` for backoff, and
 //! worker heartbeats so a dead replica's jobs are taken over within `DEAD_REPLICA_AFTER`. The
-//! worker runs under a supervisor ([`super::engine`]) that starts it again after an outage.
+//! worker runs under a supervisor ([`super::engine`], which starts it) that starts it again after an
+//! outage.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::DeliveryError;
-use super::engine::Supervisor;
 use super::model::PairKey;
 use super::outage::Availability;
 use super::schedule::{Scheduler, Task, TaskRunner, last_per_key};
@@ -43,6 +43,16 @@ pub(super) struct Runner {
     /// Runs the tasks.
     pub(super) runner: Arc<dyn TaskRunner>,
     availability: Arc<Availability>,
+}
+
+impl Runner {
+    /// `runner`, reporting its outages to `availability`.
+    pub(super) fn new(runner: Arc<dyn TaskRunner>, availability: Arc<Availability>) -> Self {
+        Self {
+            runner,
+            availability,
+        }
+    }
 }
 
 impl std::fmt::Debug for Runner {
@@ -265,29 +275,6 @@ pub(super) async fn init_worker(
         .init()
         .await
         .map_err(|e| DeliveryError::Unavailable(format!("cannot start the job engine: {e}")))
-}
-
-/// Starts the job engine in this process, supervised ([`super::engine`]): it runs until the
-/// process ends, and starts again by itself whenever it stops. Fails when the first start fails.
-pub async fn start_worker(
-    database: Database,
-    runner: Arc<dyn TaskRunner>,
-    concurrency: usize,
-    availability: Arc<Availability>,
-) -> Result<(), DeliveryError> {
-    let runner = Runner {
-        runner,
-        availability: Arc::clone(&availability),
-    };
-    let worker = init_worker(database.clone(), runner.clone(), concurrency).await?;
-    let supervisor = Supervisor {
-        database,
-        runner,
-        concurrency,
-        availability,
-    };
-    tokio::spawn(supervisor.run(worker));
-    Ok(())
 }
 
 #[cfg(test)]

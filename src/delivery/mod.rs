@@ -11,7 +11,7 @@
 pub mod audit;
 mod background;
 mod credentials;
-mod engine;
+pub mod engine;
 mod gate;
 pub mod jobs;
 pub mod memory;
@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::database::DbFailure;
 use crate::metrics::Metrics;
 use crate::orchestration::Orchestrator;
 use crate::supabase::{Directory, DirectoryError};
@@ -86,29 +87,24 @@ impl DeliveryError {
     }
 }
 
-impl From<tokio_postgres::Error> for DeliveryError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        // The driver's Display carries no credentials; the URL never reaches here.
-        if lost_connection(&e) {
-            Self::Unavailable(e.to_string())
-        } else {
-            Self::Store(e.to_string())
+impl From<DbFailure> for DeliveryError {
+    fn from(failure: DbFailure) -> Self {
+        match failure {
+            DbFailure::Unavailable(why) => Self::Unavailable(why),
+            DbFailure::Failed(why) => Self::Store(why),
         }
     }
 }
 
-/// A broken or refused connection, or the server shutting down (SQLSTATE classes 08 and 57P).
-fn lost_connection(e: &tokio_postgres::Error) -> bool {
-    let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
-    let shutting_down = e
-        .code()
-        .is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"));
-    e.is_closed() || io || shutting_down
+impl From<tokio_postgres::Error> for DeliveryError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        DbFailure::from(e).into()
+    }
 }
 
 impl From<deadpool_postgres::PoolError> for DeliveryError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::Unavailable(format!("no database connection: {e}"))
+        DbFailure::from(e).into()
     }
 }
 

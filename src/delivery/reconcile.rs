@@ -29,7 +29,7 @@ use super::runner::entry_id;
 use super::{Delivery, DeliveryError};
 use chrono_tz::Tz;
 
-use crate::models::{Angajat, DeviceEntry, ReadWindow, TerminalWindow};
+use crate::models::{DeviceEntry, Employee, Enrolled, ReadWindow, TerminalWindow};
 use crate::orchestration::{Flow, FlowOptions, ReadProgress, TerminalContents};
 
 /// Reports kept in memory (older finished ones are forgotten first).
@@ -115,7 +115,7 @@ impl From<TerminalWindow> for WindowView {
 /// after normalising what the terminal reports ([`ReadWindow::read`]).
 pub fn compare_validity(
     contents: &TerminalContents,
-    expected: &[&Angajat],
+    expected: &[&Employee],
     tz: Tz,
 ) -> Vec<ValidityDiff> {
     let on_terminal: HashMap<&str, ReadWindow> = contents
@@ -310,7 +310,7 @@ pub fn unknown_person_key(device_id: &str, employee_no: &str) -> PairKey {
 }
 
 /// Compares what the terminal holds with the employees that should be there.
-pub fn compare(contents: &TerminalContents, expected: &[&Angajat]) -> ReconcileReport {
+pub fn compare(contents: &TerminalContents, expected: &[&Employee]) -> ReconcileReport {
     let persons: HashMap<&str, &str> = contents
         .persons
         .iter()
@@ -410,7 +410,7 @@ impl Delivery {
                 .await
                 .map_err(|e| e.to_string())?,
         );
-        let expected: Vec<&Angajat> = angajati
+        let expected: Vec<&Employee> = angajati
             .iter()
             .filter(|a| a.employee_no().is_some() && !removed.contains(&a.id))
             .collect();

@@ -17,7 +17,9 @@ use super::runner::entry_id;
 use super::schedule::Task;
 use super::settle::Attempt;
 use super::{Delivery, DeliveryError};
-use crate::models::{Angajat, Device, DeviceEntry, ServiceCode, SyncResult, SyncStatus, SyncStep};
+use crate::models::{
+    Device, DeviceEntry, Employee, Enrolled, ServiceCode, SyncResult, SyncStatus, SyncStep,
+};
 use crate::orchestration::{DeviceReport, Flow, FlowOptions, Hooks};
 
 /// What the request path does with one terminal.
@@ -44,7 +46,7 @@ impl Delivery {
     /// number of terminals: each step is one batched statement.
     pub async fn sync_now(
         self: &Arc<Self>,
-        angajat: Angajat,
+        angajat: Employee,
         devices: Vec<DeviceEntry>,
         flow: Flow,
         flags: FlowOptions,
@@ -315,7 +317,7 @@ fn has_other_numbers(previous: &PairRecord, change: &Change) -> bool {
 /// The change a request makes for one terminal. When the employee's number changed since the
 /// terminal was last given one, the old number is removed first (it must not keep door access).
 pub(super) fn change_for(
-    angajat: &Angajat,
+    angajat: &Employee,
     entry: &DeviceEntry,
     flow: Flow,
     flags: FlowOptions,

@@ -8,7 +8,7 @@ use chrono::Utc;
 use super::model::{Change, PairKey, Want};
 use super::runner::entry_id;
 use super::{Delivery, DeliveryError};
-use crate::models::{Angajat, DeviceEntry};
+use crate::models::{DeviceEntry, Employee, Enrolled};
 
 impl Delivery {
     /// Lifts every revocation of `angajat` (an admin's restore, as asked by `actor`), audited on
@@ -16,7 +16,7 @@ impl Delivery {
     pub async fn restore(
         self: &Arc<Self>,
         actor: &str,
-        angajat: &Angajat,
+        angajat: &Employee,
         devices: &[DeviceEntry],
     ) -> Result<(), DeliveryError> {
         let lifted = self.store.restore(angajat.id).await?;
@@ -44,7 +44,7 @@ impl Delivery {
     /// each gets it when it returns. The active ones are handled by the request itself.
     pub async fn remove_where_inactive(
         &self,
-        subject: &Angajat,
+        subject: &Employee,
         devices: &[DeviceEntry],
         actor: &str,
     ) -> Result<usize, DeliveryError> {

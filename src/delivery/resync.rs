@@ -28,7 +28,7 @@ use super::model::{Change, PairKey, PairRecord, PairState, Want};
 use super::request::change_for;
 use super::runner::entry_id;
 use super::{Delivery, DeliveryError};
-use crate::models::DeviceEntry;
+use crate::models::{DeviceEntry, Enrolled};
 use crate::orchestration::{FaceCapacity, Flow, FlowOptions};
 
 /// Why a resync was not scheduled.

@@ -14,7 +14,9 @@ use super::owner::Owner;
 use super::schedule::{Task, TaskRunner, first_per_terminal};
 use super::store::StoreFuture;
 use super::{Delivery, DeliveryError};
-use crate::models::{Angajat, Biometrie, DeviceEntry, SyncResult, SyncStatus, SyncStep};
+use crate::models::{
+    BiometricRecord, DeviceEntry, Employee, Enrolled, SyncResult, SyncStatus, SyncStep,
+};
 use crate::orchestration::{CallGate, Flow, FlowOptions, Hooks};
 use crate::supabase::DirectoryError;
 
@@ -220,7 +222,7 @@ impl Delivery {
     /// call gated on `owner`'s claim.
     async fn run_one(
         &self,
-        angajat: Angajat,
+        angajat: Employee,
         entry: &DeviceEntry,
         flow: Flow,
         flags: FlowOptions,
@@ -333,14 +335,14 @@ impl Delivery {
 }
 
 /// The employee as far as a removal needs: the number to remove.
-pub(super) fn removal_subject(angajat_id: uuid::Uuid, employee_no: Option<&str>) -> Angajat {
-    Angajat {
+pub(super) fn removal_subject(angajat_id: uuid::Uuid, employee_no: Option<&str>) -> Employee {
+    Employee {
         id: angajat_id,
-        nume: String::new(),
-        prenume: String::new(),
-        biometrie: Some(Biometrie {
+        last_name: String::new(),
+        first_name: String::new(),
+        biometrics: Some(BiometricRecord {
             employee_no: employee_no.map(str::to_string),
-            foto_fata_url: None,
+            photo_url: None,
         }),
         validity: Default::default(),
     }

@@ -13,7 +13,7 @@ use super::runner::{entry_id, removal_subject};
 use super::schedule::{Task, first_per_terminal};
 use super::webhook::Action;
 use super::{Delivery, DeliveryError};
-use crate::models::{Angajat, DeviceEntry, ErrorCode, ServiceCode};
+use crate::models::{DeviceEntry, Employee, Enrolled, ErrorCode, ServiceCode};
 use crate::orchestration::{Flow, FlowOptions};
 use crate::supabase::DirectoryError;
 
@@ -41,7 +41,7 @@ impl Delivery {
         Ok(recorded)
     }
 
-    async fn current(&self, angajat_id: Uuid) -> Result<Option<Angajat>, DeliveryError> {
+    async fn current(&self, angajat_id: Uuid) -> Result<Option<Employee>, DeliveryError> {
         match self
             .directory()?
             .get_angajat_with_biometrie(angajat_id)
@@ -69,7 +69,10 @@ impl Delivery {
 
     /// The employee as a removal needs them: the number from the rows when they still exist,
     /// else the one the terminals were given. `None` when no number is known.
-    pub async fn removal_target(&self, angajat_id: Uuid) -> Result<Option<Angajat>, DeliveryError> {
+    pub async fn removal_target(
+        &self,
+        angajat_id: Uuid,
+    ) -> Result<Option<Employee>, DeliveryError> {
         if let Some(a) = self.current(angajat_id).await?
             && a.employee_no().is_some()
         {
@@ -152,7 +155,7 @@ impl Delivery {
     async fn current_with_pairs(
         &self,
         angajat_id: Uuid,
-    ) -> Result<Option<(Angajat, HashMap<String, PairRecord>)>, DeliveryError> {
+    ) -> Result<Option<(Employee, HashMap<String, PairRecord>)>, DeliveryError> {
         let Some(angajat) = self.current(angajat_id).await? else {
             return Ok(None);
         };
@@ -219,7 +222,7 @@ impl Delivery {
     /// a changed photo or number, a deleted employee, credentials fixed since a refusal.
     pub async fn sweep(self: &Arc<Self>) -> Result<usize, DeliveryError> {
         let directory = self.directory()?;
-        let angajati: HashMap<Uuid, Angajat> = directory
+        let angajati: HashMap<Uuid, Employee> = directory
             .list_angajati()
             .await?
             .into_iter()
@@ -312,7 +315,7 @@ impl Delivery {
     async fn drift(
         &self,
         pair: &PairRecord,
-        angajat: Option<&Angajat>,
+        angajat: Option<&Employee>,
         entry: &DeviceEntry,
     ) -> Result<Option<Change>, DeliveryError> {
         let c = &pair.change;
@@ -435,7 +438,7 @@ fn validity_flow(pair: &PairRecord) -> Option<Flow> {
 mod tests {
     use super::*;
     use crate::delivery::model::UNCONFIRMED_VALIDITY;
-    use crate::models::{Biometrie, Bound, Validity};
+    use crate::models::{BiometricRecord, Bound, Validity};
 
     fn pair(want: Want, state: PairState, validity: Option<&str>) -> PairRecord {
         PairRecord {
@@ -476,13 +479,13 @@ mod tests {
     #[test]
     fn a_pair_records_the_window_only_a_person_write_delivers() {
         let date = chrono::NaiveDate::from_ymd_opt(2031, 3, 31).unwrap_or_default();
-        let angajat = Angajat {
+        let angajat = Employee {
             id: Uuid::nil(),
-            nume: "P".into(),
-            prenume: "I".into(),
-            biometrie: Some(Biometrie {
+            last_name: "P".into(),
+            first_name: "I".into(),
+            biometrics: Some(BiometricRecord {
                 employee_no: Some("7".into()),
-                foto_fata_url: Some("a.jpg".into()),
+                photo_url: Some("a.jpg".into()),
             }),
             validity: Validity {
                 from: None,

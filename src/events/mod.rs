@@ -18,7 +18,7 @@ pub mod wire;
 
 pub use service::{Events, PushState, SharedCredentials, TerminalEvents};
 
-use crate::delivery::DeliveryError;
+use crate::database::DbFailure;
 
 /// Why an event store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,24 +38,23 @@ impl EventError {
     }
 }
 
-impl From<DeliveryError> for EventError {
-    fn from(e: DeliveryError) -> Self {
-        if e.is_outage() {
-            Self::Unavailable(e.to_string())
-        } else {
-            Self::Store(e.to_string())
+impl From<DbFailure> for EventError {
+    fn from(failure: DbFailure) -> Self {
+        match failure {
+            DbFailure::Unavailable(why) => Self::Unavailable(why),
+            DbFailure::Failed(why) => Self::Store(why),
         }
     }
 }
 
 impl From<tokio_postgres::Error> for EventError {
     fn from(e: tokio_postgres::Error) -> Self {
-        DeliveryError::from(e).into()
+        DbFailure::from(e).into()
     }
 }
 
 impl From<deadpool_postgres::PoolError> for EventError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        DeliveryError::from(e).into()
+        DbFailure::from(e).into()
     }
 }

@@ -15,20 +15,20 @@ pub use validity::{Bound, BoundValue, ReadWindow, TERMINAL_TIME_FORMAT, Terminal
 
 /// An employee with the biometric record that links them to the terminals.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Angajat {
+pub struct Employee {
     /// Primary key in Supabase.
     pub id: Uuid,
-    /// Last name.
-    pub nume: String,
-    /// First name.
-    pub prenume: String,
+    /// Last name (`nume`).
+    pub last_name: String,
+    /// First name (`prenume`).
+    pub first_name: String,
     /// The biometric record, if one exists.
-    pub biometrie: Option<Biometrie>,
+    pub biometrics: Option<BiometricRecord>,
     /// When their face may open a door (unbounded unless the validity columns are set).
     pub validity: Validity,
 }
 
-impl Angajat {
+impl Employee {
     /// True when the employee's end date has passed at `now` (a date ends after its last
     /// second in the terminals' time zone `tz`).
     pub fn validity_ended(&self, now: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> bool {
@@ -37,66 +37,76 @@ impl Angajat {
 
     /// "Prenume Nume", the name shown on the terminal.
     pub fn display_name(&self) -> String {
-        format!("{} {}", self.prenume.trim(), self.nume.trim())
+        format!("{} {}", self.first_name.trim(), self.last_name.trim())
             .trim()
             .to_string()
     }
-
-    /// The trimmed employee number, when present and non-blank.
-    pub fn employee_no(&self) -> Option<&str> {
-        self.biometrie.as_ref().and_then(Biometrie::employee_no)
-    }
-
-    /// The stored photo value, when present and non-blank.
-    pub fn photo(&self) -> Option<&str> {
-        self.biometrie.as_ref().and_then(Biometrie::photo)
-    }
 }
 
-/// Who goes on the terminals: the name they show and the biometric record. An [`Angajat`] read
+/// Who goes on the terminals: the name they show and the biometric record. An [`Employee`] read
 /// from the directory, or what the debugging endpoint's body names (no angajat row behind it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
     /// The name shown on the terminal ("Prenume Nume").
     pub name: String,
     /// The biometric record, if one exists.
-    pub biometrie: Option<Biometrie>,
+    pub biometrics: Option<BiometricRecord>,
     /// When their face may open a door.
     pub validity: Validity,
 }
 
-impl Person {
+impl Person {}
+
+/// Whoever carries a biometric record (an [`Employee`], a [`Person`]): their number and photo on
+/// the terminals come from it, read the same way for both.
+pub trait Enrolled {
+    /// The biometric record, if one exists.
+    fn biometrics(&self) -> Option<&BiometricRecord>;
+
     /// The trimmed employee number, when present and non-blank.
-    pub fn employee_no(&self) -> Option<&str> {
-        self.biometrie.as_ref().and_then(Biometrie::employee_no)
+    fn employee_no(&self) -> Option<&str> {
+        self.biometrics().and_then(BiometricRecord::employee_no)
     }
 
     /// The stored photo value, when present and non-blank.
-    pub fn photo(&self) -> Option<&str> {
-        self.biometrie.as_ref().and_then(Biometrie::photo)
+    fn photo(&self) -> Option<&str> {
+        self.biometrics().and_then(BiometricRecord::photo)
     }
 }
 
-impl From<Angajat> for Person {
-    fn from(angajat: Angajat) -> Self {
+impl Enrolled for Employee {
+    fn biometrics(&self) -> Option<&BiometricRecord> {
+        self.biometrics.as_ref()
+    }
+}
+
+impl Enrolled for Person {
+    fn biometrics(&self) -> Option<&BiometricRecord> {
+        self.biometrics.as_ref()
+    }
+}
+
+impl From<Employee> for Person {
+    fn from(employee: Employee) -> Self {
         Self {
-            name: angajat.display_name(),
-            biometrie: angajat.biometrie,
-            validity: angajat.validity,
+            name: employee.display_name(),
+            biometrics: employee.biometrics,
+            validity: employee.validity,
         }
     }
 }
 
-/// Biometric record of an employee.
+/// An employee's biometric record (the owner's `biometrie` row): their number on the terminals
+/// and their photo.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Biometrie {
+pub struct BiometricRecord {
     /// The person's id on the terminals (`employeeNo` / `FPID`).
     pub employee_no: Option<String>,
     /// Face photo: absolute URL or Supabase Storage path.
-    pub foto_fata_url: Option<String>,
+    pub photo_url: Option<String>,
 }
 
-impl Biometrie {
+impl BiometricRecord {
     /// The trimmed employee number, when present and non-blank.
     pub fn employee_no(&self) -> Option<&str> {
         non_blank(self.employee_no.as_deref())
@@ -104,7 +114,7 @@ impl Biometrie {
 
     /// The stored photo value, when present and non-blank.
     pub fn photo(&self) -> Option<&str> {
-        non_blank(self.foto_fata_url.as_deref())
+        non_blank(self.photo_url.as_deref())
     }
 }
 
@@ -222,13 +232,14 @@ pub struct SyncResult {
     /// Whether a face search after the write found the face (`None`: not checked).
     pub verified: Option<bool>,
     /// How the picture reached the terminal, when one was sent.
-    pub delivery: Option<PictureDelivery>,
+    pub delivery: Option<PhotoTransfer>,
 }
 
-/// How a picture reached a terminal (`per_device[].delivery`).
+/// How a photo reached a terminal (`per_device[].delivery`: the contract's name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum PictureDelivery {
+#[schema(as = PictureDelivery)]
+pub enum PhotoTransfer {
     /// The terminal downloaded `faceURL`.
     Url,
     /// The service pushed the JPEG (multipart).
@@ -309,13 +320,13 @@ mod tests {
 
     #[test]
     fn blank_fields_count_as_missing() {
-        let a = Angajat {
+        let a = Employee {
             id: Uuid::nil(),
-            nume: " Popescu ".into(),
-            prenume: "Ion".into(),
-            biometrie: Some(Biometrie {
+            last_name: " Popescu ".into(),
+            first_name: "Ion".into(),
+            biometrics: Some(BiometricRecord {
                 employee_no: Some("  ".into()),
-                foto_fata_url: Some(" a.jpg ".into()),
+                photo_url: Some(" a.jpg ".into()),
             }),
             validity: Validity::default(),
         };

@@ -15,12 +15,12 @@ use std::future::Future;
 use tokio::time::Instant;
 
 use crate::models::{
-    ErrorCode, Person, PictureDelivery, ServiceCode, SyncResult, SyncStatus, SyncStep,
+    ErrorCode, Person, PhotoTransfer, ServiceCode, SyncResult, SyncStatus, SyncStep,
 };
 use hikvision_isapi::wire::{EmployeeNoList, UserInfo, Valid};
 use hikvision_isapi::{
-    ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, PushedJpeg, SubStatus, Terminal,
-    TerminalCall, build_person,
+    EmployeeNo, ErrorClass, FaceCall, FacePicture, IsapiClient, IsapiError, PushedJpeg, SubStatus,
+    Terminal, TerminalCall, build_person,
 };
 
 use secrecy::{ExposeSecret, SecretString};
@@ -51,7 +51,7 @@ pub struct DeviceSession<'a> {
     /// Asked before every call, with this terminal's device id.
     pub gate: Option<(&'a dyn CallGate, &'a str)>,
     /// How the last picture went out (by URL or pushed).
-    pub delivered: std::sync::Mutex<Option<PictureDelivery>>,
+    pub delivered: std::sync::Mutex<Option<PhotoTransfer>>,
     /// The terminal's time zone: validity windows are written in its local time.
     pub timezone: chrono_tz::Tz,
 }
@@ -61,7 +61,7 @@ pub struct FaceJob<'a> {
     /// The employee.
     pub person: &'a Person,
     /// Their employee number (non-empty).
-    pub employee_no: &'a str,
+    pub employee_no: &'a EmployeeNo,
     /// The picture to send.
     pub picture: FacePicture,
     /// The JPEG pushed instead when the terminal cannot download `picture`'s URL.
@@ -123,12 +123,12 @@ impl DeviceSession<'_> {
     async fn send_face(
         &self,
         call: FaceCall,
-        employee_no: &str,
+        employee_no: &EmployeeNo,
         picture: &FacePicture,
     ) -> Result<(), IsapiError> {
         let how = match picture {
-            FacePicture::Url(_) => PictureDelivery::Url,
-            FacePicture::Jpeg(_) => PictureDelivery::Push,
+            FacePicture::Url(_) => PhotoTransfer::Url,
+            FacePicture::Jpeg(_) => PhotoTransfer::Push,
         };
         if let Ok(mut used) = self.delivered.lock() {
             *used = Some(how);
@@ -143,14 +143,18 @@ impl DeviceSession<'_> {
     }
 
     /// How the last picture went out, if one did.
-    pub fn delivered(&self) -> Option<PictureDelivery> {
+    pub fn delivered(&self) -> Option<PhotoTransfer> {
         self.delivered.lock().ok().and_then(|d| *d)
     }
 
     /// The person record every person write sends: name, door rights, and the validity window
     /// in the terminal's local time.
-    fn person_record(&self, who: &Person, employee_no: &str) -> Result<UserInfo, IsapiError> {
-        let mut person = build_person(employee_no, &who.name)?;
+    fn person_record(
+        &self,
+        who: &Person,
+        employee_no: &EmployeeNo,
+    ) -> Result<UserInfo, IsapiError> {
+        let mut person = build_person(employee_no, &who.name);
         let window = who.validity.window(self.timezone);
         person.valid = Some(Valid {
             enable: true,
@@ -162,7 +166,7 @@ impl DeviceSession<'_> {
     }
 
     /// Adds the person; "already exists" counts as done (which also makes it safe to repeat).
-    async fn add_person(&self, who: &Person, employee_no: &str) -> Result<(), IsapiError> {
+    async fn add_person(&self, who: &Person, employee_no: &EmployeeNo) -> Result<(), IsapiError> {
         let person = self.person_record(who, employee_no)?;
         let added = self
             .attempt(true, || self.client.add_person(&self.terminal, &person))
@@ -218,7 +222,7 @@ impl DeviceSession<'_> {
     pub async fn sync_person_and_photo(
         &self,
         person: &Person,
-        employee_no: &str,
+        employee_no: &EmployeeNo,
         job: Option<&FaceJob<'_>>,
     ) -> SyncResult {
         match self.add_person(person, employee_no).await {
@@ -251,7 +255,7 @@ impl DeviceSession<'_> {
     pub async fn enrol(
         &self,
         person: &Person,
-        employee_no: &str,
+        employee_no: &EmployeeNo,
         job: Option<&FaceJob<'_>>,
     ) -> SyncResult {
         if let Err(e) = self.set_up_person(person, employee_no).await {
@@ -293,7 +297,11 @@ impl DeviceSession<'_> {
 
     /// `UserInfo/SetUp` (add or edit: the name follows the database too), `UserInfo/Record` on a
     /// terminal that refuses it.
-    async fn set_up_person(&self, who: &Person, employee_no: &str) -> Result<(), IsapiError> {
+    async fn set_up_person(
+        &self,
+        who: &Person,
+        employee_no: &EmployeeNo,
+    ) -> Result<(), IsapiError> {
         let person = self.person_record(who, employee_no)?;
         let set_up = self
             .attempt(true, || self.client.setup_person(&self.terminal, &person))
@@ -314,7 +322,7 @@ impl DeviceSession<'_> {
     pub async fn update_person(
         &self,
         person: &Person,
-        employee_no: &str,
+        employee_no: &EmployeeNo,
         create_missing_person: bool,
     ) -> SyncResult {
         let record = match self.person_record(person, employee_no) {
@@ -387,8 +395,8 @@ impl DeviceSession<'_> {
     /// Removes the person and their face. Nothing else on the terminal is touched: the delete
     /// names exactly this one employee number (an empty list would delete everyone, and cannot
     /// be built). "Not there" counts as removed, so a removal can be repeated safely.
-    pub async fn remove_person(&self, employee_no: &str) -> SyncResult {
-        let persons = EmployeeNoList::new(employee_no, []);
+    pub async fn remove_person(&self, employee_no: &EmployeeNo) -> SyncResult {
+        let persons = EmployeeNoList::new(employee_no.clone(), []);
         let faces = self
             .attempt(true, || self.client.delete_faces(&self.terminal, &persons))
             .await;
@@ -428,7 +436,7 @@ impl DeviceSession<'_> {
     /// Read-back: the terminal acknowledged the face; does a search find it? An explicit "no"
     /// turns the success into `not_confirmed` (retried like any transient failure); a search that
     /// itself fails leaves the result as it was, marked `verified: false`.
-    pub async fn verify(&self, employee_no: &str, result: SyncResult) -> SyncResult {
+    pub async fn verify(&self, employee_no: &EmployeeNo, result: SyncResult) -> SyncResult {
         let found = self
             .attempt(true, || self.client.find_face(&self.terminal, employee_no))
             .await;
@@ -529,7 +537,7 @@ fn person_missing(e: &IsapiError) -> bool {
     e.rejection().is_some_and(|r| r.person_missing())
 }
 
-fn missing_person_advice(employee_no: &str) -> String {
+fn missing_person_advice(employee_no: &EmployeeNo) -> String {
     format!(
         ". The person (employee_no {employee_no}) is not enrolled on this terminal: enrol them with POST /api/hikvision/sync-angajat, or resend this request with \"create_missing_person\": true"
     )

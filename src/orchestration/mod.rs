@@ -16,13 +16,15 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::Instrument;
 
 use chrono::{DateTime, Utc};
-use hikvision_isapi::{FacePicture, IsapiClient, IsapiError, check_employee_no};
+use hikvision_isapi::{EmployeeNo, FacePicture, IsapiClient, IsapiError};
 
 use crate::config::SyncOptions;
 
 use crate::metrics::Metrics;
-use crate::models::{Device, DeviceEntry, Person, ServiceCode, SyncResult, SyncStatus, SyncStep};
-use crate::supabase::FaceUrlPolicy;
+use crate::models::{
+    Device, DeviceEntry, Enrolled, Person, ServiceCode, SyncResult, SyncStatus, SyncStep,
+};
+use crate::picture::FaceUrlPolicy;
 
 pub use credentials::{Blocked, CredentialGuard};
 pub use flows::{DeviceSession, FaceJob};
@@ -131,7 +133,7 @@ impl DeviceReport {
 enum Plan {
     Skip(SyncResult),
     Send {
-        employee_no: String,
+        employee_no: EmployeeNo,
         picture: Option<PlannedPicture>,
     },
 }
@@ -270,7 +272,7 @@ impl Orchestrator {
             )
         };
         let Some(employee_no) = person.employee_no() else {
-            let why = if person.biometrie.is_none() {
+            let why = if person.biometrics.is_none() {
                 "this angajat has no biometrie record, so no employee_no"
             } else {
                 "employee_no is missing in this angajat's biometrie record"
@@ -280,9 +282,10 @@ impl Orchestrator {
                 ServiceCode::MissingEmployeeNo,
             );
         };
-        if let Err(e) = check_employee_no(employee_no) {
-            return skip(format!("Skipped: {e}"), ServiceCode::InvalidEmployeeNo);
-        }
+        let employee_no = match EmployeeNo::try_from(employee_no) {
+            Ok(no) => no,
+            Err(e) => return skip(format!("Skipped: {e}"), ServiceCode::InvalidEmployeeNo),
+        };
         let picture = match person.photo() {
             _ if matches!(flow, Flow::Remove | Flow::UpdatePerson) => None,
             None if matches!(flow, Flow::FullSync | Flow::Enrol) => None,
@@ -308,7 +311,7 @@ impl Orchestrator {
             },
         };
         Plan::Send {
-            employee_no: employee_no.to_string(),
+            employee_no,
             picture,
         }
     }
@@ -515,7 +518,7 @@ struct Run<'a> {
 struct FlowTarget<'a> {
     device: &'a Device,
     person: &'a Person,
-    employee_no: &'a str,
+    employee_no: &'a EmployeeNo,
     picture: Option<&'a PlannedPicture>,
 }
 

@@ -3,10 +3,9 @@
 
 use hikvision_isapi::{FacePicture, PushedJpeg};
 
-use crate::config::PhotoDelivery;
+use crate::config::PhotoTransferMode;
 use crate::models::{ServiceCode, SyncResult, SyncStatus, SyncStep};
-use crate::picture::{FetchError, PhotoSource, PictureError, PictureService};
-use crate::supabase::FaceUrlPolicy;
+use crate::picture::{FaceUrlPolicy, FetchError, PhotoSource, PictureError, PictureService};
 
 /// The photo as every terminal of this run gets it.
 #[derive(Debug, Clone)]
@@ -23,7 +22,7 @@ pub struct PlannedPicture {
 #[derive(Clone)]
 pub struct Pictures {
     service: PictureService,
-    mode: PhotoDelivery,
+    mode: PhotoTransferMode,
     bucket: String,
 }
 
@@ -41,7 +40,7 @@ fn skip(message: String, code: ServiceCode) -> SyncResult {
 
 impl Pictures {
     /// `service` delivering as `mode`; bare photo paths live in `bucket`.
-    pub fn new(service: PictureService, mode: PhotoDelivery, bucket: String) -> Self {
+    pub fn new(service: PictureService, mode: PhotoTransferMode, bucket: String) -> Self {
         Self {
             service,
             mode,
@@ -64,7 +63,7 @@ impl Pictures {
             }),
             Err(e) => Err(skip(format!("Skipped: {e}"), ServiceCode::InvalidPhotoUrl)),
         };
-        if self.mode == PhotoDelivery::Url {
+        if self.mode == PhotoTransferMode::Url {
             return by_url(None);
         }
         let source = match PhotoSource::parse(raw, &self.bucket) {
@@ -75,7 +74,7 @@ impl Pictures {
             Ok(prepared) => {
                 let jpeg = PushedJpeg::new(prepared.picture.jpeg.clone());
                 let original_fits =
-                    self.mode == PhotoDelivery::Auto && prepared.deliver_by_url().is_some();
+                    self.mode == PhotoTransferMode::Auto && prepared.deliver_by_url().is_some();
                 if original_fits && let Ok(url) = face_urls.resolve(raw) {
                     return Ok(PlannedPicture {
                         primary: FacePicture::Url(url),

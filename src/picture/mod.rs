@@ -9,6 +9,7 @@ mod cache;
 mod decode;
 mod encode;
 mod error;
+mod face_url;
 mod fetch;
 mod header;
 mod limits;
@@ -31,6 +32,7 @@ use url::Url;
 
 pub use allow::{AllowList, NotAllowed};
 pub use error::{FetchError, ImageFormat, PictureError};
+pub use face_url::{FaceUrlError, FaceUrlPolicy, FaceUrlScheme};
 pub use fetch::{Fetched, FetchedPhoto, PhotoFetcher};
 pub use limits::PictureLimits;
 pub use pool::PicturePool;

@@ -7,18 +7,18 @@ use futures::future::BoxFuture;
 use uuid::Uuid;
 
 use super::{Directory, DirectoryError};
-use crate::models::{Angajat, DeviceEntry};
+use crate::models::{DeviceEntry, Employee};
 
 /// Employees and terminals held in memory; writable, so tests and the demo can change them.
 #[derive(Debug, Default)]
 pub struct MemoryDirectory {
-    angajati: RwLock<Vec<Angajat>>,
+    angajati: RwLock<Vec<Employee>>,
     devices: RwLock<Vec<DeviceEntry>>,
 }
 
 impl MemoryDirectory {
     /// A directory holding `angajati` and the active `devices`, in order.
-    pub fn new(angajati: Vec<Angajat>, devices: Vec<DeviceEntry>) -> Self {
+    pub fn new(angajati: Vec<Employee>, devices: Vec<DeviceEntry>) -> Self {
         Self {
             angajati: RwLock::new(angajati),
             devices: RwLock::new(devices),
@@ -26,7 +26,7 @@ impl MemoryDirectory {
     }
 
     /// Adds the employee, or replaces the one with the same id.
-    pub fn upsert_angajat(&self, angajat: Angajat) {
+    pub fn upsert_angajat(&self, angajat: Employee) {
         let mut all = self
             .angajati
             .write()
@@ -53,7 +53,7 @@ impl Directory for MemoryDirectory {
     fn get_angajat_with_biometrie(
         &self,
         id: Uuid,
-    ) -> BoxFuture<'_, Result<Angajat, DirectoryError>> {
+    ) -> BoxFuture<'_, Result<Employee, DirectoryError>> {
         let found = self
             .angajati
             .read()
@@ -64,7 +64,7 @@ impl Directory for MemoryDirectory {
         Box::pin(async move { found.ok_or(DirectoryError::NotFound(id)) })
     }
 
-    fn list_angajati(&self) -> BoxFuture<'_, Result<Vec<Angajat>, DirectoryError>> {
+    fn list_angajati(&self) -> BoxFuture<'_, Result<Vec<Employee>, DirectoryError>> {
         let all = self
             .angajati
             .read()

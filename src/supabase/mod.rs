@@ -1,21 +1,18 @@
 //! Where employees and terminals come from: Supabase over PostgREST, or an in-memory directory for
-//! the embedded demo. Both implement [`Directory`]. The Supabase Storage photo-URL rules live
-//! here too ([`FaceUrlPolicy`]).
+//! the embedded demo. Both implement [`Directory`].
 
 mod error;
 mod memory;
-mod photo_url;
 mod postgrest;
 mod rows;
 
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
-use crate::models::{Angajat, DeviceEntry};
+use crate::models::{DeviceEntry, Employee};
 
 pub use error::DirectoryError;
 pub use memory::MemoryDirectory;
-pub use photo_url::{FaceUrlError, FaceUrlPolicy, FaceUrlScheme};
 pub use postgrest::PostgrestDirectory;
 pub use rows::{DeviceFields, angajat_from_row, device_from_fields, device_from_row};
 
@@ -25,10 +22,10 @@ pub trait Directory: Send + Sync {
     fn get_angajat_with_biometrie(
         &self,
         id: Uuid,
-    ) -> BoxFuture<'_, Result<Angajat, DirectoryError>>;
+    ) -> BoxFuture<'_, Result<Employee, DirectoryError>>;
 
     /// Every employee with their biometric record (for the sweep).
-    fn list_angajati(&self) -> BoxFuture<'_, Result<Vec<Angajat>, DirectoryError>>;
+    fn list_angajati(&self) -> BoxFuture<'_, Result<Vec<Employee>, DirectoryError>>;
 
     /// Every active terminal, in a stable order; unusable rows come back as `Err` entries.
     fn get_active_devices(&self) -> BoxFuture<'_, Result<Vec<DeviceEntry>, DirectoryError>>;

@@ -17,7 +17,7 @@ use super::rows::{angajat_from_row, device_from_row};
 use super::{Directory, DirectoryError};
 use crate::config::DeviceDefaults;
 use crate::config::{SupabaseSettings, Tables};
-use crate::models::{Angajat, DeviceEntry};
+use crate::models::{DeviceEntry, Employee};
 
 /// Largest PostgREST reply read (the device list is the big one).
 const MAX_REPLY_BYTES: usize = 8 * 1024 * 1024;
@@ -179,7 +179,7 @@ impl Directory for PostgrestDirectory {
     fn get_angajat_with_biometrie(
         &self,
         id: Uuid,
-    ) -> BoxFuture<'_, Result<Angajat, DirectoryError>> {
+    ) -> BoxFuture<'_, Result<Employee, DirectoryError>> {
         Box::pin(async move {
             let select = format!("*,{}(*)", self.tables.biometrie);
             let id_filter = format!("eq.{id}");
@@ -196,7 +196,7 @@ impl Directory for PostgrestDirectory {
         })
     }
 
-    fn list_angajati(&self) -> BoxFuture<'_, Result<Vec<Angajat>, DirectoryError>> {
+    fn list_angajati(&self) -> BoxFuture<'_, Result<Vec<Employee>, DirectoryError>> {
         Box::pin(async move {
             let select = format!("*,{}(*)", self.tables.biometrie);
             let mut all = Vec::new();

@@ -10,12 +10,12 @@ use uuid::Uuid;
 use super::DirectoryError;
 use crate::config::{DeviceDefaults, Tables};
 use crate::models::{
-    Angajat, Biometrie, Bound, BoundValue, Device, DeviceEntry, InvalidDevice, Validity,
+    BiometricRecord, Bound, BoundValue, Device, DeviceEntry, Employee, InvalidDevice, Validity,
 };
 
 /// Decodes an `angajati` row with its embedded `biometrie` (object, one-element array, or null)
 /// and, when `tables` names them, its validity columns.
-pub fn angajat_from_row(row: &Value, tables: &Tables) -> Result<Angajat, DirectoryError> {
+pub fn angajat_from_row(row: &Value, tables: &Tables) -> Result<Employee, DirectoryError> {
     let biometrie_key = tables.biometrie.as_str();
     let map = row
         .as_object()
@@ -40,11 +40,11 @@ pub fn angajat_from_row(row: &Value, tables: &Tables) -> Result<Angajat, Directo
             "EMPLOYEE_VALID_UNTIL_COLUMN",
         )?,
     };
-    Ok(Angajat {
+    Ok(Employee {
         id,
-        nume: text(map, "nume").unwrap_or_default(),
-        prenume: text(map, "prenume").unwrap_or_default(),
-        biometrie,
+        last_name: text(map, "nume").unwrap_or_default(),
+        first_name: text(map, "prenume").unwrap_or_default(),
+        biometrics: biometrie,
         validity,
     })
 }
@@ -77,10 +77,10 @@ fn bound(
     }
 }
 
-fn biometrie_from(b: &Map<String, Value>) -> Biometrie {
-    Biometrie {
+fn biometrie_from(b: &Map<String, Value>) -> BiometricRecord {
+    BiometricRecord {
         employee_no: text(b, "employee_no"),
-        foto_fata_url: text(b, "foto_fata_url"),
+        photo_url: text(b, "foto_fata_url"),
     }
 }
 
@@ -197,6 +197,8 @@ fn text_of(v: &Value) -> Option<String> {
 mod tests {
     use secrecy::ExposeSecret;
     use serde_json::json;
+
+    use crate::models::Enrolled;
 
     use super::*;
 

@@ -117,7 +117,7 @@ async fn the_debug_endpoint_calls_only_the_allowed_networks() {
 async fn the_debug_endpoint_builds_its_terminal_like_a_devices_row() {
     let f = Fixture::memory().await;
     let t = terminal(Faults::default()).await;
-    t.add_person(build_person("88", "X").unwrap());
+    t.add_person(build_person(&"88".parse().unwrap(), "X"));
     let url = f.photos.put("88.jpg", jpeg(7));
     let device = json!({"ip": "localhost", "port": t.addr().port(), "username": "admin", "password": PASSWORD});
     let (status, body) = f

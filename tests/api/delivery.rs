@@ -130,7 +130,7 @@ async fn a_rejected_picture_waits_for_a_new_photo_and_is_not_retried() {
     // By URL, so the terminal (not the service's picture pipeline) is the one that refuses it.
     let f = Fixture::on(Store::memory(), |s| {
         fast_retries(s);
-        s.photo.delivery = hikvision_sync::config::PhotoDelivery::Url;
+        s.photo.delivery = hikvision_sync::config::PhotoTransferMode::Url;
     })
     .await;
     let t = terminal(Faults::default()).await;

@@ -46,7 +46,7 @@ async fn person_and_face_lifecycle() {
     let t = terminal(Faults::default()).await;
     let (c, tt) = (client(3_000), target(&t, PASSWORD));
     let photos = PhotoServer::start().await.unwrap();
-    let person = build_person("1001", "Ion Popescu").unwrap();
+    let person = build_person(&"1001".parse().unwrap(), "Ion Popescu");
 
     c.add_person(&tt, &person).await.unwrap();
     let dup = c.add_person(&tt, &person).await.unwrap_err();
@@ -59,33 +59,39 @@ async fn person_and_face_lifecycle() {
         "Terminal refused the request: this person already exists on the terminal (employeeNoAlreadyExist, checkUser)"
     );
     assert_eq!(
-        c.find_person(&tt, "1001").await.unwrap().map(|p| p.name),
+        c.find_person(&tt, &"1001".parse().unwrap())
+            .await
+            .unwrap()
+            .map(|p| p.name),
         Some("Ion Popescu".into())
     );
-    assert_eq!(c.find_person(&tt, "9999").await.unwrap(), None);
+    assert_eq!(
+        c.find_person(&tt, &"9999".parse().unwrap()).await.unwrap(),
+        None
+    );
 
     let first = photo(&photos, "a.jpg", jpeg(1)).await;
     let ok = c
-        .add_face_image_to_device(&tt, "1001", &first)
+        .add_face_image_to_device(&tt, &"1001".parse().unwrap(), &first)
         .await
         .unwrap();
     assert_eq!(ok.fpid.as_deref(), Some("1001"));
     assert_eq!(t.face("1001").unwrap().bytes, jpeg(1));
 
     let again = c
-        .add_face_image_to_device(&tt, "1001", &first)
+        .add_face_image_to_device(&tt, &"1001".parse().unwrap(), &first)
         .await
         .unwrap_err();
     assert_eq!(rejection_code(&again), "deviceUserAlreadyExistFace");
 
     let second = photo(&photos, "b.jpg", jpeg(2)).await;
-    c.update_face_image_to_device(&tt, "1001", &second)
+    c.update_face_image_to_device(&tt, &"1001".parse().unwrap(), &second)
         .await
         .unwrap();
     assert_eq!(t.face("1001").unwrap().bytes, jpeg(2));
 
     let third = FacePicture::Jpeg(Bytes::from(jpeg(3)).into());
-    c.setup_face_image_on_device(&tt, "1001", &third)
+    c.setup_face_image_on_device(&tt, &"1001".parse().unwrap(), &third)
         .await
         .unwrap();
     let face = t.face("1001").unwrap();
@@ -94,7 +100,10 @@ async fn person_and_face_lifecycle() {
         (Bytes::from(jpeg(3)), "multipart")
     );
 
-    let found = c.search_faces(&tt, Some("1001")).await.unwrap();
+    let found = c
+        .search_faces(&tt, Some(&"1001".parse().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(
         found
             .match_list
@@ -119,7 +128,7 @@ async fn faces_need_an_enrolled_person_and_fdmodify_needs_an_existing_face() {
     let pic = photo(&photos, "a.jpg", jpeg(4)).await;
 
     let unknown = c
-        .add_face_image_to_device(&tt, "404", &pic)
+        .add_face_image_to_device(&tt, &"404".parse().unwrap(), &pic)
         .await
         .unwrap_err();
     assert!(
@@ -133,9 +142,9 @@ async fn faces_need_an_enrolled_person_and_fdmodify_needs_an_existing_face() {
         "{unknown}"
     );
 
-    t.add_person(build_person("5", "X").unwrap());
+    t.add_person(build_person(&"5".parse().unwrap(), "X"));
     let no_face = c
-        .update_face_image_to_device(&tt, "5", &pic)
+        .update_face_image_to_device(&tt, &"5".parse().unwrap(), &pic)
         .await
         .unwrap_err();
     assert!(no_face.rejection().is_some(), "{no_face:?}");
@@ -147,11 +156,11 @@ async fn picture_problems_are_reported_as_photo_rejections() {
     let t = terminal(Faults::default()).await;
     let (c, tt) = (client(5_000), target(&t, PASSWORD));
     let photos = PhotoServer::start().await.unwrap();
-    t.add_person(build_person("7", "X").unwrap());
+    t.add_person(build_person(&"7".parse().unwrap(), "X"));
 
     let not_image = photo(&photos, "x.txt", b"hello, not a picture".to_vec()).await;
     let e = c
-        .add_face_image_to_device(&tt, "7", &not_image)
+        .add_face_image_to_device(&tt, &"7".parse().unwrap(), &not_image)
         .await
         .unwrap_err();
     assert!(
@@ -163,7 +172,7 @@ async fn picture_problems_are_reported_as_photo_rejections() {
     big.resize(201 * 1024, 0);
     let too_big = photo(&photos, "big.jpg", big).await;
     let e = c
-        .add_face_image_to_device(&tt, "7", &too_big)
+        .add_face_image_to_device(&tt, &"7".parse().unwrap(), &too_big)
         .await
         .unwrap_err();
     assert_eq!(rejection_code(&e), "pictureSizeExceedLimit");
@@ -171,7 +180,7 @@ async fn picture_problems_are_reported_as_photo_rejections() {
 
     let missing = FacePicture::Url(photos.base.join("nope.jpg").unwrap());
     let e = c
-        .add_face_image_to_device(&tt, "7", &missing)
+        .add_face_image_to_device(&tt, &"7".parse().unwrap(), &missing)
         .await
         .unwrap_err();
     assert!(
@@ -312,9 +321,9 @@ async fn firmware_faults_map_to_typed_errors() {
         fdmodify_unsupported: true,
         ..Faults::default()
     });
-    t.add_person(build_person("8", "X").unwrap());
+    t.add_person(build_person(&"8".parse().unwrap(), "X"));
     let e = c
-        .update_face_image_to_device(&target(&t, PASSWORD), "8", &pic)
+        .update_face_image_to_device(&target(&t, PASSWORD), &"8".parse().unwrap(), &pic)
         .await
         .unwrap_err();
     assert_eq!(rejection_code(&e), "notSupport");
@@ -329,7 +338,7 @@ async fn firmware_faults_map_to_typed_errors() {
         ..Faults::default()
     });
     let e = c
-        .add_face_image_to_device(&target(&t, PASSWORD), "8", &pic)
+        .add_face_image_to_device(&target(&t, PASSWORD), &"8".parse().unwrap(), &pic)
         .await
         .unwrap_err();
     assert!(
@@ -342,7 +351,7 @@ async fn firmware_faults_map_to_typed_errors() {
         ..Faults::default()
     });
     let e = c
-        .add_face_image_to_device(&target(&t, PASSWORD), "8", &pic)
+        .add_face_image_to_device(&target(&t, PASSWORD), &"8".parse().unwrap(), &pic)
         .await
         .unwrap_err();
     assert_eq!(rejection_code(&e), "urlDownloadFail");
@@ -353,14 +362,17 @@ async fn firmware_faults_map_to_typed_errors() {
         ..Faults::default()
     });
     let dup = c
-        .add_person(&target(&t, PASSWORD), &build_person("8", "X").unwrap())
+        .add_person(
+            &target(&t, PASSWORD),
+            &build_person(&"8".parse().unwrap(), "X"),
+        )
         .await
         .unwrap_err();
     assert!(
         dup.rejection().is_some_and(|r| r.person_exists()),
         "old-firmware XML is understood: {dup:?}"
     );
-    c.add_face_image_to_device(&target(&t, PASSWORD), "8", &pic)
+    c.add_face_image_to_device(&target(&t, PASSWORD), &"8".parse().unwrap(), &pic)
         .await
         .unwrap();
 }
@@ -390,21 +402,21 @@ async fn garbage_empty_and_oversized_replies_are_typed_errors() {
 
     let garbage = raw_server(StatusCode::OK, b"\x00\x01garbage".to_vec()).await;
     let e = c
-        .add_face_image_to_device(&garbage, "1", &pic)
+        .add_face_image_to_device(&garbage, &"1".parse().unwrap(), &pic)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("not an ISAPI reply"), "{e}");
 
     let empty = raw_server(StatusCode::OK, Vec::new()).await;
     let e = c
-        .add_face_image_to_device(&empty, "1", &pic)
+        .add_face_image_to_device(&empty, &"1".parse().unwrap(), &pic)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("empty body"), "{e}");
 
     let huge = raw_server(StatusCode::OK, vec![b'x'; 10 * 1024 * 1024]).await;
     let e = c
-        .add_face_image_to_device(&huge, "1", &pic)
+        .add_face_image_to_device(&huge, &"1".parse().unwrap(), &pic)
         .await
         .unwrap_err();
     assert!(

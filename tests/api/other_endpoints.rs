@@ -17,8 +17,8 @@ async fn photo_only_posts_face_data_record_and_never_fdmodify() {
         terminal(Faults::default()).await,
     );
     let no = unique_employee_no();
-    fresh.add_person(build_person(&no, "Ion Popescu").unwrap());
-    has_face.add_person(build_person(&no, "Ion Popescu").unwrap());
+    fresh.add_person(build_person(&no.parse().unwrap(), "Ion Popescu"));
+    has_face.add_person(build_person(&no.parse().unwrap(), "Ion Popescu"));
     has_face.set_face(no.as_str(), jpeg(1));
     let url = photos.put(&format!("{no}.jpg"), jpeg(2));
     let id = rest.insert_angajat(Some(&no), Some(&url)).await;
@@ -83,7 +83,7 @@ async fn full_sync_enrols_the_person_then_the_face() {
         terminal(Faults::default()).await,
     );
     let no = unique_employee_no();
-    known.add_person(build_person(&no, "Ion Popescu").unwrap());
+    known.add_person(build_person(&no.parse().unwrap(), "Ion Popescu"));
     let url = photos.put(&format!("{no}.jpg"), jpeg(3));
     let id = rest.insert_angajat(Some(&no), Some(&url)).await;
     rest.set_devices(vec![
@@ -133,7 +133,7 @@ async fn the_debug_endpoint_runs_the_update_flow_on_one_terminal() {
         ..Faults::default()
     })
     .await;
-    t.add_person(build_person("77", "X").unwrap());
+    t.add_person(build_person(&"77".parse().unwrap(), "X"));
     let url = photos.put("77.jpg", jpeg(4));
 
     let (status, body) = app

@@ -324,7 +324,10 @@ async fn a_resync_enrols_with_one_call_each_and_falls_back_on_firmware_without_s
         .await;
     let numbers = staff(&f, 3).await;
     // Already on the modern terminal under an old name and with an old face: add-or-edit fixes both.
-    modern.add_person(hikvision_isapi::build_person(&numbers[0], "Name Before Marriage").unwrap());
+    modern.add_person(hikvision_isapi::build_person(
+        &numbers[0].parse().unwrap(),
+        "Name Before Marriage",
+    ));
     modern.set_face(numbers[0].clone(), jpeg(200));
     modern.clear_request_log();
 

@@ -143,7 +143,7 @@ async fn no_secret_appears_in_any_log_line_or_response() {
     let mistyped = terminal_with(DEVICE_PW).await;
     let no = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
     for t in [&own, &by_default, &mistyped] {
-        t.add_person(build_person(&no, "Ion Popescu").unwrap());
+        t.add_person(build_person(&no.parse().unwrap(), "Ion Popescu"));
         t.set_face(&no, jpeg(1));
     }
     let url = photos.put(&format!("faces/{no}.jpg"), jpeg(2));

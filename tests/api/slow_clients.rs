@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 use futures::future::BoxFuture;
 use hikvision_sync::config::HttpOptions;
-use hikvision_sync::models::{Angajat, DeviceEntry};
+use hikvision_sync::models::{DeviceEntry, Employee};
 use hikvision_sync::startup::Application;
 use hikvision_sync::supabase::{Directory, DirectoryError, MemoryDirectory};
 use serde_json::{Value, json};
@@ -303,7 +303,7 @@ impl Directory for SlowDirectory {
     fn get_angajat_with_biometrie(
         &self,
         id: Uuid,
-    ) -> BoxFuture<'_, Result<Angajat, DirectoryError>> {
+    ) -> BoxFuture<'_, Result<Employee, DirectoryError>> {
         Box::pin(async move {
             tokio::time::sleep(self.delay).await;
             self.inner.get_angajat_with_biometrie(id).await
@@ -318,7 +318,7 @@ impl Directory for SlowDirectory {
         self.inner.ping()
     }
 
-    fn list_angajati(&self) -> BoxFuture<'_, Result<Vec<Angajat>, DirectoryError>> {
+    fn list_angajati(&self) -> BoxFuture<'_, Result<Vec<Employee>, DirectoryError>> {
         self.inner.list_angajati()
     }
 }

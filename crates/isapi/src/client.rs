@@ -11,6 +11,7 @@ use serde::Serialize;
 use url::Url;
 
 use crate::call::TerminalCall;
+use crate::employee_no::EmployeeNo;
 use crate::error::IsapiError;
 use crate::multipart;
 use crate::observer::{CallObserver, CallOutcome};
@@ -77,7 +78,7 @@ impl FaceCall {
         }
     }
 
-    fn payload(self, employee_no: &str, url: Option<&str>) -> Result<FaceRecord, IsapiError> {
+    fn payload(self, employee_no: &EmployeeNo, url: Option<&str>) -> FaceRecord {
         match self {
             Self::Modify => build_face_image_update_payload(employee_no, url),
             Self::Record | Self::SetUp => build_face_image_payload(employee_no, url),
@@ -185,13 +186,13 @@ impl IsapiClient {
         &self,
         call: FaceCall,
         t: &Terminal,
-        employee_no: &str,
+        employee_no: &EmployeeNo,
         picture: &FacePicture,
     ) -> Result<ResponseStatus, IsapiError> {
         let body = match picture {
-            FacePicture::Url(url) => json(&call.payload(employee_no, Some(url.as_str()))?)?,
+            FacePicture::Url(url) => json(&call.payload(employee_no, Some(url.as_str())))?,
             FacePicture::Jpeg(jpeg) => Body::Multipart(jpeg.body(call, employee_no, || {
-                serde_json::to_vec(&call.payload(employee_no, None)?)
+                serde_json::to_vec(&call.payload(employee_no, None))
                     .map_err(|e| IsapiError::InvalidRequest(e.to_string()))
             })?),
         };
@@ -203,7 +204,7 @@ impl IsapiClient {
     pub async fn add_face_image_to_device(
         &self,
         t: &Terminal,
-        employee_no: &str,
+        employee_no: &EmployeeNo,
         picture: &FacePicture,
     ) -> Result<ResponseStatus, IsapiError> {
         self.face(FaceCall::Record, t, employee_no, picture).await
@@ -213,7 +214,7 @@ impl IsapiClient {
     pub async fn update_face_image_to_device(
         &self,
         t: &Terminal,
-        employee_no: &str,
+        employee_no: &EmployeeNo,
         picture: &FacePicture,
     ) -> Result<ResponseStatus, IsapiError> {
         self.face(FaceCall::Modify, t, employee_no, picture).await
@@ -223,7 +224,7 @@ impl IsapiClient {
     pub async fn setup_face_image_on_device(
         &self,
         t: &Terminal,
-        employee_no: &str,
+        employee_no: &EmployeeNo,
         picture: &FacePicture,
     ) -> Result<ResponseStatus, IsapiError> {
         self.face(FaceCall::SetUp, t, employee_no, picture).await

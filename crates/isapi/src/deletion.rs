@@ -1,14 +1,13 @@
 //! Deleting persons and faces, and counting what a terminal holds.
 //!
 //! A `UserInfo/Delete` without a list deletes every person (`docs/isapi.md`, "Deletion danger"),
-//! so both deletes take an [`EmployeeNoList`], which cannot be empty, and check each employeeNo
-//! before anything is sent. Deletes are idempotent: "this person (face) does not exist" counts
+//! so both deletes take an [`EmployeeNoList`], which cannot be empty and holds only checked
+//! numbers ([`crate::EmployeeNo`]). Deletes are idempotent: "this person (face) does not exist" counts
 //! as done.
 
 use crate::call::TerminalCall;
 use crate::client::{Body, IsapiClient, json};
 use crate::error::IsapiError;
-use crate::payload::check_employee_no;
 use crate::reply::{parse_json, parse_status};
 use crate::sub_status::Meaning;
 use crate::terminal::Terminal;
@@ -91,17 +90,9 @@ impl IsapiClient {
         kind: Deletion,
         persons: &EmployeeNoList,
     ) -> Result<(), IsapiError> {
-        for employee_no in persons.iter() {
-            if check_employee_no(employee_no)? != employee_no {
-                return Err(IsapiError::InvalidRequest(format!(
-                    "the employee_no '{employee_no}' has surrounding spaces"
-                )));
-            }
-        }
         match self.delete_once(t, kind, persons).await {
             Err(e) if kind.already_gone(&e) && persons.len() > 1 => {
-                for employee_no in persons.iter() {
-                    let one = EmployeeNoList::new(employee_no, []);
+                for one in persons.singles() {
                     match self.delete_once(t, kind, &one).await {
                         Err(e) if kind.already_gone(&e) => {}
                         other => other?,

@@ -1,7 +1,8 @@
 //! A client for HikVision access-control face terminals over ISAPI (HTTP + Digest auth).
 //!
 //! What is here: the wire types ([`wire`]), the terminal's `subStatusCode` as an enum
-//! ([`SubStatus`]), every call by name ([`TerminalCall`]), one typed error with one
+//! ([`SubStatus`]), every call by name ([`TerminalCall`]), the employee number checked once
+//! ([`EmployeeNo`]), one typed error with one
 //! classification ([`IsapiError`], [`ErrorClass`]), payload builders, multipart uploads and the
 //! client itself ([`IsapiClient`]): writes, deletes that cannot name nobody
 //! ([`wire::EmployeeNoList`]), counts, and listings paged to the terminal's end marker. What is
@@ -12,6 +13,7 @@
 mod call;
 mod client;
 mod deletion;
+mod employee_no;
 mod error;
 mod events;
 #[cfg(any(test, feature = "fuzz-support"))]
@@ -28,11 +30,10 @@ pub mod wire;
 
 pub use call::TerminalCall;
 pub use client::{ClientOptions, FaceCall, FacePicture, IsapiClient};
+pub use employee_no::{EmployeeNo, InvalidEmployeeNo};
 pub use error::{ErrorClass, IsapiError, Rejection};
 pub use observer::{CallObserver, CallOutcome};
-pub use payload::{
-    build_face_image_payload, build_face_image_update_payload, build_person, check_employee_no,
-};
+pub use payload::{build_face_image_payload, build_face_image_update_payload, build_person};
 pub use reply::{RawReply, parse_json, parse_status, parse_xml};
 pub use sub_status::{Meaning, SubStatus};
 pub use terminal::Terminal;

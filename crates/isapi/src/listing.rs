@@ -5,11 +5,12 @@ use std::collections::HashSet;
 
 use crate::call::TerminalCall;
 use crate::client::{IsapiClient, json};
+use crate::employee_no::EmployeeNo;
 use crate::error::IsapiError;
 use crate::reply::parse_json;
 use crate::terminal::Terminal;
 use crate::wire::{
-    EmployeeNo, FACE_LIB_TYPE, FDID, FaceMatch, FaceSearchCond, FaceSearchReply,
+    EmployeeNoEntry, FACE_LIB_TYPE, FDID, FaceMatch, FaceSearchCond, FaceSearchReply,
     MAX_SEARCH_RESULTS, UserInfo, UserInfoSearchCond, UserInfoSearchEnvelope, UserInfoSearchReply,
     UserInfoSearchReplyEnvelope,
 };
@@ -34,17 +35,17 @@ impl IsapiClient {
     pub async fn find_person(
         &self,
         t: &Terminal,
-        employee_no: &str,
+        employee_no: &EmployeeNo,
     ) -> Result<Option<UserInfo>, IsapiError> {
         let search_id = uuid::Uuid::new_v4().simple().to_string();
-        let named = vec![EmployeeNo {
+        let named = vec![EmployeeNoEntry {
             employee_no: employee_no.to_string(),
         }];
         let found = self.user_search(t, &search_id, 0, 1, named).await?;
         Ok(found
             .user_info
             .into_iter()
-            .find(|u| u.employee_no == employee_no))
+            .find(|u| *employee_no == u.employee_no.as_str()))
     }
 
     /// POST UserInfo/Search: one page of all persons, from `position`. `max_results` is capped
@@ -92,9 +93,10 @@ impl IsapiClient {
     pub async fn search_faces(
         &self,
         t: &Terminal,
-        employee_no: Option<&str>,
+        employee_no: Option<&EmployeeNo>,
     ) -> Result<FaceSearchReply, IsapiError> {
-        self.face_search(t, 0, employee_no).await
+        self.face_search(t, 0, employee_no.map(EmployeeNo::as_str))
+            .await
     }
 
     /// POST FDSearch: one page of all faces of the employee library, from `position`.
@@ -126,9 +128,16 @@ impl IsapiClient {
 
     /// Whether the terminal holds a face for `employee_no` (FDSearch for its FPID): the
     /// read-back check after a face write.
-    pub async fn find_face(&self, t: &Terminal, employee_no: &str) -> Result<bool, IsapiError> {
-        let found = self.face_search(t, 0, Some(employee_no)).await?;
-        Ok(found.match_list.iter().any(|f| f.fpid == employee_no))
+    pub async fn find_face(
+        &self,
+        t: &Terminal,
+        employee_no: &EmployeeNo,
+    ) -> Result<bool, IsapiError> {
+        let found = self.face_search(t, 0, Some(employee_no.as_str())).await?;
+        Ok(found
+            .match_list
+            .iter()
+            .any(|f| *employee_no == f.fpid.as_str()))
     }
 
     async fn user_search(
@@ -137,7 +146,7 @@ impl IsapiClient {
         search_id: &str,
         position: u32,
         max_results: u32,
-        employee_no_list: Vec<EmployeeNo>,
+        employee_no_list: Vec<EmployeeNoEntry>,
     ) -> Result<UserInfoSearchReply, IsapiError> {
         let body = json(&UserInfoSearchEnvelope {
             cond: UserInfoSearchCond {

@@ -1,56 +1,33 @@
 //! Request bodies for the face and person calls (`docs/owner-plan.md`'s `_build_face_image_payload` and
 //! `_build_face_image_update_payload`).
 
-use crate::error::IsapiError;
-use crate::wire::{
-    DEFAULT_FACE_ID, FACE_LIB_TYPE, FDID, FaceRecord, MAX_EMPLOYEE_NO_BYTES, RightPlan, UserInfo,
-    Valid,
-};
-
-/// Checks an employeeNo the way a terminal will: non-empty, at most 32 bytes.
-pub fn check_employee_no(employee_no: &str) -> Result<&str, IsapiError> {
-    let trimmed = employee_no.trim();
-    if trimmed.is_empty() {
-        return Err(IsapiError::InvalidRequest(
-            "the employee_no is empty".into(),
-        ));
-    }
-    if trimmed.len() > MAX_EMPLOYEE_NO_BYTES {
-        return Err(IsapiError::InvalidRequest(format!(
-            "the employee_no '{trimmed}' is {} bytes long; terminals accept at most {MAX_EMPLOYEE_NO_BYTES}",
-            trimmed.len()
-        )));
-    }
-    Ok(trimmed)
-}
+use crate::employee_no::EmployeeNo;
+use crate::wire::{DEFAULT_FACE_ID, FACE_LIB_TYPE, FDID, FaceRecord, RightPlan, UserInfo, Valid};
 
 /// FaceDataRecord (POST) body: `{faceLibType, FDID, FPID, faceURL}`; without a URL it is the JSON
 /// part of a multipart upload.
-pub fn build_face_image_payload(
-    employee_no: &str,
-    face_url: Option<&str>,
-) -> Result<FaceRecord, IsapiError> {
-    Ok(FaceRecord {
+pub fn build_face_image_payload(employee_no: &EmployeeNo, face_url: Option<&str>) -> FaceRecord {
+    FaceRecord {
         face_lib_type: FACE_LIB_TYPE.into(),
         fdid: FDID.into(),
-        fpid: check_employee_no(employee_no)?.into(),
+        fpid: employee_no.to_string(),
         face_id: None,
         face_url: face_url.map(Into::into),
-    })
+    }
 }
 
 /// FDModify (PUT) body, the owner's payload: the FaceDataRecord fields plus `faceID: "1"`.
 pub fn build_face_image_update_payload(
-    employee_no: &str,
+    employee_no: &EmployeeNo,
     face_url: Option<&str>,
-) -> Result<FaceRecord, IsapiError> {
-    let mut record = build_face_image_payload(employee_no, face_url)?;
+) -> FaceRecord {
+    let mut record = build_face_image_payload(employee_no, face_url);
     record.face_id = Some(DEFAULT_FACE_ID.into());
-    Ok(record)
+    record
 }
 
 /// A normal person with access to door 1 on the all-day schedule, valid for ten years from 2020.
-pub fn build_person(employee_no: &str, name: &str) -> Result<UserInfo, IsapiError> {
+pub fn build_person(employee_no: &EmployeeNo, name: &str) -> UserInfo {
     // Terminals cap the name at 32 bytes in many firmware versions; cut on a char boundary.
     let mut short = String::new();
     for c in name.trim().chars() {
@@ -59,8 +36,8 @@ pub fn build_person(employee_no: &str, name: &str) -> Result<UserInfo, IsapiErro
         }
         short.push(c);
     }
-    Ok(UserInfo {
-        employee_no: check_employee_no(employee_no)?.into(),
+    UserInfo {
+        employee_no: employee_no.to_string(),
         name: short,
         user_type: "normal".into(),
         valid: Some(Valid {
@@ -76,17 +53,21 @@ pub fn build_person(employee_no: &str, name: &str) -> Result<UserInfo, IsapiErro
         }],
         num_of_face: None,
         face_url: None,
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn no(text: &str) -> EmployeeNo {
+        text.parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[test]
     fn update_payload_is_the_owners_shape() {
-        let p = build_face_image_update_payload("42", Some("http://h/a.jpg")).ok();
-        let json = p.and_then(|p| serde_json::to_value(p).ok());
+        let p = build_face_image_update_payload(&no("42"), Some("http://h/a.jpg"));
+        let json = serde_json::to_value(p).ok();
         assert_eq!(
             json,
             Some(serde_json::json!({
@@ -98,8 +79,8 @@ mod tests {
 
     #[test]
     fn record_payload_has_no_face_id() {
-        let p = build_face_image_payload("42", None).ok();
-        let json = p.and_then(|p| serde_json::to_value(p).ok());
+        let p = build_face_image_payload(&no("42"), None);
+        let json = serde_json::to_value(p).ok();
         assert_eq!(
             json,
             Some(serde_json::json!({"faceLibType": "blackFD", "FDID": "1", "FPID": "42"}))
@@ -107,15 +88,8 @@ mod tests {
     }
 
     #[test]
-    fn employee_numbers_are_checked() {
-        assert!(build_face_image_payload(" ", None).is_err());
-        assert!(build_face_image_payload(&"9".repeat(33), None).is_err());
-        assert!(build_face_image_payload(&"9".repeat(32), None).is_ok());
-    }
-
-    #[test]
     fn long_names_are_cut_on_a_char_boundary() {
-        let p = build_person("1", &"Ș".repeat(40)).ok();
-        assert_eq!(p.map(|p| p.name.len()), Some(32));
+        let p = build_person(&no("1"), &"Ș".repeat(40));
+        assert_eq!(p.name.len(), 32);
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 
 use crate::client::FaceCall;
+use crate::employee_no::EmployeeNo;
 use crate::error::IsapiError;
 use crate::multipart::{self, MultipartBody, Part};
 
@@ -23,7 +24,7 @@ pub struct PushedJpeg {
 #[derive(Debug)]
 struct Encoded {
     call: FaceCall,
-    employee_no: String,
+    employee_no: EmployeeNo,
     body: MultipartBody,
 }
 
@@ -46,13 +47,13 @@ impl PushedJpeg {
     pub(crate) fn body(
         &self,
         call: FaceCall,
-        employee_no: &str,
+        employee_no: &EmployeeNo,
         record: impl FnOnce() -> Result<Vec<u8>, IsapiError>,
     ) -> Result<MultipartBody, IsapiError> {
         let mut bodies = self.bodies.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(found) = bodies
             .iter()
-            .find(|e| e.call == call && e.employee_no == employee_no)
+            .find(|e| e.call == call && e.employee_no == *employee_no)
         {
             return Ok(found.body.clone());
         }
@@ -76,7 +77,7 @@ impl PushedJpeg {
         }
         bodies.push(Encoded {
             call,
-            employee_no: employee_no.to_owned(),
+            employee_no: employee_no.clone(),
             body: body.clone(),
         });
         Ok(body)
@@ -98,16 +99,17 @@ mod tests {
         let jpeg = PushedJpeg::new(Bytes::from_static(&[0xFF, 0xD8, 0xFF, 0xD9]));
         let copy = jpeg.clone();
         let record = || Ok(b"{\"FPID\":\"7\"}".to_vec());
-        let first = jpeg.body(FaceCall::Modify, "7", record).unwrap();
+        let seven: EmployeeNo = "7".parse().unwrap();
+        let first = jpeg.body(FaceCall::Modify, &seven, record).unwrap();
         let again = copy
-            .body(FaceCall::Modify, "7", || panic!("built twice"))
+            .body(FaceCall::Modify, &seven, || panic!("built twice"))
             .unwrap();
         assert_eq!(
             first.bytes.as_ptr(),
             again.bytes.as_ptr(),
             "the same bytes, not a copy"
         );
-        let other = copy.body(FaceCall::SetUp, "7", record).unwrap();
+        let other = copy.body(FaceCall::SetUp, &seven, record).unwrap();
         assert_ne!(first.bytes.as_ptr(), other.bytes.as_ptr());
         let text = String::from_utf8_lossy(&first.bytes);
         assert!(text.contains("name=\"FaceDataRecord\"") && text.contains("filename=\"face.jpg\""));

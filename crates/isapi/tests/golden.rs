@@ -7,7 +7,7 @@ mod examples;
 
 use bytes::Bytes;
 use hikvision_isapi::wire::{
-    DeviceInfo, EmployeeNo, EmployeeNoList, FaceDeleteBody, FaceSearchCond, FaceSearchReply,
+    DeviceInfo, EmployeeNoEntry, EmployeeNoList, FaceDeleteBody, FaceSearchCond, FaceSearchReply,
     FdLibCapabilities, UserInfoCountEnvelope, UserInfoDelCond, UserInfoDelEnvelope,
     UserInfoEnvelope, UserInfoSearchCond, UserInfoSearchEnvelope, UserInfoSearchReplyEnvelope,
 };
@@ -92,7 +92,7 @@ fn login_failures_say_attempts_left_and_lock_time() {
 #[test]
 fn the_person_body_is_the_documented_one() {
     let doc = examples::json("user-info-record");
-    let built = build_person("1042", "Ion Popescu").unwrap();
+    let built = build_person(&"1042".parse().unwrap(), "Ion Popescu");
     assert_eq!(value_of(&UserInfoEnvelope { user_info: built }), doc);
     let parsed: UserInfoEnvelope = serde_json::from_value(doc).unwrap();
     assert_eq!(parsed.user_info.employee_no, "1042");
@@ -102,15 +102,21 @@ fn the_person_body_is_the_documented_one() {
 fn face_bodies_are_the_documented_ones() {
     let url = "http://192.168.1.10:8080/photos/1042.jpg";
     assert_eq!(
-        value_of(&build_face_image_payload("1042", Some(url)).unwrap()),
+        value_of(&build_face_image_payload(
+            &"1042".parse().unwrap(),
+            Some(url)
+        )),
         examples::json("face-data-record-url")
     );
     assert_eq!(
-        value_of(&build_face_image_update_payload("1042", Some(url)).unwrap()),
+        value_of(&build_face_image_update_payload(
+            &"1042".parse().unwrap(),
+            Some(url)
+        )),
         examples::json("fdmodify-request")
     );
     assert_eq!(
-        value_of(&build_face_image_payload("1042", None).unwrap()),
+        value_of(&build_face_image_payload(&"1042".parse().unwrap(), None)),
         examples::json("face-data-record-multipart-json")
     );
 }
@@ -122,7 +128,7 @@ fn person_search_bodies_and_replies() {
             search_id: "3f2b8c1e9d4a4f6b8e2a7c5d1b0e9f3a".into(),
             search_result_position: 0,
             max_results: 30,
-            employee_no_list: vec![EmployeeNo {
+            employee_no_list: vec![EmployeeNoEntry {
                 employee_no: "1042".into(),
             }],
         },
@@ -170,7 +176,7 @@ fn face_search_bodies_and_replies() {
 
 #[test]
 fn delete_bodies_always_name_their_persons() {
-    let list = EmployeeNoList::new("1042", ["1043".to_string()]);
+    let list = EmployeeNoList::new("1042".parse().unwrap(), ["1043".parse().unwrap()]);
     let persons = UserInfoDelEnvelope {
         cond: UserInfoDelCond {
             employee_no_list: list.clone(),
@@ -180,7 +186,7 @@ fn delete_bodies_always_name_their_persons() {
         value_of(&persons),
         examples::json("user-info-delete-request")
     );
-    let one = EmployeeNoList::new("1042", []);
+    let one = EmployeeNoList::new("1042".parse().unwrap(), []);
     assert_eq!(
         value_of(&FaceDeleteBody::of(&one)),
         examples::json("fd-delete-request")

@@ -23,7 +23,6 @@ use md5::Md5;
 use sha2::{Digest, Sha256, Sha512_256};
 
 use super::config::TerminalConfig;
-use super::state::Store;
 
 /// Why a request is not let through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,17 +160,18 @@ impl LoginState {
     }
 }
 
-/// Decides whether a request may pass. Never logs the header: it carries a password hash.
+/// Decides whether a request may pass, counting failed logins in `login`. Never logs the header:
+/// it carries a password hash.
 pub(crate) fn authorize(
     config: &TerminalConfig,
     nonces: &NonceIssuer,
-    store: &mut Store,
+    login: &mut LoginState,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<(), Denial> {
     let now = Instant::now();
-    if let Some(unlock_in) = store.login.lock_remaining(now) {
+    if let Some(unlock_in) = login.lock_remaining(now) {
         return Err(Denial::Locked { unlock_in });
     }
     let Some(value) = headers
@@ -205,12 +205,12 @@ pub(crate) fn authorize(
             auth.response.to_ascii_lowercase().as_bytes(),
         );
     if !credentials_ok {
-        return Err(store.login.record_failure(now, config));
+        return Err(login.record_failure(now, config));
     }
     if nonces.check(&auth.nonce) != NonceCheck::Fresh {
         return Err(Denial::Challenge { stale: true });
     }
-    store.login.consecutive_failures = 0;
+    login.consecutive_failures = 0;
     Ok(())
 }
 

@@ -23,10 +23,9 @@ use serde_json::Value;
 
 use super::decode::Envelope;
 use super::paging;
-use super::persons::check_employee_no;
 use super::picture::{check_face_url, check_picture, download};
 use super::reply::{Failure, Outcome, Success, render};
-use super::request::{IsapiRequest, Picture, face_upload, parse_json};
+use super::request::{IsapiRequest, Picture, check_employee_no, face_upload, parse_json};
 use super::state::Store;
 use super::terminal::Terminal;
 

@@ -15,7 +15,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use hikvision_isapi::wire::EmployeeNo;
+use hikvision_isapi::wire::EmployeeNoEntry;
 
 use super::reply::{Failure, Outcome, Success, render};
 use super::request::{IsapiRequest, parse_json};
@@ -72,7 +72,7 @@ struct DetailEnvelope {
 struct Detail {
     mode: String,
     #[serde(rename = "EmployeeNoList", default)]
-    employee_no_list: Vec<EmployeeNo>,
+    employee_no_list: Vec<EmployeeNoEntry>,
 }
 
 /// `PUT /ISAPI/AccessControl/UserInfoDetail/Delete`.

@@ -7,15 +7,15 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use hikvision_isapi::wire::{
-    MAX_EMPLOYEE_NO_BYTES, UserInfo, UserInfoCount, UserInfoCountEnvelope, UserInfoEnvelope,
-    UserInfoSearchEnvelope, UserInfoSearchReply, UserInfoSearchReplyEnvelope, paths,
+    UserInfo, UserInfoCount, UserInfoCountEnvelope, UserInfoEnvelope, UserInfoSearchEnvelope,
+    UserInfoSearchReply, UserInfoSearchReplyEnvelope, paths,
 };
 
 use super::access::valid_is_readable;
 use super::faces::{face_url, faces_base_url};
 use super::paging;
 use super::reply::{Failure, Outcome, Success, render};
-use super::request::{IsapiRequest, parse_json};
+use super::request::{IsapiRequest, check_employee_no, parse_json};
 use super::terminal::Terminal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,14 +58,6 @@ pub(crate) async fn setup(State(t): State<Arc<Terminal>>, req: IsapiRequest) -> 
 pub(crate) async fn search(State(t): State<Arc<Terminal>>, req: IsapiRequest) -> Response {
     let outcome = find(&t, &req);
     render(outcome, &req.url, t.faults().xml_only)
-}
-
-/// Checks an employeeNo the way the terminal does.
-pub(crate) fn check_employee_no(employee_no: &str, field: &str) -> Result<(), Failure> {
-    if employee_no.is_empty() || employee_no.len() > MAX_EMPLOYEE_NO_BYTES {
-        return Err(Failure::bad_parameters(field));
-    }
-    Ok(())
 }
 
 fn write(t: &Terminal, req: &IsapiRequest, kind: Write) -> Outcome {

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
-use hikvision_isapi::wire::FaceRecord;
+use hikvision_isapi::wire::{FaceRecord, MAX_EMPLOYEE_NO_BYTES};
 
 use super::reply::Failure;
 
@@ -122,6 +122,14 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result
         },
         Category::Io | Category::Syntax | Category::Eof => Failure::bad_json_format(),
     })
+}
+
+/// Checks an employeeNo the way the terminal does.
+pub(crate) fn check_employee_no(employee_no: &str, field: &str) -> Result<(), Failure> {
+    if employee_no.is_empty() || employee_no.len() > MAX_EMPLOYEE_NO_BYTES {
+        return Err(Failure::bad_parameters(field));
+    }
+    Ok(())
 }
 
 /// `missing field `employeeNo` at line 1 column 20` -> `employeeNo`.

@@ -159,7 +159,7 @@ async fn gate(State(t): State<Arc<Terminal>>, req: Request, next: Next) -> Respo
             authorize(
                 &t.config,
                 &t.nonces,
-                &mut store,
+                &mut store.login,
                 &parts.method,
                 &parts.uri,
                 &parts.headers,

@@ -201,19 +201,19 @@ async fn find_face_tells_a_stored_face_from_a_missing_one() {
     rig.sim.set_face("1", client_support::picture(1));
     assert!(
         rig.client
-            .find_face(&rig.terminal, "1")
+            .find_face(&rig.terminal, &"1".parse().unwrap())
             .await
             .expect("read")
     );
     assert!(
         !rig.client
-            .find_face(&rig.terminal, "2")
+            .find_face(&rig.terminal, &"2".parse().unwrap())
             .await
             .expect("read")
     );
     assert!(
         !rig.client
-            .find_face(&rig.terminal, "404")
+            .find_face(&rig.terminal, &"404".parse().unwrap())
             .await
             .expect("read")
     );

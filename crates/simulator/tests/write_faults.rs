@@ -49,7 +49,11 @@ async fn on_a_closed_lan_url_writes_fail_and_pushed_pictures_work() {
     let host = PictureHost::start(1).await;
     let by_url = rig
         .client
-        .setup_face_image_on_device(&rig.terminal, "1", &FacePicture::Url(host.url(1)))
+        .setup_face_image_on_device(
+            &rig.terminal,
+            &"1".parse().unwrap(),
+            &FacePicture::Url(host.url(1)),
+        )
         .await;
     let refusal = by_url.as_ref().err().map(IsapiError::class);
     assert_eq!(sub_status(by_url), SubStatus::UrlDownloadFail);
@@ -57,19 +61,23 @@ async fn on_a_closed_lan_url_writes_fail_and_pushed_pictures_work() {
     assert!(rig.sim.face("1").is_none());
 
     rig.client
-        .setup_face_image_on_device(&rig.terminal, "1", &pushed(1))
+        .setup_face_image_on_device(&rig.terminal, &"1".parse().unwrap(), &pushed(1))
         .await
         .expect("multipart works on a closed LAN");
     assert!(
         rig.client
-            .find_face(&rig.terminal, "1")
+            .find_face(&rig.terminal, &"1".parse().unwrap())
             .await
             .expect("read")
     );
 
     put_faults(&rig, json!({"closed_lan": false})).await;
     rig.client
-        .setup_face_image_on_device(&rig.terminal, "2", &FacePicture::Url(host.url(2)))
+        .setup_face_image_on_device(
+            &rig.terminal,
+            &"2".parse().unwrap(),
+            &FacePicture::Url(host.url(2)),
+        )
         .await
         .expect("the URL works once the LAN is open");
     assert_eq!(
@@ -86,17 +94,21 @@ async fn a_terminal_that_acks_without_storing_is_found_out_by_the_read_back() {
     let host = PictureHost::start(1).await;
     let status = rig
         .client
-        .setup_face_image_on_device(&rig.terminal, "1", &FacePicture::Url(host.url(1)))
+        .setup_face_image_on_device(
+            &rig.terminal,
+            &"1".parse().unwrap(),
+            &FacePicture::Url(host.url(1)),
+        )
         .await
         .expect("the terminal says OK");
     assert!(status.is_ok());
     rig.client
-        .add_face_image_to_device(&rig.terminal, "1", &pushed(1))
+        .add_face_image_to_device(&rig.terminal, &"1".parse().unwrap(), &pushed(1))
         .await
         .expect("the terminal says OK again");
     assert!(
         !rig.client
-            .find_face(&rig.terminal, "1")
+            .find_face(&rig.terminal, &"1".parse().unwrap())
             .await
             .expect("read")
     );
@@ -119,17 +131,17 @@ async fn a_full_face_library_refuses_a_new_face_but_replaces_one() {
     assert_eq!(caps.fd_record_data_max_num, Some(2));
     for (seed, no) in ["1", "2"].into_iter().enumerate() {
         rig.client
-            .add_face_image_to_device(&rig.terminal, no, &pushed(seed))
+            .add_face_image_to_device(&rig.terminal, &no.parse().unwrap(), &pushed(seed))
             .await
             .expect("room left");
     }
     let full = rig
         .client
-        .add_face_image_to_device(&rig.terminal, "3", &pushed(99))
+        .add_face_image_to_device(&rig.terminal, &"3".parse().unwrap(), &pushed(99))
         .await;
     assert_eq!(sub_status(full), SubStatus::ExceedMaxFaceNumber);
     rig.client
-        .setup_face_image_on_device(&rig.terminal, "1", &pushed(100))
+        .setup_face_image_on_device(&rig.terminal, &"1".parse().unwrap(), &pushed(100))
         .await
         .expect("a replacement needs no room");
     assert!(rig.sim.face("3").is_none());
@@ -140,14 +152,18 @@ async fn sequential_calls_for_one_person_keep_one_in_flight() {
     let rig = Rig::default().await;
     assert_eq!(rig.sim.max_concurrent_calls_per_person(), 0);
     let host = PictureHost::start(1).await;
-    let person = build_person("7", "Seven").expect("person");
-    let seven = EmployeeNoList::new("7", []);
+    let person = build_person(&"7".parse().unwrap(), "Seven");
+    let seven = EmployeeNoList::new("7".parse().unwrap(), []);
     rig.client
         .setup_person(&rig.terminal, &person)
         .await
         .expect("person");
     rig.client
-        .setup_face_image_on_device(&rig.terminal, "7", &FacePicture::Url(host.url(7)))
+        .setup_face_image_on_device(
+            &rig.terminal,
+            &"7".parse().unwrap(),
+            &FacePicture::Url(host.url(7)),
+        )
         .await
         .expect("face");
     rig.client
@@ -164,11 +180,12 @@ async fn sequential_calls_for_one_person_keep_one_in_flight() {
 
 /// Sends the face writes `a` and `b` at once; both must succeed.
 async fn write_together(rig: &Rig, a: (&str, FacePicture), b: (&str, FacePicture)) {
+    let (a_no, b_no) = (a.0.parse().unwrap(), b.0.parse().unwrap());
     let (first, second) = tokio::join!(
         rig.client
-            .setup_face_image_on_device(&rig.terminal, a.0, &a.1),
+            .setup_face_image_on_device(&rig.terminal, &a_no, &a.1),
         rig.client
-            .setup_face_image_on_device(&rig.terminal, b.0, &b.1),
+            .setup_face_image_on_device(&rig.terminal, &b_no, &b.1),
     );
     first.expect("first write");
     second.expect("second write");

@@ -55,7 +55,10 @@ pub fn enrol(
     name: &str,
     face: Option<impl Into<bytes::Bytes>>,
 ) -> Result<(), hikvision_isapi::IsapiError> {
-    terminal.add_person(hikvision_isapi::build_person(employee_no, name)?);
+    let number: hikvision_isapi::EmployeeNo = employee_no
+        .parse()
+        .map_err(|e| hikvision_isapi::IsapiError::InvalidRequest(format!("{e}")))?;
+    terminal.add_person(hikvision_isapi::build_person(&number, name));
     if let Some(face) = face {
         terminal.set_face(employee_no, face.into());
     }

@@ -1,16 +1,16 @@
 //! Tests of the parent module.
 use super::*;
-use crate::models::Biometrie;
+use crate::models::BiometricRecord;
 use hikvision_isapi::wire::FaceMatch;
 
-fn employee(no: &str, photo: bool) -> Angajat {
-    Angajat {
+fn employee(no: &str, photo: bool) -> Employee {
+    Employee {
         id: Uuid::new_v4(),
-        nume: "P".into(),
-        prenume: "I".into(),
-        biometrie: Some(Biometrie {
+        last_name: "P".into(),
+        first_name: "I".into(),
+        biometrics: Some(BiometricRecord {
             employee_no: Some(no.into()),
-            foto_fata_url: photo.then(|| format!("{no}.jpg")),
+            photo_url: photo.then(|| format!("{no}.jpg")),
         }),
         validity: Default::default(),
     }
@@ -23,7 +23,7 @@ fn face(no: &str) -> FaceMatch {
 #[test]
 fn the_report_sorts_every_person_into_one_place() {
     let person = |no: &str, name: &str| {
-        let mut p = hikvision_isapi::build_person(no, name).unwrap_or_else(|e| panic!("{e}"));
+        let mut p = hikvision_isapi::build_person(&no.parse().unwrap(), name);
         p.name = name.into();
         p
     };
@@ -40,7 +40,7 @@ fn the_report_sorts_every_person_into_one_place() {
         employee("2", true),
         employee("3", true),
     ];
-    let expected: Vec<&Angajat> = staff.iter().collect();
+    let expected: Vec<&Employee> = staff.iter().collect();
     let report = compare(&contents, &expected);
     assert_eq!(report.in_sync, 1);
     assert_eq!(report.face_missing, ["2"]);
@@ -61,7 +61,7 @@ fn a_window_that_differs_from_the_dates_is_reported() {
         other => panic!("{other:?}"),
     };
     let person = |no: &str, begin: &str, end: &str, enable: bool| {
-        let mut p = hikvision_isapi::build_person(no, "P").unwrap_or_else(|e| panic!("{e}"));
+        let mut p = hikvision_isapi::build_person(&no.parse().unwrap(), "P");
         if let Some(v) = p.valid.as_mut() {
             (v.begin_time, v.end_time, v.enable) = (begin.into(), end.into(), enable);
         }
@@ -93,7 +93,7 @@ fn a_window_that_differs_from_the_dates_is_reported() {
         with_end("5"),
         with_end("6"),
     ];
-    let expected: Vec<&Angajat> = staff.iter().collect();
+    let expected: Vec<&Employee> = staff.iter().collect();
     let diffs = compare_validity(&contents, &expected, Tz::UTC);
     let expected_window = WindowView {
         begin: "2020-01-01T00:00:00".into(),

@@ -22,8 +22,9 @@ use hikvision_simulator::{Faults, SimulatedTerminal, TerminalConfig};
 use hikvision_sync::config::{
     DebugOptions, Settings, SupabaseSettings, SyncOptions, Tables, parse_nets,
 };
+use hikvision_sync::picture::{FaceUrlPolicy, FaceUrlScheme};
 use hikvision_sync::startup::{self, Application};
-use hikvision_sync::supabase::{Directory, FaceUrlPolicy, FaceUrlScheme};
+use hikvision_sync::supabase::Directory;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use url::Url;

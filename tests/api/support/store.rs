@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hikvision_sync::config::{Settings, Tables};
-use hikvision_sync::models::{Angajat, Biometrie, Bound, BoundValue, Validity};
+use hikvision_sync::models::{BiometricRecord, Bound, BoundValue, Employee, Validity};
 use hikvision_sync::supabase::{Directory, MemoryDirectory, device_from_row};
 use serde_json::{Value, json};
 use url::Url;
@@ -41,15 +41,16 @@ impl Store {
         match self {
             Self::Memory(dir) => {
                 let id = Uuid::new_v4();
-                let biometrie = (employee_no.is_some() || foto.is_some()).then(|| Biometrie {
-                    employee_no: employee_no.map(Into::into),
-                    foto_fata_url: foto.map(Into::into),
-                });
-                dir.upsert_angajat(Angajat {
+                let biometrie =
+                    (employee_no.is_some() || foto.is_some()).then(|| BiometricRecord {
+                        employee_no: employee_no.map(Into::into),
+                        photo_url: foto.map(Into::into),
+                    });
+                dir.upsert_angajat(Employee {
                     id,
-                    nume: "Popescu".into(),
-                    prenume: "Ion".into(),
-                    biometrie,
+                    last_name: "Popescu".into(),
+                    first_name: "Ion".into(),
+                    biometrics: biometrie,
                     validity: Default::default(),
                 });
                 id
@@ -68,13 +69,13 @@ impl Store {
                     .await
                     .map(|a| a.validity)
                     .unwrap_or_default();
-                dir.upsert_angajat(Angajat {
+                dir.upsert_angajat(Employee {
                     id,
-                    nume: "Popescu".into(),
-                    prenume: "Ion".into(),
-                    biometrie: Some(Biometrie {
+                    last_name: "Popescu".into(),
+                    first_name: "Ion".into(),
+                    biometrics: Some(BiometricRecord {
                         employee_no: employee_no.map(Into::into),
-                        foto_fata_url: foto.map(Into::into),
+                        photo_url: foto.map(Into::into),
                     }),
                     validity,
                 })

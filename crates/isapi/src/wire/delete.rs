@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::EmployeeNo;
+use super::EmployeeNoEntry;
+use crate::employee_no::EmployeeNo;
 
 /// A list of at least one employee number.
 ///
@@ -12,10 +13,11 @@ use super::EmployeeNo;
 /// written:
 ///
 /// ```
-/// use hikvision_isapi::wire::EmployeeNoList;
-/// let two = EmployeeNoList::new("1042", ["1043".to_string()]);
+/// use hikvision_isapi::{EmployeeNo, wire::EmployeeNoList};
+/// let no = |n: &str| n.parse::<EmployeeNo>().unwrap();
+/// let two = EmployeeNoList::new(no("1042"), [no("1043")]);
 /// assert_eq!(two.len(), 2);
-/// assert!(EmployeeNoList::try_from(Vec::<String>::new()).is_err());
+/// assert!(EmployeeNoList::try_from(Vec::<EmployeeNo>::new()).is_err());
 /// ```
 ///
 /// ```compile_fail
@@ -30,7 +32,7 @@ use super::EmployeeNo;
 /// let nobody = hikvision_isapi::wire::EmployeeNoList(Vec::new());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EmployeeNoList(Vec<EmployeeNo>);
+pub struct EmployeeNoList(Vec<EmployeeNoEntry>);
 
 /// The list given was empty: nothing would be named, and the terminal would delete everyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -39,20 +41,23 @@ pub struct EmptyList;
 
 impl EmployeeNoList {
     /// `first` and then `rest`.
-    pub fn new(first: impl Into<String>, rest: impl IntoIterator<Item = String>) -> Self {
-        let mut list = vec![EmployeeNo {
-            employee_no: first.into(),
-        }];
-        list.extend(
-            rest.into_iter()
-                .map(|employee_no| EmployeeNo { employee_no }),
-        );
+    pub fn new(first: EmployeeNo, rest: impl IntoIterator<Item = EmployeeNo>) -> Self {
+        let entry = |no: EmployeeNo| EmployeeNoEntry {
+            employee_no: no.into(),
+        };
+        let mut list = vec![entry(first)];
+        list.extend(rest.into_iter().map(entry));
         Self(list)
     }
 
     /// The employee numbers, in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|e| e.employee_no.as_str())
+    }
+
+    /// Each number as a list of its own, in order.
+    pub fn singles(&self) -> impl Iterator<Item = EmployeeNoList> + '_ {
+        self.0.iter().map(|entry| Self(vec![entry.clone()]))
     }
 
     /// How many (at least one).
@@ -66,10 +71,10 @@ impl EmployeeNoList {
     }
 }
 
-impl TryFrom<Vec<String>> for EmployeeNoList {
+impl TryFrom<Vec<EmployeeNo>> for EmployeeNoList {
     type Error = EmptyList;
 
-    fn try_from(list: Vec<String>) -> Result<Self, EmptyList> {
+    fn try_from(list: Vec<EmployeeNo>) -> Result<Self, EmptyList> {
         let mut items = list.into_iter();
         let first = items.next().ok_or(EmptyList)?;
         Ok(Self::new(first, items))
@@ -78,7 +83,7 @@ impl TryFrom<Vec<String>> for EmployeeNoList {
 
 impl<'de> Deserialize<'de> for EmployeeNoList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let list = Vec::<EmployeeNo>::deserialize(deserializer)?;
+        let list = Vec::<EmployeeNoEntry>::deserialize(deserializer)?;
         if list.is_empty() {
             return Err(serde::de::Error::custom(EmptyList));
         }
@@ -155,6 +160,10 @@ impl<'de> Deserialize<'de> for FaceDeleteBody {
 mod tests {
     use super::*;
 
+    fn no(text: &str) -> EmployeeNo {
+        text.parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[test]
     fn an_empty_list_cannot_be_built_or_read() {
         assert_eq!(EmployeeNoList::try_from(Vec::new()), Err(EmptyList));
@@ -170,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_list_keeps_its_order() {
-        let list = EmployeeNoList::new("1", ["2".to_string()]);
+        let list = EmployeeNoList::new(no("1"), [no("2")]);
         assert_eq!(list.iter().collect::<Vec<_>>(), ["1", "2"]);
         assert_eq!(
             FaceDeleteBody::of(&list).fpids().collect::<Vec<_>>(),

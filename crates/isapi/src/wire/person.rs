@@ -99,13 +99,13 @@ pub struct UserInfoSearchCond {
         default,
         skip_serializing_if = "Vec::is_empty"
     )]
-    pub employee_no_list: Vec<EmployeeNo>,
+    pub employee_no_list: Vec<EmployeeNoEntry>,
 }
 
 /// `{"employeeNo": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EmployeeNo {
+pub struct EmployeeNoEntry {
     /// The person's id.
     pub employee_no: String,
 }

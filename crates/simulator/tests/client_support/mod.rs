@@ -66,8 +66,10 @@ impl Rig {
     /// Seeds persons `employee_nos`, each with a face when `with_faces`.
     pub fn seed<'a>(&self, employee_nos: impl IntoIterator<Item = &'a str>, with_faces: bool) {
         for (i, employee_no) in employee_nos.into_iter().enumerate() {
-            let person =
-                build_person(employee_no, &format!("Person {employee_no}")).expect("valid person");
+            let person = build_person(
+                &employee_no.parse().unwrap(),
+                &format!("Person {employee_no}"),
+            );
             self.sim.add_person(person);
             if with_faces {
                 self.sim.set_face(employee_no, picture(i));
