@@ -198,7 +198,9 @@ async fn three_replicas_deliver_everything_one_call_per_person_at_a_time() {
                 .all(|(_, no, seed)| t.face(no).is_some_and(|f| f.bytes == jpeg(*seed)))
         })
     };
-    let all = wait_until(Duration::from_secs(180), async || delivered(&terminals)).await;
+    // A bound on a hang, not a speed target: the drain takes 35 to 170 s on a 2-core machine
+    // depending on its load (the killed replica's claims wait out their lease first).
+    let all = wait_until(Duration::from_secs(300), async || delivered(&terminals)).await;
     let held: usize = terminals
         .iter()
         .map(|t| {
