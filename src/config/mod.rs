@@ -268,10 +268,11 @@ impl Default for SyncOptions {
     fn default() -> Self {
         Self {
             rate_limit_delay: Duration::from_millis(500),
-            // 16 in the original design; 256 puts 100 terminals within 1.1x of one terminal's time
-            // at ~35 MiB for 1,000 terminals (BENCHMARKS.md). Each terminal still gets one call at a
-            // time from one request: this bounds the service's own connections, not a terminal's.
-            device_concurrency: 256,
+            // 16 in the original design, then 256; 1,024 calls a 1,000-terminal building in one wave
+            // (256 made four: 4x one terminal's time) at ~100 MiB of peak memory (BENCHMARKS.md,
+            // issue 19). Each terminal still gets one call at a time from one request: this bounds
+            // the service's own connections, not a terminal's.
+            device_concurrency: 1024,
             device_timeout: Duration::from_millis(10_000),
             request_deadline: Duration::from_millis(30_000),
             auth_failure_cooldown: Duration::from_millis(900_000),
