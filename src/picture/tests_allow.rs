@@ -1,6 +1,6 @@
 //! The allow-list over real sockets: what is refused never reaches the server it names (each
 //! counts the requests it gets), what is listed is fetched, and no message names an internal
-//! address. `tests/outbound.rs` shows the same through the whole service.
+//! address. `tests/api/outbound.rs` shows the same through the whole service.
 
 use std::time::Duration;
 
