@@ -364,6 +364,19 @@ mod tests {
     }
 
     #[test]
+    fn a_row_number_is_parsed_once_blank_missing_invalid_kept() {
+        let read = |no: &str| BiometricRecord::from_row(Some(no), None).employee_no;
+        assert_eq!(read(" 1042 "), Some("1042".parse()));
+        assert_eq!(read("   "), None);
+        assert!(matches!(
+            read(&"9".repeat(33)),
+            Some(Err(InvalidEmployeeNo::TooLong(_)))
+        ));
+        let invalid = BiometricRecord::from_row(Some(&"9".repeat(33)), None);
+        assert_eq!(invalid.employee_no(), None, "only a valid number is sent");
+    }
+
+    #[test]
     fn statuses_serialize_lower_case() {
         assert_eq!(
             serde_json::to_string(&SyncStatus::Partial).ok().as_deref(),

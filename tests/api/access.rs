@@ -15,7 +15,7 @@ use hikvision_isapi::EmployeeNo;
 use hikvision_simulator::Faults;
 use hikvision_sync::delivery::memory::MemoryStore;
 use hikvision_sync::delivery::postgres::PgStore;
-use hikvision_sync::delivery::{Change, DeliveryStore, PairKey, Want, Wanted};
+use hikvision_sync::delivery::{Change, DeliveryError, DeliveryStore, PairKey, Want, Wanted};
 use hikvision_sync::orchestration::Flow;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -232,6 +232,35 @@ async fn the_postgres_store_keeps_the_access_rules() {
     let store = PgStore::new(database.pool().clone());
     store.check_schema().await.unwrap();
     contract(&store).await;
+}
+
+#[tokio::test]
+async fn a_stored_number_no_terminal_takes_is_a_store_error_not_a_panic() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let database = TokioPostgresDatabase::from_url(&url, 2).unwrap();
+    let store = PgStore::new(database.pool().clone());
+    let id = Uuid::new_v4();
+    store
+        .want(&[change(id, "d1", UPDATE, "7", None)], None, lease(), "u")
+        .await
+        .unwrap();
+    let client = database.pool().get().await.unwrap();
+    client
+        .execute(
+            "update hikvision_sync.delivery set employee_no = ' 7' where angajat_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    match store.pairs_of(id).await {
+        Err(DeliveryError::Store(why)) => assert!(
+            why.contains("employee_no in hikvision_sync.delivery") && why.contains("' 7'"),
+            "{why}"
+        ),
+        other => panic!("a bad stored number was read as {other:?}"),
+    }
 }
 
 #[tokio::test]
