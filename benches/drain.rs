@@ -154,10 +154,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
             id: p.id,
             last_name: p.employee_no.clone(),
             first_name: "Drain".into(),
-            biometrics: Some(BiometricRecord {
-                employee_no: Some(p.employee_no.clone()),
-                photo_url: Some(photos.url(&photo_path(p))),
-            }),
+            biometrics: Some(BiometricRecord::from_row(
+                Some(&p.employee_no),
+                Some(photos.url(&photo_path(p))),
+            )),
             validity: Default::default(),
         })
         .collect();

@@ -129,7 +129,7 @@ impl Demo {
             .angajati
             .iter()
             .find_map(|a| a.employee_no())
-            .unwrap_or("1");
+            .map_or("1", EmployeeNo::as_str);
         let present = self.terminals.first().map_or_else(String::new, |(_, t)| {
             format!(
                 "curl -s -X POST {}/_sim/events/face -H 'content-type: application/json' -d '{{\"employeeNo\": \"{employee_no}\", \"doorNo\": 1}}'",
@@ -189,10 +189,9 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
             id: a.id,
             last_name: a.nume,
             first_name: a.prenume,
-            biometrics: a.biometrie.map(|b| BiometricRecord {
-                employee_no: b.employee_no,
-                photo_url: b.foto_fata_url,
-            }),
+            biometrics: a
+                .biometrie
+                .map(|b| BiometricRecord::from_row(b.employee_no.as_deref(), b.foto_fata_url)),
             validity: Default::default(),
         })
         .collect();
@@ -219,10 +218,9 @@ pub async fn start(data_path: &Path, bind: SocketAddr) -> Result<Demo, DemoError
         // Everyone with an employee number is enrolled; terminals with FDModify already hold an old
         // face (so FDModify replaces it), the old-firmware one holds none (so the fallback adds it).
         for a in &angajati {
-            if let Some(no) = a.employee_no()
-                && let Ok(employee_no) = EmployeeNo::try_from(no)
-            {
-                terminal.add_person(build_person(&employee_no, &a.display_name()));
+            if let Some(employee_no) = a.employee_no() {
+                let no = employee_no.as_str();
+                terminal.add_person(build_person(employee_no, &a.display_name()));
                 if !spec.faults.fdmodify_unsupported {
                     terminal.set_face(no, demo_picture(&format!("old/{no}")));
                 }

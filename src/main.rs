@@ -239,7 +239,8 @@ async fn run_demo(bind: SocketAddr, data: PathBuf) -> Result<(), String> {
             "    {}  {:<18} employee_no {:<6} photo {}",
             a.id,
             a.display_name(),
-            a.employee_no().unwrap_or("-"),
+            a.employee_no()
+                .map_or("-", hikvision_isapi::EmployeeNo::as_str),
             a.photo().unwrap_or("-")
         );
     }

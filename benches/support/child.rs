@@ -110,10 +110,10 @@ async fn serve(spec: ServiceSpec) -> Result<(), BoxError> {
             id: p.id,
             last_name: p.employee_no.clone(),
             first_name: "Bench".into(),
-            biometrics: Some(BiometricRecord {
-                employee_no: Some(p.employee_no.clone()),
-                photo_url: Some(p.photo.clone()),
-            }),
+            biometrics: Some(BiometricRecord::from_row(
+                Some(&p.employee_no),
+                Some(p.photo.clone()),
+            )),
             validity: Default::default(),
         })
         .collect();

@@ -68,10 +68,10 @@ pub async fn update_face_image(
     let device = device_from_fields(fields, &no_defaults);
     let person = Person {
         name: name.unwrap_or_default(),
-        biometrics: Some(BiometricRecord {
-            employee_no: Some(employee_no),
-            photo_url: Some(face_url),
-        }),
+        biometrics: Some(BiometricRecord::from_row(
+            Some(&employee_no),
+            Some(face_url),
+        )),
         validity: Default::default(),
     };
     // Never enrols: a person the terminal does not know is reported, not created.

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
+use hikvision_isapi::EmployeeNo;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -69,7 +70,8 @@ pub struct AngajatStatus {
     /// The employee.
     pub angajat_id: Uuid,
     /// Their employee number, as last given to the terminals.
-    pub employee_no: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub employee_no: Option<EmployeeNo>,
     /// Every active terminal, and any other that holds a change for this employee.
     pub devices: Vec<PairStatus>,
     /// The revocations of this employee's door access (only restore-angajat lifts them).

@@ -172,7 +172,10 @@ pub async fn devices_resync(settings: Settings, device: &str) -> Result<bool, St
             .iter()
             .map(|p| {
                 vec![
-                    p.change.employee_no.clone().unwrap_or_else(|| "-".into()),
+                    p.change
+                        .employee_no
+                        .as_ref()
+                        .map_or_else(|| "-".into(), ToString::to_string),
                     p.change.key.angajat_id.to_string(),
                     p.state.name().to_string(),
                     p.error_code

@@ -31,7 +31,9 @@ pub async fn update_photo(
     println!(
         "Updating the face of {} (employee_no {}) on {total} terminal(s)...",
         angajat.display_name(),
-        angajat.employee_no().unwrap_or("-")
+        angajat
+            .employee_no()
+            .map_or("-", hikvision_isapi::EmployeeNo::as_str)
     );
     let orchestrator = Services::build(&settings)
         .map_err(|e| e.to_string())?

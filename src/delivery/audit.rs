@@ -11,6 +11,7 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use futures::FutureExt;
+use hikvision_isapi::EmployeeNo;
 use uuid::Uuid;
 
 use super::store::StoreFuture;
@@ -31,7 +32,8 @@ pub struct AuditEntry {
     /// The employee (`None` for a person the database does not know).
     pub angajat_id: Option<Uuid>,
     /// The employee number written or removed.
-    pub employee_no: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub employee_no: Option<EmployeeNo>,
     /// Anything else worth keeping (the reconcile id, the count).
     pub detail: Option<String>,
 }
@@ -142,8 +144,10 @@ impl AuditLog for PgAudit {
             let action: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
             let device: Vec<&str> = entries.iter().map(|e| e.device_id.as_str()).collect();
             let angajat: Vec<Option<Uuid>> = entries.iter().map(|e| e.angajat_id).collect();
-            let number: Vec<Option<&str>> =
-                entries.iter().map(|e| e.employee_no.as_deref()).collect();
+            let number: Vec<Option<&str>> = entries
+                .iter()
+                .map(|e| e.employee_no.as_ref().map(EmployeeNo::as_str))
+                .collect();
             let detail: Vec<Option<&str>> = entries.iter().map(|e| e.detail.as_deref()).collect();
             client
                 .execute(
@@ -183,7 +187,15 @@ impl AuditLog for PgAudit {
                         action: r.try_get("action")?,
                         device_id: r.try_get("device_id")?,
                         angajat_id: r.try_get("angajat_id")?,
-                        employee_no: r.try_get("employee_no")?,
+                        employee_no: r
+                            .try_get::<_, Option<String>>("employee_no")?
+                            .map(EmployeeNo::try_from)
+                            .transpose()
+                            .map_err(|e| {
+                                super::DeliveryError::Store(format!(
+                                    "employee_no in hikvision_sync.audit: {e}"
+                                ))
+                            })?,
                         detail: r.try_get("detail")?,
                     })
                 })
@@ -234,7 +246,7 @@ impl super::Delivery {
             .iter()
             .map(|d| AuditEntry {
                 angajat_id: Some(subject.id),
-                employee_no: subject.employee_no().map(str::to_string),
+                employee_no: subject.employee_no().cloned(),
                 detail: detail.map(str::to_string),
                 ..AuditEntry::new(actor, action, super::runner::entry_id(d))
             })

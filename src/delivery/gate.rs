@@ -141,7 +141,7 @@ mod tests {
         Change {
             key: PairKey::new(Uuid::nil(), device),
             want: Want::Sync(Flow::UpdatePhoto),
-            employee_no: Some("7".into()),
+            employee_no: "7".parse().ok(),
             remove_employee_no: None,
             photo: Some(photo.into()),
             create_missing_person: false,

@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
+use hikvision_isapi::EmployeeNo;
 use uuid::Uuid;
 
 use super::model::{
@@ -50,7 +51,7 @@ impl Inner {
         self.revocations
             .get(&change.key.angajat_id)?
             .iter()
-            .find(|r| r.covers(change.employee_no.as_deref()))
+            .find(|r| r.covers(change.employee_no.as_ref()))
             .cloned()
     }
 
@@ -203,8 +204,8 @@ impl DeliveryStore for MemoryStore {
         &'a self,
         device_id: &'a str,
         angajat_id: Uuid,
-        numbers: &'a [String],
-    ) -> StoreFuture<'a, Vec<String>> {
+        numbers: &'a [EmployeeNo],
+    ) -> StoreFuture<'a, Vec<EmployeeNo>> {
         let inner = self.lock();
         let held = numbers
             .iter()
@@ -475,7 +476,7 @@ mod tests {
         Change {
             key: PairKey::new(Uuid::nil(), "d1"),
             want: Want::Sync(Flow::UpdatePhoto),
-            employee_no: Some("7".into()),
+            employee_no: "7".parse().ok(),
             remove_employee_no: None,
             photo: Some(photo.into()),
             create_missing_person: false,

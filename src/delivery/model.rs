@@ -2,6 +2,7 @@
 //! was last confirmed to hold, and where delivery stands.
 
 use chrono::{DateTime, Utc};
+use hikvision_isapi::EmployeeNo;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -116,9 +117,9 @@ pub struct Change {
     /// What to do.
     pub want: Want,
     /// The number the terminal should hold (or, for a removal, the number to remove).
-    pub employee_no: Option<String>,
+    pub employee_no: Option<EmployeeNo>,
     /// An old number that must leave the terminal first (the employee's number changed).
-    pub remove_employee_no: Option<String>,
+    pub remove_employee_no: Option<EmployeeNo>,
     /// The photo's identity (its URL string until pictures are fetched by the service).
     pub photo: Option<String>,
     /// Enrol the person when a terminal does not know them (the request's flag).
@@ -151,7 +152,7 @@ pub struct PairRecord {
     pub confirmed_photo: Option<String>,
     /// Every number the terminal may hold for the employee (given to it, earlier or pending),
     /// sorted: a removal deletes each of them.
-    pub numbers: Vec<String>,
+    pub numbers: Vec<EmployeeNo>,
 }
 
 impl PairRecord {
@@ -212,7 +213,8 @@ pub struct Revocation {
     /// The employee.
     pub angajat_id: Uuid,
     /// The revoked number; `None`: the whole employee, every number.
-    pub employee_no: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub employee_no: Option<EmployeeNo>,
     /// When.
     pub revoked_at: DateTime<Utc>,
     /// Who or what asked (the token's `sub`, "api-key", "webhook: ...", "sweep: ...").
@@ -223,10 +225,10 @@ pub struct Revocation {
 
 impl Revocation {
     /// True when this revocation forbids giving `employee_no` to a terminal for its employee.
-    pub fn covers(&self, employee_no: Option<&str>) -> bool {
+    pub fn covers(&self, employee_no: Option<&EmployeeNo>) -> bool {
         match &self.employee_no {
             None => true,
-            Some(revoked) => Some(revoked.as_str()) == employee_no,
+            Some(revoked) => Some(revoked) == employee_no,
         }
     }
 
@@ -270,8 +272,8 @@ impl Wanted {
 
 impl Change {
     /// The numbers this change gives to or takes from the terminal.
-    pub fn numbers(&self) -> Vec<String> {
-        let mut numbers: Vec<String> = [&self.employee_no, &self.remove_employee_no]
+    pub fn numbers(&self) -> Vec<EmployeeNo> {
+        let mut numbers: Vec<EmployeeNo> = [&self.employee_no, &self.remove_employee_no]
             .into_iter()
             .flatten()
             .cloned()

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use futures::FutureExt;
+use hikvision_isapi::EmployeeNo;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -51,8 +52,8 @@ fn pair_of(row: &Row) -> Result<PairRecord, DeliveryError> {
             want: Want::parse(&want).ok_or_else(|| {
                 DeliveryError::Store(format!("unknown want '{want}' in hikvision_sync.delivery"))
             })?,
-            employee_no: row.try_get("employee_no")?,
-            remove_employee_no: row.try_get("remove_employee_no")?,
+            employee_no: number_of(row, "employee_no")?,
+            remove_employee_no: number_of(row, "remove_employee_no")?,
             photo: row.try_get("photo")?,
             create_missing_person: row.try_get("create_missing_person")?,
             validity: row.try_get("validity")?,
@@ -66,8 +67,25 @@ fn pair_of(row: &Row) -> Result<PairRecord, DeliveryError> {
             .map(|c| ErrorCode::parse(&c)),
         message: row.try_get("message")?,
         confirmed_photo: row.try_get("confirmed_photo")?,
-        numbers: row.try_get("numbers")?,
+        numbers: row
+            .try_get::<_, Vec<String>>("numbers")?
+            .into_iter()
+            .map(|n| stored_number("numbers", n))
+            .collect::<Result<_, _>>()?,
     })
+}
+
+/// A number read back from the job store, checked here: a stored value no terminal takes is a
+/// store error (it names the column), never a panic.
+fn stored_number(column: &str, value: String) -> Result<EmployeeNo, DeliveryError> {
+    EmployeeNo::try_from(value)
+        .map_err(|e| DeliveryError::Store(format!("{column} in hikvision_sync.delivery: {e}")))
+}
+
+fn number_of(row: &Row, column: &str) -> Result<Option<EmployeeNo>, DeliveryError> {
+    row.try_get::<_, Option<String>>(column)?
+        .map(|n| stored_number(column, n))
+        .transpose()
 }
 
 /// The stored form of "the whole employee" in `hikvision_sync.revocation.employee_no`.
@@ -78,7 +96,9 @@ fn revocation_of(row: &Row) -> Result<Revocation, DeliveryError> {
     let reason: String = row.try_get("reason")?;
     Ok(Revocation {
         angajat_id: row.try_get("angajat_id")?,
-        employee_no: (employee_no != EVERY_NUMBER).then_some(employee_no),
+        employee_no: (employee_no != EVERY_NUMBER)
+            .then(|| stored_number("revocation.employee_no", employee_no))
+            .transpose()?,
         revoked_at: row.try_get("revoked_at")?,
         revoked_by: row.try_get("revoked_by")?,
         reason: RevocationReason::parse(&reason),
@@ -219,9 +239,10 @@ impl DeliveryStore for PgStore {
         &'a self,
         device_id: &'a str,
         angajat_id: Uuid,
-        numbers: &'a [String],
-    ) -> StoreFuture<'a, Vec<String>> {
+        numbers: &'a [EmployeeNo],
+    ) -> StoreFuture<'a, Vec<EmployeeNo>> {
         async move {
+            let numbers: Vec<&str> = numbers.iter().map(EmployeeNo::as_str).collect();
             let client = self.pool.get().await?;
             let rows = client
                 .query(
@@ -231,7 +252,9 @@ impl DeliveryStore for PgStore {
                     &[&device_id, &angajat_id, &numbers],
                 )
                 .await?;
-            rows.iter().map(|r| Ok(r.try_get("employee_no")?)).collect()
+            rows.iter()
+                .map(|r| stored_number("employee_no", r.try_get("employee_no")?))
+                .collect()
         }
         .boxed()
     }

@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
+use hikvision_isapi::EmployeeNo;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -132,7 +133,7 @@ pub fn compare_validity(
         .iter()
         .filter_map(|a| {
             let no = a.employee_no()?;
-            let read = on_terminal.get(no)?;
+            let read = on_terminal.get(no.as_str())?;
             if read.matches(&a.validity, tz) {
                 return None;
             }
@@ -320,7 +321,9 @@ pub fn compare(contents: &TerminalContents, expected: &[&Employee]) -> Reconcile
     let mut report = ReconcileReport::default();
     let mut known = HashSet::new();
     for a in expected {
-        let Some(no) = a.employee_no() else { continue };
+        let Some(no) = a.employee_no().map(EmployeeNo::as_str) else {
+            continue;
+        };
         known.insert(no);
         match (persons.contains_key(no), faces.contains(no)) {
             (false, _) => report.missing_on_terminal.push(no.to_string()),
@@ -412,7 +415,7 @@ impl Delivery {
         );
         let expected: Vec<&Employee> = angajati
             .iter()
-            .filter(|a| a.employee_no().is_some() && !removed.contains(&a.id))
+            .filter(|a| a.has_employee_no() && !removed.contains(&a.id))
             .collect();
         let mut report = compare(&contents, &expected);
         let tz = self.orchestrator.options().terminal_timezone;
@@ -480,7 +483,7 @@ impl Delivery {
                 .await
                 .map_err(DeliveryError::from)?
                 .iter()
-                .filter_map(|a| a.employee_no().map(str::to_string))
+                .filter_map(|a| a.employee_no().map(ToString::to_string))
                 .collect();
             let taken: Vec<String> = remove
                 .iter()
@@ -522,7 +525,7 @@ impl Delivery {
                 .map(|p| (p.change.key.angajat_id, p))
                 .collect();
             for a in &angajati {
-                let Some(no) = a.employee_no().filter(|no| wanted.contains(no)) else {
+                let Some(no) = a.employee_no().filter(|no| wanted.contains(no.as_str())) else {
                     continue;
                 };
                 let prev = previous.get(&a.id);
@@ -539,17 +542,23 @@ impl Delivery {
                 outcome.scheduled.push(no.to_string());
                 audit.push(AuditEntry {
                     angajat_id: Some(a.id),
-                    employee_no: Some(no.to_string()),
+                    employee_no: Some(no.clone()),
                     detail: detail.clone(),
                     ..AuditEntry::new(actor, "reconcile_schedule", device_id)
                 });
             }
         }
         for no in remove {
+            // The terminal reported it; one no terminal takes back as an `employeeNo` cannot be
+            // deleted by number.
+            let Ok(number) = EmployeeNo::try_from(no.as_str()) else {
+                tracing::warn!(device_id, employee_no = %no, "a person on the terminal has a number no delete request can name: it is left there");
+                continue;
+            };
             changes.push(Change {
                 key: unknown_person_key(device_id, no),
                 want: Want::Remove,
-                employee_no: Some(no.clone()),
+                employee_no: Some(number.clone()),
                 remove_employee_no: None,
                 photo: None,
                 create_missing_person: false,
@@ -557,7 +566,7 @@ impl Delivery {
             });
             outcome.removing.push(no.clone());
             audit.push(AuditEntry {
-                employee_no: Some(no.clone()),
+                employee_no: Some(number),
                 detail: detail.clone(),
                 ..AuditEntry::new(actor, "reconcile_remove", device_id)
             });

@@ -323,7 +323,7 @@ pub(super) fn change_for(
     flags: FlowOptions,
     previous: Option<&PairRecord>,
 ) -> Change {
-    let employee_no = angajat.employee_no().map(str::to_string);
+    let employee_no = angajat.employee_no().cloned();
     let want = match flow {
         Flow::Remove => Want::Remove,
         other => Want::Sync(other),

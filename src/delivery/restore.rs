@@ -62,7 +62,7 @@ impl Delivery {
             .map(|p| Change {
                 key: PairKey::new(subject.id, p.change.key.device_id),
                 want: Want::Remove,
-                employee_no: subject.employee_no().map(str::to_string),
+                employee_no: subject.employee_no().cloned(),
                 remove_employee_no: None,
                 photo: None,
                 create_missing_person: false,

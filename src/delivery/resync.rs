@@ -140,7 +140,7 @@ impl Delivery {
             .collect();
         let candidates: Vec<(Change, Option<&PairRecord>, bool)> = angajati
             .iter()
-            .filter(|a| a.employee_no().is_some())
+            .filter(|a| a.has_employee_no())
             .filter_map(|a| {
                 let prev = previous.get(&a.id);
                 if prev.is_some_and(|p| p.change.want == Want::Remove) {

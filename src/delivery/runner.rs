@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use futures::FutureExt;
-use hikvision_isapi::ErrorClass;
+use hikvision_isapi::{EmployeeNo, ErrorClass};
 
 use super::gate::{ClaimGate, Claimed};
 use super::model::{Claim, Outcome, PairKey, PairRecord, PairState, Want};
@@ -148,7 +148,7 @@ impl Delivery {
             create_missing_person: change.create_missing_person,
         };
         let angajat = match change.want {
-            Want::Remove => removal_subject(change.key.angajat_id, change.employee_no.as_deref()),
+            Want::Remove => removal_subject(change.key.angajat_id, change.employee_no.as_ref()),
             Want::Sync(_) => {
                 match self
                     .directory()?
@@ -190,9 +190,9 @@ impl Delivery {
     /// delete: for a removal, every other number the pair recorded (earlier, pending); for an
     /// update, the old number of a number change. A number that another employee should hold on
     /// this terminal now is never deleted (numbers are reused).
-    async fn earlier_numbers(&self, record: &PairRecord) -> Result<Vec<String>, DeliveryError> {
+    async fn earlier_numbers(&self, record: &PairRecord) -> Result<Vec<EmployeeNo>, DeliveryError> {
         let change = &record.change;
-        let mut numbers: Vec<String> = match change.want {
+        let mut numbers: Vec<EmployeeNo> = match change.want {
             Want::Remove => record
                 .numbers
                 .iter()
@@ -335,13 +335,16 @@ impl Delivery {
 }
 
 /// The employee as far as a removal needs: the number to remove.
-pub(super) fn removal_subject(angajat_id: uuid::Uuid, employee_no: Option<&str>) -> Employee {
+pub(super) fn removal_subject(
+    angajat_id: uuid::Uuid,
+    employee_no: Option<&EmployeeNo>,
+) -> Employee {
     Employee {
         id: angajat_id,
         last_name: String::new(),
         first_name: String::new(),
         biometrics: Some(BiometricRecord {
-            employee_no: employee_no.map(str::to_string),
+            employee_no: employee_no.cloned().map(Ok),
             photo_url: None,
         }),
         validity: Default::default(),

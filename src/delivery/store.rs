@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use hikvision_isapi::EmployeeNo;
 use uuid::Uuid;
 
 use super::DeliveryError;
@@ -61,8 +62,8 @@ pub trait DeliveryStore: Send + Sync {
         &'a self,
         device_id: &'a str,
         angajat_id: Uuid,
-        numbers: &'a [String],
-    ) -> StoreFuture<'a, Vec<String>>;
+        numbers: &'a [EmployeeNo],
+    ) -> StoreFuture<'a, Vec<EmployeeNo>>;
 
     /// Claims `key` for `owner` until `lease_until` when it is pending and free (or its claim
     /// expired).

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
+use hikvision_isapi::EmployeeNo;
 use uuid::Uuid;
 
 use super::model::{Change, PairKey, PairRecord, PairState, Want};
@@ -54,8 +55,8 @@ impl Delivery {
     }
 
     /// The numbers the terminals may hold for an employee, from the desired state.
-    async fn known_numbers(&self, angajat_id: Uuid) -> Result<Vec<String>, DeliveryError> {
-        let mut numbers: Vec<String> = self
+    async fn known_numbers(&self, angajat_id: Uuid) -> Result<Vec<EmployeeNo>, DeliveryError> {
+        let mut numbers: Vec<EmployeeNo> = self
             .store
             .pairs_of(angajat_id)
             .await?
@@ -74,7 +75,7 @@ impl Delivery {
         angajat_id: Uuid,
     ) -> Result<Option<Employee>, DeliveryError> {
         if let Some(a) = self.current(angajat_id).await?
-            && a.employee_no().is_some()
+            && a.has_employee_no()
         {
             return Ok(Some(a));
         }
@@ -96,7 +97,7 @@ impl Delivery {
                     .await?
             }
             Action::NumberChanged { angajat_id, old } => {
-                self.sync_changes(angajat_id, &devices, Flow::Enrol, Some(old))
+                self.sync_changes(angajat_id, &devices, Flow::Enrol, old)
                     .await?
             }
             Action::NewBiometrie { angajat_id } if self.options.enrol_new => {
@@ -114,7 +115,7 @@ impl Delivery {
                 if self
                     .current(angajat_id)
                     .await?
-                    .is_some_and(|a| a.employee_no().is_some())
+                    .is_some_and(|a| a.has_employee_no())
                 {
                     // The row exists again: nothing is removed.
                     Vec::new()
@@ -174,7 +175,7 @@ impl Delivery {
         angajat_id: Uuid,
         devices: &[DeviceEntry],
         flow: Flow,
-        old_number: Option<String>,
+        old_number: Option<EmployeeNo>,
     ) -> Result<Vec<Change>, DeliveryError> {
         let Some((angajat, previous)) = self.current_with_pairs(angajat_id).await? else {
             return Ok(Vec::new());
@@ -322,7 +323,7 @@ impl Delivery {
         let Want::Sync(flow) = c.want else {
             return Ok(None);
         };
-        let Some(angajat) = angajat.filter(|a| a.employee_no().is_some()) else {
+        let Some(angajat) = angajat.filter(|a| a.has_employee_no()) else {
             // Deleted in Supabase: the number we gave this terminal must leave it.
             return Ok(c
                 .employee_no
@@ -338,7 +339,7 @@ impl Delivery {
                     validity: None,
                 }));
         };
-        let number_changed = angajat.employee_no() != c.employee_no.as_deref();
+        let number_changed = angajat.employee_no() != c.employee_no.as_ref();
         let photo_changed = angajat.photo() != c.photo.as_deref();
         let credentials_fixed = pair.state == PairState::Failed
             && is_credential_failure(pair.error_code.as_ref())
@@ -397,7 +398,7 @@ fn removal_of(pair: &PairRecord) -> Option<Change> {
 }
 
 /// A removal of every number in `numbers` (one per pair) on every device.
-fn removals(angajat_id: Uuid, numbers: &[String], device_ids: &[String]) -> Vec<Change> {
+fn removals(angajat_id: Uuid, numbers: &[EmployeeNo], device_ids: &[String]) -> Vec<Change> {
     let Some(number) = numbers.last() else {
         return Vec::new();
     };
@@ -445,7 +446,7 @@ mod tests {
             change: Change {
                 key: PairKey::new(Uuid::nil(), "d1"),
                 want,
-                employee_no: Some("7".into()),
+                employee_no: "7".parse().ok(),
                 remove_employee_no: None,
                 photo: Some("a.jpg".into()),
                 create_missing_person: false,
@@ -458,7 +459,7 @@ mod tests {
             error_code: None,
             message: None,
             confirmed_photo: None,
-            numbers: vec!["7".into()],
+            numbers: "7".parse().into_iter().collect(),
         }
     }
 
@@ -484,7 +485,7 @@ mod tests {
             last_name: "P".into(),
             first_name: "I".into(),
             biometrics: Some(BiometricRecord {
-                employee_no: Some("7".into()),
+                employee_no: Some("7".parse()),
                 photo_url: Some("a.jpg".into()),
             }),
             validity: Validity {

@@ -1,6 +1,7 @@
 //! Supabase Database Webhooks (`{"type", "table", "schema", "record", "old_record"}`), read into
 //! what they ask of the terminals. Pure: the rows are re-read before anything is removed.
 
+use hikvision_isapi::EmployeeNo;
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -42,8 +43,9 @@ pub enum Action {
     NumberChanged {
         /// The employee.
         angajat_id: Uuid,
-        /// The number that must leave the terminals.
-        old: String,
+        /// The number that must leave the terminals (`None`: the old value was not one a
+        /// terminal takes, so no terminal holds it).
+        old: Option<EmployeeNo>,
     },
     /// A new biometrie row (enrolled only with `WEBHOOK_ENROL_NEW`).
     NewBiometrie {
@@ -54,8 +56,8 @@ pub enum Action {
     Deleted {
         /// The employee.
         angajat_id: Uuid,
-        /// The number the terminals hold, when the deleted row says.
-        employee_no: Option<String>,
+        /// The number the terminals hold, when the deleted row names one a terminal takes.
+        employee_no: Option<EmployeeNo>,
     },
     /// The employee's validity window changed (`EMPLOYEE_VALID_FROM_COLUMN` /
     /// `EMPLOYEE_VALID_UNTIL_COLUMN`): the person is edited on the terminals that hold them.
@@ -80,6 +82,11 @@ fn text(row: Option<&Value>, field: &str) -> Option<String> {
     }
 }
 
+/// The row's number, parsed here at the edge; a value no terminal takes was never given to one.
+fn number(row: Option<&Value>, field: &str) -> Option<EmployeeNo> {
+    text(row, field).and_then(|s| s.parse().ok())
+}
+
 fn uuid(row: Option<&Value>, field: &str) -> Option<Uuid> {
     text(row, field).and_then(|s| Uuid::parse_str(&s).ok())
 }
@@ -97,9 +104,10 @@ pub fn interpret(event: &WebhookEvent, tables: &Tables) -> Action {
             "UPDATE" => {
                 let (old_no, new_no) = (text(old, "employee_no"), text(new, "employee_no"));
                 match old_no {
-                    Some(old) if Some(&old) != new_no.as_ref() => {
-                        Action::NumberChanged { angajat_id, old }
-                    }
+                    Some(old) if Some(&old) != new_no.as_ref() => Action::NumberChanged {
+                        angajat_id,
+                        old: old.parse().ok(),
+                    },
                     _ if text(old, "foto_fata_url") != text(new, "foto_fata_url") => {
                         Action::PhotoChanged { angajat_id }
                     }
@@ -109,7 +117,7 @@ pub fn interpret(event: &WebhookEvent, tables: &Tables) -> Action {
             }
             "DELETE" => Action::Deleted {
                 angajat_id,
-                employee_no: text(old, "employee_no"),
+                employee_no: number(old, "employee_no"),
             },
             _ => Action::Ignore("unknown event type"),
         };
@@ -192,7 +200,7 @@ mod tests {
             Some(interpret(&number, &t)),
             id.map(|angajat_id| Action::NumberChanged {
                 angajat_id,
-                old: "7".into()
+                old: "7".parse().ok()
             })
         );
         let deleted = event(
@@ -205,7 +213,7 @@ mod tests {
             Some(interpret(&deleted, &t)),
             id.map(|angajat_id| Action::Deleted {
                 angajat_id,
-                employee_no: Some("7".into())
+                employee_no: "7".parse().ok()
             })
         );
         let same = event(

@@ -4,7 +4,9 @@ mod error_code;
 mod redact;
 mod validity;
 
-use hikvision_isapi::{ErrorClass, IsapiError, Terminal, TerminalCall};
+use hikvision_isapi::{
+    EmployeeNo, ErrorClass, InvalidEmployeeNo, IsapiError, Terminal, TerminalCall,
+};
 use secrecy::SecretString;
 use serde::Serialize;
 use uuid::Uuid;
@@ -63,9 +65,21 @@ pub trait Enrolled {
     /// The biometric record, if one exists.
     fn biometrics(&self) -> Option<&BiometricRecord>;
 
-    /// The trimmed employee number, when present and non-blank.
-    fn employee_no(&self) -> Option<&str> {
+    /// The employee number, when present, non-blank and one a terminal takes.
+    fn employee_no(&self) -> Option<&EmployeeNo> {
         self.biometrics().and_then(BiometricRecord::employee_no)
+    }
+
+    /// The employee number as the row holds it: `None` when missing or blank, else the parsed
+    /// number or why a terminal would refuse it.
+    fn stored_employee_no(&self) -> Option<&StoredEmployeeNo> {
+        self.biometrics().and_then(|b| b.employee_no.as_ref())
+    }
+
+    /// True when the row names a number at all (valid or not): such an employee is scheduled,
+    /// and each terminal's result says why an invalid number cannot be sent.
+    fn has_employee_no(&self) -> bool {
+        self.stored_employee_no().is_some()
     }
 
     /// The stored photo value, when present and non-blank.
@@ -96,20 +110,33 @@ impl From<Employee> for Person {
     }
 }
 
+/// A non-blank employee number as a row holds it: parsed, or why a terminal would refuse it
+/// (kept so each terminal's result can say so).
+pub type StoredEmployeeNo = Result<EmployeeNo, InvalidEmployeeNo>;
+
 /// An employee's biometric record (the owner's `biometrie` row): their number on the terminals
 /// and their photo.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BiometricRecord {
-    /// The person's id on the terminals (`employeeNo` / `FPID`).
-    pub employee_no: Option<String>,
+    /// The person's id on the terminals (`employeeNo` / `FPID`); `None` when missing or blank.
+    pub employee_no: Option<StoredEmployeeNo>,
     /// Face photo: absolute URL or Supabase Storage path.
     pub photo_url: Option<String>,
 }
 
 impl BiometricRecord {
-    /// The trimmed employee number, when present and non-blank.
-    pub fn employee_no(&self) -> Option<&str> {
-        non_blank(self.employee_no.as_deref())
+    /// A record from the row's raw values: the number is trimmed, blank counts as missing, and
+    /// the rest is parsed here, once.
+    pub fn from_row(employee_no: Option<&str>, photo_url: Option<String>) -> Self {
+        Self {
+            employee_no: non_blank(employee_no).map(EmployeeNo::try_from),
+            photo_url,
+        }
+    }
+
+    /// The employee number, when present, non-blank and one a terminal takes.
+    pub fn employee_no(&self) -> Option<&EmployeeNo> {
+        self.employee_no.as_ref().and_then(|n| n.as_ref().ok())
     }
 
     /// The stored photo value, when present and non-blank.
@@ -324,15 +351,29 @@ mod tests {
             id: Uuid::nil(),
             last_name: " Popescu ".into(),
             first_name: "Ion".into(),
-            biometrics: Some(BiometricRecord {
-                employee_no: Some("  ".into()),
-                photo_url: Some(" a.jpg ".into()),
-            }),
+            biometrics: Some(BiometricRecord::from_row(
+                Some("  "),
+                Some(" a.jpg ".into()),
+            )),
             validity: Validity::default(),
         };
         assert_eq!(a.employee_no(), None);
+        assert!(!a.has_employee_no());
         assert_eq!(a.photo(), Some("a.jpg"));
         assert_eq!(a.display_name(), "Ion Popescu");
+    }
+
+    #[test]
+    fn a_row_number_is_parsed_once_blank_missing_invalid_kept() {
+        let read = |no: &str| BiometricRecord::from_row(Some(no), None).employee_no;
+        assert_eq!(read(" 1042 "), Some("1042".parse()));
+        assert_eq!(read("   "), None);
+        assert!(matches!(
+            read(&"9".repeat(33)),
+            Some(Err(InvalidEmployeeNo::TooLong(_)))
+        ));
+        let invalid = BiometricRecord::from_row(Some(&"9".repeat(33)), None);
+        assert_eq!(invalid.employee_no(), None, "only a valid number is sent");
     }
 
     #[test]

@@ -271,7 +271,7 @@ impl Orchestrator {
                 SyncResult::new(SyncStatus::Skipped, SyncStep::Photo, message).with_code(code),
             )
         };
-        let Some(employee_no) = person.employee_no() else {
+        let Some(employee_no) = person.stored_employee_no() else {
             let why = if person.biometrics.is_none() {
                 "this angajat has no biometrie record, so no employee_no"
             } else {
@@ -282,8 +282,8 @@ impl Orchestrator {
                 ServiceCode::MissingEmployeeNo,
             );
         };
-        let employee_no = match EmployeeNo::try_from(employee_no) {
-            Ok(no) => no,
+        let employee_no = match employee_no {
+            Ok(no) => no.clone(),
             Err(e) => return skip(format!("Skipped: {e}"), ServiceCode::InvalidEmployeeNo),
         };
         let picture = match person.photo() {

@@ -11,10 +11,11 @@ use crate::support::*;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use graphile_worker::tokio_postgres::TokioPostgresDatabase;
+use hikvision_isapi::EmployeeNo;
 use hikvision_simulator::Faults;
 use hikvision_sync::delivery::memory::MemoryStore;
 use hikvision_sync::delivery::postgres::PgStore;
-use hikvision_sync::delivery::{Change, DeliveryStore, PairKey, Want, Wanted};
+use hikvision_sync::delivery::{Change, DeliveryError, DeliveryStore, PairKey, Want, Wanted};
 use hikvision_sync::orchestration::Flow;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -28,12 +29,16 @@ fn lease() -> DateTime<Utc> {
     Utc::now() + chrono::Duration::seconds(30)
 }
 
+fn number(no: &str) -> EmployeeNo {
+    no.parse().unwrap()
+}
+
 fn change(id: Uuid, device: &str, want: Want, no: &str, old: Option<&str>) -> Change {
     Change {
         key: PairKey::new(id, device),
         want,
-        employee_no: Some(no.into()),
-        remove_employee_no: old.map(Into::into),
+        employee_no: Some(number(no)),
+        remove_employee_no: old.map(number),
         photo: (want != Want::Remove).then(|| format!("faces/{no}.jpg")),
         create_missing_person: false,
         validity: None,
@@ -74,7 +79,7 @@ async fn a_removal_sticks_until_restored(store: &dyn DeliveryStore) {
             panic!("a revoked employee's change was stored: {wanted:?}")
         };
         assert_eq!(
-            (r.revoked_by.as_str(), r.employee_no.as_deref()),
+            (r.revoked_by.as_str(), r.employee_no.as_ref()),
             ("admin-1", None)
         );
         assert!(r.message().contains("restore-angajat"), "{}", r.message());
@@ -112,7 +117,7 @@ async fn a_number_change_revokes_the_old_number_only(store: &dyn DeliveryStore) 
         .unwrap();
     let revocations = store.revocations_of(id).await.unwrap();
     assert_eq!(revocations.len(), 1);
-    assert_eq!(revocations[0].employee_no.as_deref(), Some("7"));
+    assert_eq!(revocations[0].employee_no, Some(number("7")));
     // A late change that still carries the old number is refused; the new number goes on.
     let stale = store
         .want(&[change(id, "d1", UPDATE, "7", None)], None, lease(), "u")
@@ -133,7 +138,7 @@ async fn a_number_change_revokes_the_old_number_only(store: &dyn DeliveryStore) 
     let numbers = &store.pairs_of(id).await.unwrap()[0].numbers;
     assert_eq!(
         numbers,
-        &vec!["7".to_string(), "8".to_string()],
+        &vec![number("7"), number("8")],
         "every number is kept"
     );
 }
@@ -164,13 +169,13 @@ async fn numbers_given_to_someone_else_are_not_removed(store: &dyn DeliveryStore
         )
         .await
         .unwrap();
-    let numbers = ["7".to_string(), "8".to_string()];
+    let numbers = [number("7"), number("8")];
     assert_eq!(
         store
             .numbers_held_by_others("d-reused", leaver, &numbers)
             .await
             .unwrap(),
-        vec!["7".to_string()]
+        vec![number("7")]
     );
     assert!(
         store
@@ -227,6 +232,35 @@ async fn the_postgres_store_keeps_the_access_rules() {
     let store = PgStore::new(database.pool().clone());
     store.check_schema().await.unwrap();
     contract(&store).await;
+}
+
+#[tokio::test]
+async fn a_stored_number_no_terminal_takes_is_a_store_error_not_a_panic() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let database = TokioPostgresDatabase::from_url(&url, 2).unwrap();
+    let store = PgStore::new(database.pool().clone());
+    let id = Uuid::new_v4();
+    store
+        .want(&[change(id, "d1", UPDATE, "7", None)], None, lease(), "u")
+        .await
+        .unwrap();
+    let client = database.pool().get().await.unwrap();
+    client
+        .execute(
+            "update hikvision_sync.delivery set employee_no = ' 7' where angajat_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    match store.pairs_of(id).await {
+        Err(DeliveryError::Store(why)) => assert!(
+            why.contains("employee_no in hikvision_sync.delivery") && why.contains("' 7'"),
+            "{why}"
+        ),
+        other => panic!("a bad stored number was read as {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
+use hikvision_isapi::EmployeeNo;
 use uuid::Uuid;
 
 use super::{EVERY_NUMBER, REVOCATION_COLUMNS, lock_employees, revocation_of};
@@ -43,9 +44,9 @@ pub(super) async fn want(
     for c in changes {
         let forbidding = (c.want != Want::Remove)
             .then(|| {
-                revoked.iter().find(|r| {
-                    r.angajat_id == c.key.angajat_id && r.covers(c.employee_no.as_deref())
-                })
+                revoked
+                    .iter()
+                    .find(|r| r.angajat_id == c.key.angajat_id && r.covers(c.employee_no.as_ref()))
             })
             .flatten();
         if let Some(r) = forbidding {
@@ -110,7 +111,11 @@ async fn insert_revocations(
     let ids: Vec<Uuid> = fresh.iter().map(|r| r.angajat_id).collect();
     let numbers: Vec<&str> = fresh
         .iter()
-        .map(|r| r.employee_no.as_deref().unwrap_or(EVERY_NUMBER))
+        .map(|r| {
+            r.employee_no
+                .as_ref()
+                .map_or(EVERY_NUMBER, EmployeeNo::as_str)
+        })
         .collect();
     let at: Vec<DateTime<Utc>> = fresh.iter().map(|r| r.revoked_at).collect();
     let by: Vec<&str> = fresh.iter().map(|r| r.revoked_by.as_str()).collect();
@@ -147,10 +152,13 @@ async fn upsert(
     let ids: Vec<Uuid> = batch.iter().map(|c| c.key.angajat_id).collect();
     let devices: Vec<&str> = batch.iter().map(|c| c.key.device_id.as_str()).collect();
     let wants: Vec<&str> = batch.iter().map(|c| c.want.name()).collect();
-    let numbers: Vec<Option<&str>> = batch.iter().map(|c| c.employee_no.as_deref()).collect();
+    let numbers: Vec<Option<&str>> = batch
+        .iter()
+        .map(|c| c.employee_no.as_ref().map(EmployeeNo::as_str))
+        .collect();
     let removes: Vec<Option<&str>> = batch
         .iter()
-        .map(|c| c.remove_employee_no.as_deref())
+        .map(|c| c.remove_employee_no.as_ref().map(EmployeeNo::as_str))
         .collect();
     let photos: Vec<Option<&str>> = batch.iter().map(|c| c.photo.as_deref()).collect();
     let create: Vec<bool> = batch.iter().map(|c| c.create_missing_person).collect();
@@ -346,7 +354,7 @@ mod tests {
         Change {
             key: PairKey::new(Uuid::nil(), device),
             want: Want::Sync(Flow::UpdatePhoto),
-            employee_no: Some("7".into()),
+            employee_no: "7".parse().ok(),
             remove_employee_no: None,
             photo: None,
             create_missing_person: false,

@@ -9,7 +9,7 @@ fn employee(no: &str, photo: bool) -> Employee {
         last_name: "P".into(),
         first_name: "I".into(),
         biometrics: Some(BiometricRecord {
-            employee_no: Some(no.into()),
+            employee_no: Some(no.parse()),
             photo_url: photo.then(|| format!("{no}.jpg")),
         }),
         validity: Default::default(),

@@ -41,11 +41,8 @@ impl Store {
         match self {
             Self::Memory(dir) => {
                 let id = Uuid::new_v4();
-                let biometrie =
-                    (employee_no.is_some() || foto.is_some()).then(|| BiometricRecord {
-                        employee_no: employee_no.map(Into::into),
-                        photo_url: foto.map(Into::into),
-                    });
+                let biometrie = (employee_no.is_some() || foto.is_some())
+                    .then(|| BiometricRecord::from_row(employee_no, foto.map(Into::into)));
                 dir.upsert_angajat(Employee {
                     id,
                     last_name: "Popescu".into(),
@@ -73,10 +70,7 @@ impl Store {
                     id,
                     last_name: "Popescu".into(),
                     first_name: "Ion".into(),
-                    biometrics: Some(BiometricRecord {
-                        employee_no: employee_no.map(Into::into),
-                        photo_url: foto.map(Into::into),
-                    }),
+                    biometrics: Some(BiometricRecord::from_row(employee_no, foto.map(Into::into))),
                     validity,
                 })
             }
