@@ -8,21 +8,22 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY crates/isapi/Cargo.toml crates/isapi/
 COPY crates/simulator/Cargo.toml crates/simulator/
-RUN mkdir -p src benches crates/isapi/src crates/simulator/src \
+COPY crates/testkit/Cargo.toml crates/testkit/
+RUN mkdir -p src benches crates/isapi/src crates/simulator/src crates/testkit/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs crates/isapi/src/lib.rs crates/simulator/src/lib.rs \
+    && touch src/lib.rs crates/isapi/src/lib.rs crates/simulator/src/lib.rs crates/testkit/src/lib.rs \
     && echo 'fn main() {}' > benches/fanout.rs \
     && echo 'fn main() {}' > benches/picture.rs \
     && echo 'fn main() {}' > benches/drain.rs \
     && echo 'fn main() {}' > benches/resync.rs \
     && echo 'fn main() {}' > benches/events.rs \
     && cargo build --release --locked --bin hikvision-sync \
-    && rm -rf src benches crates/isapi/src crates/simulator/src
+    && rm -rf src benches crates/isapi/src crates/simulator/src crates/testkit/src
 COPY .env.example ./
 COPY src ./src
 COPY benches ./benches
 COPY crates ./crates
-RUN touch src/main.rs src/lib.rs crates/isapi/src/lib.rs crates/simulator/src/lib.rs \
+RUN touch src/main.rs src/lib.rs crates/isapi/src/lib.rs crates/simulator/src/lib.rs crates/testkit/src/lib.rs \
     && cargo build --release --locked --bin hikvision-sync
 
 FROM debian:bookworm-slim AS runtime

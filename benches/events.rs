@@ -57,7 +57,7 @@ use bytes::Bytes;
 use clap::Parser;
 use hikvision_simulator::TerminalConfig;
 use hikvision_sync::events::token::PushKey;
-use hikvision_sync::picture::synth::seeded_jpeg;
+use hikvision_sync::photo::synth::seeded_jpeg;
 use stats::{mib, ms, percentile};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -12,7 +12,7 @@
 //! memory is the child's `ru_maxrss` read with `getrusage(RUSAGE_CHILDREN)` by a wrapper process.
 //! Prints Markdown tables (quoted in BENCHMARKS.md).
 
-#[path = "../src/picture/synth.rs"]
+#[path = "../src/photo/synth.rs"]
 mod synth;
 
 #[path = "picture/inputs.rs"]

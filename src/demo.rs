@@ -21,7 +21,7 @@ use hikvision_simulator::{self as simulator, Faults, SimulatedTerminal, Terminal
 
 use crate::config::{AuthSettings, Settings};
 use crate::models::{BiometricRecord, Device, Employee, Enrolled};
-use crate::picture::{FaceUrlScheme, synth};
+use crate::photo::{FaceUrlScheme, synth};
 use crate::startup::{self, Application, StartupError};
 use crate::supabase::MemoryDirectory;
 

@@ -28,6 +28,6 @@ pub mod events;
 pub mod metrics;
 pub mod models;
 pub mod orchestration;
-pub mod picture;
+pub mod photo;
 pub mod startup;
 pub mod supabase;

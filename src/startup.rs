@@ -32,8 +32,8 @@ use crate::events::metrics::EventMetrics;
 use crate::events::postgres::PgEventStore;
 use crate::events::store::EventStore;
 use crate::metrics::Metrics;
-use crate::orchestration::{Orchestrator, Pictures};
-use crate::picture::{PictureService, SupabaseStorage};
+use crate::orchestration::{Orchestrator, PhotoPlanner};
+use crate::photo::{PhotoService, SupabaseStorage};
 use crate::supabase::{Directory, DirectoryError, PostgrestDirectory};
 
 /// Why the service could not start.
@@ -101,7 +101,7 @@ impl Services {
         .with_observer(Arc::clone(&metrics) as Arc<dyn CallObserver>);
         let orchestrator = Orchestrator::new(client, settings.face_url.clone(), settings.sync)
             .with_metrics(Arc::clone(&metrics))
-            .with_pictures(pictures(settings)?);
+            .with_photos(pictures(settings)?);
         Ok(Self {
             metrics,
             orchestrator: Arc::new(orchestrator),
@@ -111,7 +111,7 @@ impl Services {
 
 /// The picture service: photos are fetched from Storage with the service key (the project URL
 /// of the photo rules; the demo's own photo server in the demo).
-fn pictures(settings: &Settings) -> Result<Pictures, StartupError> {
+fn pictures(settings: &Settings) -> Result<PhotoPlanner, StartupError> {
     let bucket = settings.face_url.bucket.clone();
     let storage = settings
         .face_url
@@ -126,9 +126,9 @@ fn pictures(settings: &Settings) -> Result<Pictures, StartupError> {
                 .unwrap_or_else(|| SecretString::from(String::new())),
             bucket: bucket.clone(),
         });
-    let service = PictureService::new(settings.photo.pipeline.clone(), storage)
+    let service = PhotoService::new(settings.photo.pipeline.clone(), storage)
         .map_err(|e| StartupError::Internal(format!("cannot build the photo client: {e}")))?;
-    Ok(Pictures::new(service, settings.photo.delivery, bucket))
+    Ok(PhotoPlanner::new(service, settings.photo.delivery, bucket))
 }
 
 /// The HTTP service, bound to its port and ready to run. `serve`, `demo`, the benchmark and the

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hikvision_sync::picture::{PictureLimits, process};
+use hikvision_sync::photo::{PhotoLimits, process};
 use nix::sched::{CpuSet, sched_setaffinity};
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::unistd::Pid;
@@ -133,7 +133,7 @@ fn own_hwm_kib() -> u64 {
 /// `--child-ours`: our pipeline `warmup + runs` times on the file's bytes in memory.
 pub fn child_ours(input: &Path, output: &Path, runs: usize, warmup: usize) -> Result<(), BoxError> {
     let bytes = std::fs::read(input)?;
-    let limits = PictureLimits::default();
+    let limits = PhotoLimits::default();
     let (mut times, mut cpu) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     let mut last = None;
     for i in 0..warmup + runs {
@@ -304,7 +304,7 @@ pub fn child_stages(input: &Path, runs: usize) -> Result<(), BoxError> {
             Ok(())
         })?,
     ));
-    let limits = PictureLimits::default();
+    let limits = PhotoLimits::default();
     rows.push((
         "whole pipeline (`picture::process`)".into(),
         median_of(runs, || {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hikvision_simulator::{Faults, SimulatedTerminal, TerminalConfig};
-use hikvision_sync::picture::synth::seeded_jpeg;
+use hikvision_sync::photo::synth::seeded_jpeg;
 use hikvision_testkit::spawn_terminal;
 pub(crate) use hikvision_testkit::{Database, PhotoServer, block_on_bench, fresh_database};
 use uuid::Uuid;

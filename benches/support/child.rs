@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use hikvision_sync::config::Settings;
 use hikvision_sync::models::{BiometricRecord, Device, Employee};
-use hikvision_sync::picture::FaceUrlScheme;
+use hikvision_sync::photo::FaceUrlScheme;
 use hikvision_sync::startup::{self, Application};
 use hikvision_sync::supabase::MemoryDirectory;
 use secrecy::SecretString;

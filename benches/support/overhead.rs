@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use hikvision_isapi::{ClientOptions, EmployeeNo, FaceCall, FacePicture, IsapiClient, Terminal};
 use hikvision_simulator::TerminalConfig;
-use hikvision_sync::picture::{FaceUrlPolicy, FaceUrlScheme};
+use hikvision_sync::photo::{FaceUrlPolicy, FaceUrlScheme};
 use secrecy::SecretString;
 use url::Url;
 

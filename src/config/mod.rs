@@ -16,7 +16,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::picture::FaceUrlPolicy;
+use crate::photo::FaceUrlPolicy;
 
 pub use delivery::{DeliverySettings, pool_size_for};
 pub use edge::{DebugOptions, HttpOptions};

@@ -9,7 +9,7 @@ use url::Url;
 use super::edge::read_edge;
 use super::read::{flag, parse_http_url, parse_origin, read_millis, whole_number};
 use super::{AuthSettings, ConfigError, LogFormat, SETTINGS, Settings, SupabaseSettings, join_dir};
-use crate::picture::FaceUrlScheme;
+use crate::photo::FaceUrlScheme;
 
 impl Settings {
     /// Reads the settings through `lookup` (the environment, or a map in tests).

@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use super::read::{parse_nets, parse_origin, read_millis};
-use crate::picture::{AllowList, PictureLimits, PictureSettings};
+use crate::photo::{AllowList, PhotoLimits, PipelineSettings};
 
 /// How a photo reaches a terminal (`PHOTO_DELIVERY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,7 +39,7 @@ pub struct PhotoSettings {
     /// How photos reach terminals.
     pub delivery: PhotoTransferMode,
     /// Envelope, byte limit, workers, cache.
-    pub pipeline: PictureSettings,
+    pub pipeline: PipelineSettings,
 }
 
 /// Reads the picture settings, adding every problem to `problems`.
@@ -54,7 +54,7 @@ pub(super) fn read_photo(
             Err(why) => problems.push(why),
         }
     }
-    let limits: &mut PictureLimits = &mut p.pipeline.limits;
+    let limits: &mut PhotoLimits = &mut p.pipeline.limits;
     let mut number = |key: &str, default: u64, min: u64, max: u64| -> u64 {
         match get(key).map(|v| (v.parse::<u64>(), v)) {
             None => default,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use secrecy::ExposeSecret;
 
 use super::*;
-use crate::picture::FaceUrlScheme;
+use crate::photo::FaceUrlScheme;
 
 /// The settings from `pairs` alone (also used by the other settings files' tests).
 pub(super) fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {

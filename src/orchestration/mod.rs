@@ -4,7 +4,7 @@
 mod credentials;
 mod flows;
 mod pacing;
-mod picture_plan;
+mod photo_plan;
 mod reads;
 mod retry;
 
@@ -24,12 +24,12 @@ use crate::metrics::Metrics;
 use crate::models::{
     Device, DeviceEntry, Enrolled, Person, ServiceCode, SyncResult, SyncStatus, SyncStep,
 };
-use crate::picture::FaceUrlPolicy;
+use crate::photo::FaceUrlPolicy;
 
 pub use credentials::{Blocked, CredentialGuard};
 pub use flows::{DeviceSession, FaceJob};
 pub use pacing::Pacer;
-pub use picture_plan::{Pictures, PlannedPicture};
+pub use photo_plan::{PhotoPlanner, PlannedPhoto};
 pub use reads::{FaceCapacity, ReadProgress, TerminalContents};
 pub use retry::RetryPolicy;
 
@@ -134,7 +134,7 @@ enum Plan {
     Skip(SyncResult),
     Send {
         employee_no: EmployeeNo,
-        picture: Option<PlannedPicture>,
+        picture: Option<PlannedPhoto>,
     },
 }
 
@@ -147,7 +147,7 @@ pub struct Orchestrator {
     pacer: Pacer,
     credentials: CredentialGuard,
     metrics: Option<Arc<Metrics>>,
-    pictures: Option<Pictures>,
+    pictures: Option<PhotoPlanner>,
 }
 
 impl Orchestrator {
@@ -165,7 +165,7 @@ impl Orchestrator {
     }
 
     /// Fetches, fixes and delivers photos through `pictures` (without it: by URL only).
-    pub fn with_pictures(mut self, pictures: Pictures) -> Self {
+    pub fn with_photos(mut self, pictures: PhotoPlanner) -> Self {
         self.pictures = Some(pictures);
         self
     }
@@ -301,7 +301,7 @@ impl Orchestrator {
                     Err(skipped) => return Plan::Skip(skipped),
                 },
                 None => match self.face_urls.resolve(raw) {
-                    Ok(url) => Some(PlannedPicture {
+                    Ok(url) => Some(PlannedPhoto {
                         primary: FacePicture::Url(url),
                         push_fallback: None,
                         note: None,
@@ -519,7 +519,7 @@ struct FlowTarget<'a> {
     device: &'a Device,
     person: &'a Person,
     employee_no: &'a EmployeeNo,
-    picture: Option<&'a PlannedPicture>,
+    picture: Option<&'a PlannedPhoto>,
 }
 
 fn identity(entry: &DeviceEntry) -> (String, String, String) {

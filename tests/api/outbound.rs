@@ -16,7 +16,7 @@ use axum::routing::get;
 use hikvision_isapi::{ClientOptions, IsapiClient, IsapiError, Terminal};
 use hikvision_simulator::{Faults, SimulatedTerminal};
 use hikvision_sync::config::{DeviceDefaults, SupabaseSettings, Tables};
-use hikvision_sync::picture::AllowList;
+use hikvision_sync::photo::AllowList;
 use hikvision_sync::supabase::{Directory, DirectoryError, PostgrestDirectory};
 use secrecy::SecretString;
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 use hikvision_simulator::Faults;
-use hikvision_sync::picture::synth;
+use hikvision_sync::photo::synth;
 use serde_json::Value;
 
 /// Decodes a stored JPEG: (width, height, RGB pixels).

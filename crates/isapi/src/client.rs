@@ -191,10 +191,11 @@ impl IsapiClient {
     ) -> Result<ResponseStatus, IsapiError> {
         let body = match picture {
             FacePicture::Url(url) => json(&call.payload(employee_no, Some(url.as_str())))?,
-            FacePicture::Jpeg(jpeg) => Body::Multipart(jpeg.body(call, employee_no, || {
-                serde_json::to_vec(&call.payload(employee_no, None))
-                    .map_err(|e| IsapiError::InvalidRequest(e.to_string()))
-            })?),
+            FacePicture::Jpeg(jpeg) => {
+                let record = serde_json::to_vec(&call.payload(employee_no, None))
+                    .map_err(|e| IsapiError::InvalidRequest(e.to_string()))?;
+                Body::Multipart(jpeg.body(&record))
+            }
         };
         let reply = self.call(t, call.call(), body).await?;
         parse_status(&reply)

@@ -1,14 +1,11 @@
-//! A pushed face picture and the multipart bodies made of it. A body is built once per face call
-//! and employee number and shared by every clone, so a fan-out to 1,000 terminals holds one copy
+//! A pushed face picture and the multipart bodies made of it. A body is built once per JSON part
+//! (the face call's record: its kind and the employee number) and shared by every clone, so a fan-out to 1,000 terminals holds one copy
 //! of a 200 KB picture instead of one per terminal in flight (BENCHMARKS.md, issue 19).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
-use crate::client::FaceCall;
-use crate::employee_no::EmployeeNo;
-use crate::error::IsapiError;
 use crate::multipart::{self, MultipartBody, Part};
 
 /// Bodies kept per picture: a face call, its fallbacks, and a second number at most.
@@ -23,8 +20,7 @@ pub struct PushedJpeg {
 
 #[derive(Debug)]
 struct Encoded {
-    call: FaceCall,
-    employee_no: EmployeeNo,
+    record: Vec<u8>,
     body: MultipartBody,
 }
 
@@ -42,28 +38,19 @@ impl PushedJpeg {
         &self.bytes
     }
 
-    /// The multipart body of `call` for `employee_no` (the JSON part `record`, then `img`),
-    /// built on first use and shared after.
-    pub(crate) fn body(
-        &self,
-        call: FaceCall,
-        employee_no: &EmployeeNo,
-        record: impl FnOnce() -> Result<Vec<u8>, IsapiError>,
-    ) -> Result<MultipartBody, IsapiError> {
+    /// The multipart body with the JSON part `record` (the face call's `FaceDataRecord`), then
+    /// the picture as `img`: built on first use and shared after.
+    pub(crate) fn body(&self, record: &[u8]) -> MultipartBody {
         let mut bodies = self.bodies.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(found) = bodies
-            .iter()
-            .find(|e| e.call == call && e.employee_no == *employee_no)
-        {
-            return Ok(found.body.clone());
+        if let Some(found) = bodies.iter().find(|e| e.record == record) {
+            return found.body.clone();
         }
-        let record = record()?;
         let body = multipart::encode(&[
             Part {
                 name: "FaceDataRecord",
                 filename: None,
                 content_type: "application/json",
-                body: &record,
+                body: record,
             },
             Part {
                 name: "img",
@@ -76,11 +63,10 @@ impl PushedJpeg {
             bodies.remove(0);
         }
         bodies.push(Encoded {
-            call,
-            employee_no: employee_no.clone(),
+            record: record.to_vec(),
             body: body.clone(),
         });
-        Ok(body)
+        body
     }
 }
 
@@ -95,23 +81,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_body_per_call_and_number_is_shared_by_every_clone() {
+    fn one_body_per_record_is_shared_by_every_clone() {
         let jpeg = PushedJpeg::new(Bytes::from_static(&[0xFF, 0xD8, 0xFF, 0xD9]));
         let copy = jpeg.clone();
-        let record = || Ok(b"{\"FPID\":\"7\"}".to_vec());
-        let seven: EmployeeNo = "7".parse().unwrap();
-        let first = jpeg.body(FaceCall::Modify, &seven, record).unwrap();
-        let again = copy
-            .body(FaceCall::Modify, &seven, || panic!("built twice"))
-            .unwrap();
+        let first = jpeg.body(b"{\"FPID\":\"7\"}");
+        let again = copy.body(b"{\"FPID\":\"7\"}");
         assert_eq!(
             first.bytes.as_ptr(),
             again.bytes.as_ptr(),
             "the same bytes, not a copy"
         );
-        let other = copy.body(FaceCall::SetUp, &seven, record).unwrap();
+        let other = copy.body(b"{\"FPID\":\"8\"}");
         assert_ne!(first.bytes.as_ptr(), other.bytes.as_ptr());
         let text = String::from_utf8_lossy(&first.bytes);
         assert!(text.contains("name=\"FaceDataRecord\"") && text.contains("filename=\"face.jpg\""));
+        assert!(text.contains("{\"FPID\":\"7\"}"));
     }
 }

@@ -22,7 +22,7 @@ use hikvision_simulator::{Faults, SimulatedTerminal, TerminalConfig};
 use hikvision_sync::config::{
     DebugOptions, Settings, SupabaseSettings, SyncOptions, Tables, parse_nets,
 };
-use hikvision_sync::picture::{FaceUrlPolicy, FaceUrlScheme};
+use hikvision_sync::photo::{FaceUrlPolicy, FaceUrlScheme};
 use hikvision_sync::startup::{self, Application};
 use hikvision_sync::supabase::Directory;
 use secrecy::SecretString;
@@ -41,8 +41,7 @@ pub fn device_row(name: &str, terminal: &SimulatedTerminal, password: &str) -> V
 /// A distinct real JPEG (96 x 128, a few KB): terminals and the picture pipeline accept it as it
 /// is, and different seeds give different bytes.
 pub fn jpeg(seed: u8) -> Vec<u8> {
-    hikvision_sync::picture::synth::seeded_jpeg(u32::from(seed) * 7919 + 1, 96, 128)
-        .expect("a JPEG")
+    hikvision_sync::photo::synth::seeded_jpeg(u32::from(seed) * 7919 + 1, 96, 128).expect("a JPEG")
 }
 
 /// A fresh employee number, so tests never see each other's persons.

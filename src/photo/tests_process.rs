@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::header::jpeg_header;
 use super::synth;
-use super::{ImageFormat, PictureError, PictureLimits, process, qualifies_as_is};
+use super::{ImageFormat, PhotoError, PhotoLimits, process, qualifies_as_is};
 
 fn decode_rgb(jpeg: &[u8]) -> (Vec<u8>, u32, u32) {
     let mut decoder = jpeg_decoder::Decoder::new(jpeg);
@@ -50,7 +50,7 @@ fn a_rotated_phone_photo_comes_out_upright_small_and_without_metadata() {
         source.len()
     );
 
-    let out = process(&source, &PictureLimits::default()).unwrap();
+    let out = process(&source, &PhotoLimits::default()).unwrap();
     assert_eq!((out.width, out.height), (720, 960));
     assert!(out.jpeg.len() <= 204_800, "{} bytes", out.jpeg.len());
     assert_eq!(out.source_format, ImageFormat::Jpeg);
@@ -80,7 +80,7 @@ fn a_rotated_phone_photo_comes_out_upright_small_and_without_metadata() {
 #[test]
 fn a_png_with_alpha_is_flattened_onto_white() {
     let source = synth::png_rgba(2000, 1500).unwrap();
-    let out = process(&source, &PictureLimits::default()).unwrap();
+    let out = process(&source, &PhotoLimits::default()).unwrap();
     assert_eq!(
         (out.width, out.height, out.source_format),
         (960, 720, ImageFormat::Png)
@@ -103,7 +103,7 @@ fn a_png_with_alpha_is_flattened_onto_white() {
 #[test]
 fn webp_is_decoded() {
     let source = synth::webp_lossless(1200, 900).unwrap();
-    let out = process(&source, &PictureLimits::default()).unwrap();
+    let out = process(&source, &PhotoLimits::default()).unwrap();
     assert_eq!(
         (out.width, out.height, out.source_format),
         (960, 720, ImageFormat::WebP)
@@ -113,7 +113,7 @@ fn webp_is_decoded() {
 
 #[test]
 fn a_picture_inside_the_envelope_keeps_its_size() {
-    let out = process(&small_jpeg(640, 480, None, true), &PictureLimits::default()).unwrap();
+    let out = process(&small_jpeg(640, 480, None, true), &PhotoLimits::default()).unwrap();
     assert_eq!((out.width, out.height, out.quality), (640, 480, 92));
     assert!(
         jpeg_header(&out.jpeg).unwrap().baseline,
@@ -123,11 +123,7 @@ fn a_picture_inside_the_envelope_keeps_its_size() {
 
 #[test]
 fn a_large_progressive_jpeg_is_scaled_and_comes_out_baseline() {
-    let out = process(
-        &small_jpeg(2000, 1500, None, true),
-        &PictureLimits::default(),
-    )
-    .unwrap();
+    let out = process(&small_jpeg(2000, 1500, None, true), &PhotoLimits::default()).unwrap();
     assert_eq!((out.width, out.height), (960, 720));
     assert!(jpeg_header(&out.jpeg).unwrap().baseline);
 }
@@ -147,8 +143,8 @@ fn what_is_not_a_picture_is_refused_with_a_reason() {
         (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", Some("HEIC")),
     ];
     for (bytes, detected) in cases {
-        let error = process(bytes, &PictureLimits::default()).unwrap_err();
-        assert_eq!(error, PictureError::NotAnImage { detected });
+        let error = process(bytes, &PhotoLimits::default()).unwrap_err();
+        assert_eq!(error, PhotoError::NotAnImage { detected });
         assert!(error.is_invalid_photo());
         assert!(error.to_string().contains("export it as JPEG"), "{error}");
     }
@@ -161,18 +157,18 @@ fn a_damaged_file_is_refused_as_corrupt() {
     garbage.extend((0..2000u32).map(|i| (i * 7919 % 251) as u8));
     let truncated_png = synth::png_rgba(400, 300).unwrap()[..300].to_vec();
     for bytes in [good[..good.len() / 3].to_vec(), garbage, truncated_png] {
-        let error = process(&bytes, &PictureLimits::default()).unwrap_err();
-        assert!(matches!(error, PictureError::Corrupt { .. }), "{error:?}");
+        let error = process(&bytes, &PhotoLimits::default()).unwrap_err();
+        assert!(matches!(error, PhotoError::Corrupt { .. }), "{error:?}");
         assert!(error.to_string().contains("damaged"), "{error}");
     }
 }
 
 #[test]
 fn a_tiny_or_thin_picture_is_refused() {
-    let error = process(&small_jpeg(50, 50, None, false), &PictureLimits::default()).unwrap_err();
+    let error = process(&small_jpeg(50, 50, None, false), &PhotoLimits::default()).unwrap_err();
     assert_eq!(
         error,
-        PictureError::TooSmall {
+        PhotoError::TooSmall {
             width: 50,
             height: 50,
             min_side: 80
@@ -181,15 +177,11 @@ fn a_tiny_or_thin_picture_is_refused() {
     assert!(
         error.to_string().contains("50 x 50 pixels") && error.to_string().contains("at least 80")
     );
-    let error = process(
-        &small_jpeg(2000, 120, None, false),
-        &PictureLimits::default(),
-    )
-    .unwrap_err();
+    let error = process(&small_jpeg(2000, 120, None, false), &PhotoLimits::default()).unwrap_err();
     assert!(
         matches!(
             error,
-            PictureError::BadAspect {
+            PhotoError::BadAspect {
                 width: 2000,
                 height: 120,
                 ..
@@ -211,15 +203,15 @@ fn decompression_bombs_are_refused_before_allocating() {
     jpeg_bomb[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
 
     let started = Instant::now();
-    let error = process(&png_bomb, &PictureLimits::default()).unwrap_err();
+    let error = process(&png_bomb, &PhotoLimits::default()).unwrap_err();
     assert!(
-        matches!(error, PictureError::TooManyPixels { .. }),
+        matches!(error, PhotoError::TooManyPixels { .. }),
         "{error:?}"
     );
-    let error = process(&jpeg_bomb, &PictureLimits::default()).unwrap_err();
+    let error = process(&jpeg_bomb, &PhotoLimits::default()).unwrap_err();
     assert_eq!(
         error,
-        PictureError::TooManyPixels {
+        PhotoError::TooManyPixels {
             width: 60_000,
             height: 60_000,
             max_megapixels: 50
@@ -230,13 +222,13 @@ fn decompression_bombs_are_refused_before_allocating() {
         "refused from the header, without decoding"
     );
 
-    let limits = PictureLimits {
+    let limits = PhotoLimits {
         max_pixels: 1_000_000,
-        ..PictureLimits::default()
+        ..PhotoLimits::default()
     };
     let error = process(&synth::png_rgba(2000, 1000).unwrap(), &limits).unwrap_err();
     assert!(
-        matches!(error, PictureError::TooManyPixels { .. }),
+        matches!(error, PhotoError::TooManyPixels { .. }),
         "{error:?}"
     );
 }
@@ -245,26 +237,26 @@ fn decompression_bombs_are_refused_before_allocating() {
 fn the_quality_search_meets_a_tight_byte_limit() {
     let (rgb, w, h) = synth::stored_rgb(960, 960, 1, 60);
     let source = synth::jpeg(&rgb, w, h, 95, None, false).unwrap();
-    let limits = PictureLimits {
+    let limits = PhotoLimits {
         max_bytes: 60_000,
-        ..PictureLimits::default()
+        ..PhotoLimits::default()
     };
     let out = process(&source, &limits).unwrap();
     assert!(out.jpeg.len() <= 60_000, "{} bytes", out.jpeg.len());
     assert!(out.quality < 92);
-    let limits = PictureLimits {
+    let limits = PhotoLimits {
         max_bytes: 1_000,
-        ..PictureLimits::default()
+        ..PhotoLimits::default()
     };
     assert_eq!(
         process(&source, &limits).unwrap_err(),
-        PictureError::CannotFit { max_bytes: 1_000 }
+        PhotoError::CannotFit { max_bytes: 1_000 }
     );
 }
 
 #[test]
 fn only_a_small_plain_baseline_jpeg_qualifies_as_is() {
-    let limits = PictureLimits::default();
+    let limits = PhotoLimits::default();
     let plain = small_jpeg(640, 480, None, false);
     assert!(qualifies_as_is(&plain, &limits));
     let out = process(&plain, &limits).unwrap();
@@ -295,7 +287,7 @@ fn only_a_small_plain_baseline_jpeg_qualifies_as_is() {
     assert!(
         !qualifies_as_is(
             &plain,
-            &PictureLimits {
+            &PhotoLimits {
                 max_bytes: plain.len() - 1,
                 ..limits.clone()
             }

@@ -5,11 +5,11 @@ use hikvision_isapi::{FacePicture, PushedJpeg};
 
 use crate::config::PhotoTransferMode;
 use crate::models::{ServiceCode, SyncResult, SyncStatus, SyncStep};
-use crate::picture::{FaceUrlPolicy, FetchError, PhotoSource, PictureError, PictureService};
+use crate::photo::{FaceUrlPolicy, FetchError, PhotoError, PhotoService, PhotoSource};
 
 /// The photo as every terminal of this run gets it.
 #[derive(Debug, Clone)]
-pub struct PlannedPicture {
+pub struct PlannedPhoto {
     /// What is sent first: a URL the terminal downloads, or the processed JPEG pushed.
     pub primary: FacePicture,
     /// The processed JPEG, pushed instead when a terminal cannot download the URL.
@@ -20,15 +20,15 @@ pub struct PlannedPicture {
 
 /// The picture service with the delivery mode in force.
 #[derive(Clone)]
-pub struct Pictures {
-    service: PictureService,
+pub struct PhotoPlanner {
+    service: PhotoService,
     mode: PhotoTransferMode,
     bucket: String,
 }
 
-impl std::fmt::Debug for Pictures {
+impl std::fmt::Debug for PhotoPlanner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pictures")
+        f.debug_struct("PhotoPlanner")
             .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
@@ -38,9 +38,9 @@ fn skip(message: String, code: ServiceCode) -> SyncResult {
     SyncResult::new(SyncStatus::Skipped, SyncStep::Photo, message).with_code(code)
 }
 
-impl Pictures {
+impl PhotoPlanner {
     /// `service` delivering as `mode`; bare photo paths live in `bucket`.
-    pub fn new(service: PictureService, mode: PhotoTransferMode, bucket: String) -> Self {
+    pub fn new(service: PhotoService, mode: PhotoTransferMode, bucket: String) -> Self {
         Self {
             service,
             mode,
@@ -54,9 +54,9 @@ impl Pictures {
         &self,
         raw: &str,
         face_urls: &FaceUrlPolicy,
-    ) -> Result<PlannedPicture, SyncResult> {
+    ) -> Result<PlannedPhoto, SyncResult> {
         let by_url = |note: Option<String>| match face_urls.resolve(raw) {
-            Ok(url) => Ok(PlannedPicture {
+            Ok(url) => Ok(PlannedPhoto {
                 primary: FacePicture::Url(url),
                 push_fallback: None,
                 note,
@@ -76,13 +76,13 @@ impl Pictures {
                 let original_fits =
                     self.mode == PhotoTransferMode::Auto && prepared.deliver_by_url().is_some();
                 if original_fits && let Ok(url) = face_urls.resolve(raw) {
-                    return Ok(PlannedPicture {
+                    return Ok(PlannedPhoto {
                         primary: FacePicture::Url(url),
                         push_fallback: Some(jpeg),
                         note: None,
                     });
                 }
-                Ok(PlannedPicture {
+                Ok(PlannedPhoto {
                     primary: FacePicture::Jpeg(jpeg),
                     push_fallback: None,
                     note: None,
@@ -94,9 +94,9 @@ impl Pictures {
             )),
             // Outside the allow-list: the terminals may download it themselves (the owner's
             // flow) when the URL fits `faceURL`; otherwise nothing can deliver it.
-            Err(PictureError::Fetch(e @ FetchError::NotAllowed { .. })) => {
+            Err(PhotoError::Fetch(e @ FetchError::NotAllowed { .. })) => {
                 match face_urls.resolve(raw) {
-                    Ok(url) => Ok(PlannedPicture {
+                    Ok(url) => Ok(PlannedPhoto {
                         primary: FacePicture::Url(url),
                         push_fallback: None,
                         note: Some(format!(" (sent by URL: {e})")),

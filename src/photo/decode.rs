@@ -8,9 +8,9 @@ use std::io::Cursor;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder};
 
-use super::error::{ImageFormat, PictureError};
+use super::error::{ImageFormat, PhotoError};
 use super::header::JpegHeader;
-use super::limits::PictureLimits;
+use super::limits::PhotoLimits;
 
 /// Pixels ready to be resized, oriented and encoded.
 pub(crate) struct Decoded {
@@ -36,10 +36,10 @@ pub(crate) struct Probe {
 pub(crate) fn check_pixels(
     width: u32,
     height: u32,
-    limits: &PictureLimits,
-) -> Result<(), PictureError> {
+    limits: &PhotoLimits,
+) -> Result<(), PhotoError> {
     if u64::from(width) * u64::from(height) > limits.max_pixels {
-        return Err(PictureError::TooManyPixels {
+        return Err(PhotoError::TooManyPixels {
             width,
             height,
             max_megapixels: limits.max_pixels / 1_000_000,
@@ -48,15 +48,15 @@ pub(crate) fn check_pixels(
     Ok(())
 }
 
-fn corrupt(format: ImageFormat, detail: impl std::fmt::Display) -> PictureError {
-    PictureError::Corrupt {
+fn corrupt(format: ImageFormat, detail: impl std::fmt::Display) -> PhotoError {
+    PhotoError::Corrupt {
         format,
         detail: detail.to_string(),
     }
 }
 
 /// Size and orientation of a JPEG from its header.
-pub(crate) fn probe_jpeg(header: Option<&JpegHeader>) -> Result<Probe, PictureError> {
+pub(crate) fn probe_jpeg(header: Option<&JpegHeader>) -> Result<Probe, PhotoError> {
     let header = header
         .ok_or_else(|| corrupt(ImageFormat::Jpeg, "no frame header before the image data"))?;
     if header.width == 0 || header.height == 0 {
@@ -81,8 +81,8 @@ pub(crate) fn decode_jpeg(
     source: &[u8],
     want_width: u32,
     want_height: u32,
-    limits: &PictureLimits,
-) -> Result<Decoded, PictureError> {
+    limits: &PhotoLimits,
+) -> Result<Decoded, PhotoError> {
     let mut decoder = jpeg_decoder::Decoder::new(source);
     let max_buffer = usize::try_from(limits.max_decode_alloc()).unwrap_or(usize::MAX);
     decoder.set_max_decoding_buffer_size(max_buffer);
@@ -134,8 +134,8 @@ pub(crate) fn decode_jpeg(
 fn image_decoder<'a>(
     source: &'a [u8],
     format: ImageFormat,
-    limits: &PictureLimits,
-) -> Result<Box<dyn ImageDecoder + 'a>, PictureError> {
+    limits: &PhotoLimits,
+) -> Result<Box<dyn ImageDecoder + 'a>, PhotoError> {
     let mut image_limits = image::Limits::default();
     image_limits.max_alloc = Some(limits.max_decode_alloc());
     let cursor = Cursor::new(source);
@@ -148,7 +148,7 @@ fn image_decoder<'a>(
             Box::new(image::codecs::webp::WebPDecoder::new(cursor).map_err(|e| corrupt(format, e))?)
         }
         ImageFormat::Jpeg => {
-            return Err(PictureError::Internal("JPEG is decoded elsewhere".into()));
+            return Err(PhotoError::Internal("JPEG is decoded elsewhere".into()));
         }
     };
     decoder
@@ -161,8 +161,8 @@ fn image_decoder<'a>(
 pub(crate) fn probe_other(
     source: &[u8],
     format: ImageFormat,
-    limits: &PictureLimits,
-) -> Result<Probe, PictureError> {
+    limits: &PhotoLimits,
+) -> Result<Probe, PhotoError> {
     let mut decoder = image_decoder(source, format, limits)?;
     let (width, height) = decoder.dimensions();
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
@@ -177,8 +177,8 @@ pub(crate) fn probe_other(
 pub(crate) fn decode_other(
     source: &[u8],
     format: ImageFormat,
-    limits: &PictureLimits,
-) -> Result<Decoded, PictureError> {
+    limits: &PhotoLimits,
+) -> Result<Decoded, PhotoError> {
     let decoder = image_decoder(source, format, limits)?;
     let (width, height) = decoder.dimensions();
     check_pixels(width, height, limits)?;

@@ -7,7 +7,7 @@ use image::{DynamicImage, RgbImage};
 use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
 use super::decode::Decoded;
-use super::error::PictureError;
+use super::error::PhotoError;
 
 /// The quality tried first; most phone photos fit under 200 KB at 960 px with it.
 pub(crate) const QUALITY_MAX: u8 = 92;
@@ -26,8 +26,8 @@ pub(crate) struct Encoded {
     pub quality: u8,
 }
 
-fn internal(what: &str, e: impl std::fmt::Display) -> PictureError {
-    PictureError::Internal(format!("{what}: {e}"))
+fn internal(what: &str, e: impl std::fmt::Display) -> PhotoError {
+    PhotoError::Internal(format!("{what}: {e}"))
 }
 
 /// Resizes packed RGB to `width` x `height` (Lanczos3). `None` when the size is already right.
@@ -35,7 +35,7 @@ pub(crate) fn resize(
     decoded: &Decoded,
     width: u32,
     height: u32,
-) -> Result<Option<Decoded>, PictureError> {
+) -> Result<Option<Decoded>, PhotoError> {
     if decoded.width == width && decoded.height == height {
         return Ok(None);
     }
@@ -54,12 +54,12 @@ pub(crate) fn resize(
 }
 
 /// Turns the pixels so the picture displays upright without any EXIF tag.
-pub(crate) fn orient(decoded: Decoded, orientation: Orientation) -> Result<Decoded, PictureError> {
+pub(crate) fn orient(decoded: Decoded, orientation: Orientation) -> Result<Decoded, PhotoError> {
     if orientation == Orientation::NoTransforms {
         return Ok(decoded);
     }
     let buffer = RgbImage::from_raw(decoded.width, decoded.height, decoded.rgb)
-        .ok_or_else(|| PictureError::Internal("orientation: pixel buffer too short".into()))?;
+        .ok_or_else(|| PhotoError::Internal("orientation: pixel buffer too short".into()))?;
     let mut image = DynamicImage::ImageRgb8(buffer);
     image.apply_orientation(orientation);
     let (width, height) = (image.width(), image.height());
@@ -71,7 +71,7 @@ pub(crate) fn orient(decoded: Decoded, orientation: Orientation) -> Result<Decod
 }
 
 /// One baseline JPEG at `quality`, 4:2:0, no metadata.
-pub(crate) fn encode_once(pixels: &Decoded, quality: u8) -> Result<Vec<u8>, PictureError> {
+pub(crate) fn encode_once(pixels: &Decoded, quality: u8) -> Result<Vec<u8>, PhotoError> {
     let width = u16::try_from(pixels.width).map_err(|e| internal("encode width", e))?;
     let height = u16::try_from(pixels.height).map_err(|e| internal("encode height", e))?;
     let mut out = Vec::with_capacity(pixels.rgb.len() / 8);
@@ -89,7 +89,7 @@ pub(crate) fn encode_once(pixels: &Decoded, quality: u8) -> Result<Vec<u8>, Pict
 pub(crate) fn encode_under(
     pixels: &Decoded,
     max_bytes: usize,
-) -> Result<Option<Encoded>, PictureError> {
+) -> Result<Option<Encoded>, PhotoError> {
     let done = |jpeg: Vec<u8>, quality| Encoded {
         jpeg,
         width: pixels.width,

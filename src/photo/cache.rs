@@ -19,15 +19,15 @@ use futures::future::{BoxFuture, Shared};
 use moka::future::Cache;
 use moka::policy::EvictionPolicy;
 
-use super::error::PictureError;
+use super::error::PhotoError;
 use super::fetch::{Fetched, PhotoFetcher};
-use super::limits::PictureLimits;
-use super::pool::PicturePool;
+use super::limits::PhotoLimits;
+use super::pool::PhotoPool;
 use super::process::{Processed, sha256};
 use super::source::PhotoSource;
-use super::{PictureStats, Prepared};
+use super::{PhotoStats, Prepared};
 
-type Flight = Shared<BoxFuture<'static, Result<Arc<Prepared>, PictureError>>>;
+type Flight = Shared<BoxFuture<'static, Result<Arc<Prepared>, PhotoError>>>;
 
 /// Bytes counted for an entry besides its JPEG (headers, URL, bookkeeping).
 const ENTRY_OVERHEAD: usize = 1024;
@@ -52,8 +52,8 @@ struct Counters {
 /// Fetcher, pool and caches; shared by the service's clones and its in-flight futures.
 pub(crate) struct Core {
     fetcher: PhotoFetcher,
-    pool: PicturePool,
-    limits: PictureLimits,
+    pool: PhotoPool,
+    limits: PhotoLimits,
     ttl: Duration,
     by_url: Cache<String, Arc<Entry>>,
     by_content: Cache<[u8; 32], Arc<Processed>>,
@@ -66,8 +66,8 @@ impl Core {
     /// so together usually about `max_bytes`).
     pub(crate) fn new(
         fetcher: PhotoFetcher,
-        pool: PicturePool,
-        limits: PictureLimits,
+        pool: PhotoPool,
+        limits: PhotoLimits,
         ttl: Duration,
         max_bytes: u64,
     ) -> Self {
@@ -91,9 +91,9 @@ impl Core {
         }
     }
 
-    pub(crate) fn stats(&self) -> PictureStats {
+    pub(crate) fn stats(&self) -> PhotoStats {
         let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        PictureStats {
+        PhotoStats {
             downloads: read(&self.counters.downloads),
             not_modified: read(&self.counters.not_modified),
             encodes: read(&self.counters.encodes),
@@ -109,7 +109,7 @@ impl Core {
     pub(crate) async fn prepare(
         self: &Arc<Self>,
         source: &PhotoSource,
-    ) -> Result<Arc<Prepared>, PictureError> {
+    ) -> Result<Arc<Prepared>, PhotoError> {
         let key = self.fetcher.download_url(source)?.to_string();
         if let Some(prepared) = self.fresh(&key).await {
             self.counters.hits.fetch_add(1, Ordering::Relaxed);
@@ -137,11 +137,7 @@ impl Core {
     }
 
     /// Downloads (conditionally when a stale entry exists) and encodes if the content changed.
-    async fn refresh(
-        &self,
-        key: &str,
-        source: &PhotoSource,
-    ) -> Result<Arc<Prepared>, PictureError> {
+    async fn refresh(&self, key: &str, source: &PhotoSource) -> Result<Arc<Prepared>, PhotoError> {
         let existing = self.by_url.get(key).await;
         if let Some(entry) = &existing
             && entry.checked_at.elapsed() < self.ttl
@@ -157,7 +153,7 @@ impl Core {
                 tracing::warn!(photo = %source.describe(), %error, "using the cached copy of the photo");
                 return existing
                     .map(|entry| Arc::clone(&entry.prepared))
-                    .ok_or(PictureError::Fetch(error));
+                    .ok_or(PhotoError::Fetch(error));
             }
             Err(error) => return Err(error.into()),
         };
@@ -169,7 +165,7 @@ impl Core {
                 return Ok(prepared);
             }
             (Fetched::NotModified, None) => {
-                return Err(PictureError::Internal(
+                return Err(PhotoError::Internal(
                     "the server answered 304 to an unconditional request".into(),
                 ));
             }
@@ -179,7 +175,7 @@ impl Core {
         let bytes = photo.bytes.clone();
         let hash = tokio::task::spawn_blocking(move || sha256(&bytes))
             .await
-            .map_err(|e| PictureError::Internal(e.to_string()))?;
+            .map_err(|e| PhotoError::Internal(e.to_string()))?;
         let picture = match existing.filter(|e| e.prepared.picture.source_sha256 == hash) {
             Some(entry) => Arc::clone(&entry.prepared.picture),
             None => self

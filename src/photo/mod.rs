@@ -1,8 +1,8 @@
-//! Pictures: fetch an employee's photo once, make it terminal-ready (upright, flattened onto
+//! PhotoPlanner: fetch an employee's photo once, make it terminal-ready (upright, flattened onto
 //! white, scaled into the envelope, baseline JPEG under the byte limit, no metadata) and cache
 //! the result by URL and by content.
 //!
-//! [`PictureService::prepare`] is the entry point; [`process`] is the synchronous pipeline.
+//! [`PhotoService::prepare`] is the entry point; [`process`] is the synchronous pipeline.
 
 mod allow;
 mod cache;
@@ -31,11 +31,11 @@ use std::time::Duration;
 use url::Url;
 
 pub use allow::{AllowList, NotAllowed};
-pub use error::{FetchError, ImageFormat, PictureError};
+pub use error::{FetchError, ImageFormat, PhotoError};
 pub use face_url::{FaceUrlError, FaceUrlPolicy, FaceUrlScheme};
 pub use fetch::{Fetched, FetchedPhoto, PhotoFetcher};
-pub use limits::PictureLimits;
-pub use pool::PicturePool;
+pub use limits::PhotoLimits;
+pub use pool::PhotoPool;
 pub use process::{Processed, process, qualifies_as_is};
 pub use source::{PhotoSource, SupabaseStorage};
 
@@ -69,23 +69,23 @@ impl Prepared {
 
 /// Counters since the service started (for metrics and tests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PictureStats {
+pub struct PhotoStats {
     /// Full downloads (200).
     pub downloads: u64,
     /// Revalidations answered 304.
     pub not_modified: u64,
-    /// Pictures decoded and encoded.
+    /// PhotoPlanner decoded and encoded.
     pub encodes: u64,
     /// Requests served from the cache without any network.
     pub hits: u64,
 }
 
-/// Settings of [`PictureService`].
+/// Settings of [`PhotoService`].
 #[derive(Clone, Debug)]
-pub struct PictureSettings {
+pub struct PipelineSettings {
     /// The envelope and guards.
-    pub limits: PictureLimits,
-    /// Pictures decoded at once (`PHOTO_WORKERS`).
+    pub limits: PhotoLimits,
+    /// PhotoPlanner decoded at once (`PHOTO_WORKERS`).
     pub workers: usize,
     /// How long a cached photo is used without asking the server again.
     pub ttl: Duration,
@@ -97,10 +97,10 @@ pub struct PictureSettings {
     pub allow: AllowList,
 }
 
-impl Default for PictureSettings {
+impl Default for PipelineSettings {
     fn default() -> Self {
         Self {
-            limits: PictureLimits::default(),
+            limits: PhotoLimits::default(),
             workers: 2,
             ttl: Duration::from_secs(60),
             cache_bytes: 64 * 1024 * 1024,
@@ -112,15 +112,15 @@ impl Default for PictureSettings {
 
 /// Fetches, fixes and caches employees' photos. Cheap to clone.
 #[derive(Clone)]
-pub struct PictureService {
+pub struct PhotoService {
     core: Arc<cache::Core>,
 }
 
-impl PictureService {
+impl PhotoService {
     /// A service downloading with `storage` for Storage paths (none: absolute URLs only), from
     /// `storage`'s origin and what `settings.allow` lists.
     pub fn new(
-        settings: PictureSettings,
+        settings: PipelineSettings,
         storage: Option<SupabaseStorage>,
     ) -> Result<Self, reqwest::Error> {
         let fetcher = PhotoFetcher::new(
@@ -129,7 +129,7 @@ impl PictureService {
             settings.fetch_timeout,
             settings.limits.max_source_bytes,
         )?;
-        let pool = PicturePool::new(settings.workers);
+        let pool = PhotoPool::new(settings.workers);
         let core = cache::Core::new(
             fetcher,
             pool,
@@ -144,12 +144,12 @@ impl PictureService {
 
     /// The terminal-ready photo for `source`: from the cache while fresh, else downloaded once
     /// (revalidated with its `ETag` when cached) and encoded once per distinct content.
-    pub async fn prepare(&self, source: &PhotoSource) -> Result<Arc<Prepared>, PictureError> {
+    pub async fn prepare(&self, source: &PhotoSource) -> Result<Arc<Prepared>, PhotoError> {
         self.core.prepare(source).await
     }
 
     /// Counters since the service started.
-    pub fn stats(&self) -> PictureStats {
+    pub fn stats(&self) -> PhotoStats {
         self.core.stats()
     }
 }

@@ -5,18 +5,18 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 
-use super::error::PictureError;
-use super::limits::PictureLimits;
+use super::error::PhotoError;
+use super::limits::PhotoLimits;
 use super::process::{Processed, process_hashed, sha256};
 
 /// At most `workers` pictures are decoded at once, on tokio's blocking threads; the others
 /// wait (asynchronously) for a permit. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct PicturePool {
+pub struct PhotoPool {
     permits: Arc<Semaphore>,
 }
 
-impl PicturePool {
+impl PhotoPool {
     /// A pool running at most `workers` (`PHOTO_WORKERS`, at least 1) pictures at once.
     pub fn new(workers: usize) -> Self {
         Self {
@@ -28,8 +28,8 @@ impl PicturePool {
     pub async fn process(
         &self,
         source: Bytes,
-        limits: PictureLimits,
-    ) -> Result<Processed, PictureError> {
+        limits: PhotoLimits,
+    ) -> Result<Processed, PhotoError> {
         self.run(move || process_hashed(&source, &limits, sha256(&source)))
             .await
     }
@@ -38,26 +38,26 @@ impl PicturePool {
     pub(crate) async fn process_hashed(
         &self,
         source: Bytes,
-        limits: PictureLimits,
+        limits: PhotoLimits,
         source_sha256: [u8; 32],
-    ) -> Result<Processed, PictureError> {
+    ) -> Result<Processed, PhotoError> {
         self.run(move || process_hashed(&source, &limits, source_sha256))
             .await
     }
 
-    async fn run<F>(&self, job: F) -> Result<Processed, PictureError>
+    async fn run<F>(&self, job: F) -> Result<Processed, PhotoError>
     where
-        F: FnOnce() -> Result<Processed, PictureError> + Send + 'static,
+        F: FnOnce() -> Result<Processed, PhotoError> + Send + 'static,
     {
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
-            .map_err(|e| PictureError::Internal(e.to_string()))?;
+            .map_err(|e| PhotoError::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             job()
         })
         .await
-        .map_err(|e| PictureError::Internal(format!("picture worker stopped: {e}")))?
+        .map_err(|e| PhotoError::Internal(format!("picture worker stopped: {e}")))?
     }
 }

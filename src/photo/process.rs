@@ -8,9 +8,9 @@ use sha2::{Digest, Sha256};
 
 use super::decode::{self, Decoded, Probe};
 use super::encode::{self, Encoded};
-use super::error::{ImageFormat, PictureError};
+use super::error::{ImageFormat, PhotoError};
 use super::header::{self, JpegHeader};
-use super::limits::PictureLimits;
+use super::limits::PhotoLimits;
 
 /// A terminal-ready picture made from one source file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,24 +44,24 @@ pub(crate) fn sha256(source: &[u8]) -> [u8; 32] {
 }
 
 /// Makes a terminal-ready JPEG from a JPEG, PNG or WebP file. CPU-bound: call it from a
-/// blocking thread (see [`super::PicturePool`]).
-pub fn process(source: &[u8], limits: &PictureLimits) -> Result<Processed, PictureError> {
+/// blocking thread (see [`super::PhotoPool`]).
+pub fn process(source: &[u8], limits: &PhotoLimits) -> Result<Processed, PhotoError> {
     process_hashed(source, limits, sha256(source))
 }
 
 /// [`process`] for a caller that already hashed the source (the cache does, to look it up).
 pub(crate) fn process_hashed(
     source: &[u8],
-    limits: &PictureLimits,
+    limits: &PhotoLimits,
     source_sha256: [u8; 32],
-) -> Result<Processed, PictureError> {
+) -> Result<Processed, PhotoError> {
     if source.len() > limits.max_source_bytes {
-        return Err(PictureError::SourceTooLarge {
+        return Err(PhotoError::SourceTooLarge {
             size: source.len(),
             limit: limits.max_source_bytes,
         });
     }
-    let format = header::sniff(source).map_err(|detected| PictureError::NotAnImage { detected })?;
+    let format = header::sniff(source).map_err(|detected| PhotoError::NotAnImage { detected })?;
     let jpeg_header = match format {
         ImageFormat::Jpeg => header::jpeg_header(source),
         _ => None,
@@ -71,7 +71,7 @@ pub(crate) fn process_hashed(
         convert(source, format, jpeg_header.as_ref(), limits)
     }))
     .unwrap_or_else(|_| {
-        Err(PictureError::Corrupt {
+        Err(PhotoError::Corrupt {
             format,
             detail: "the decoder stopped on malformed data".into(),
         })
@@ -91,12 +91,12 @@ pub(crate) fn process_hashed(
 /// `max_bytes`, both sides within `min_side..=max_side`, no EXIF rotation, and no EXIF, XMP or
 /// IPTC segment at all, because camera and GPS data must not leave the company (the privacy
 /// rule wins over delivery by URL). Reads the headers only.
-pub fn qualifies_as_is(source: &[u8], limits: &PictureLimits) -> bool {
+pub fn qualifies_as_is(source: &[u8], limits: &PhotoLimits) -> bool {
     header::sniff(source) == Ok(ImageFormat::Jpeg)
         && header::jpeg_header(source).is_some_and(|h| header_qualifies(&h, source.len(), limits))
 }
 
-fn header_qualifies(header: &JpegHeader, size: usize, limits: &PictureLimits) -> bool {
+fn header_qualifies(header: &JpegHeader, size: usize, limits: &PhotoLimits) -> bool {
     let within = |side: u32| (limits.min_side..=limits.max_side).contains(&side);
     header.baseline
         && size <= limits.max_bytes
@@ -131,8 +131,8 @@ fn convert(
     source: &[u8],
     format: ImageFormat,
     jpeg_header: Option<&JpegHeader>,
-    limits: &PictureLimits,
-) -> Result<Encoded, PictureError> {
+    limits: &PhotoLimits,
+) -> Result<Encoded, PhotoError> {
     let Probe {
         width,
         height,
@@ -148,7 +148,7 @@ fn convert(
         (width, height)
     };
     if shown_width.min(shown_height) < limits.min_side {
-        return Err(PictureError::TooSmall {
+        return Err(PhotoError::TooSmall {
             width: shown_width,
             height: shown_height,
             min_side: limits.min_side,
@@ -156,7 +156,7 @@ fn convert(
     }
     let (mut target_width, mut target_height) = fit(shown_width, shown_height, limits.max_side);
     if target_width.min(target_height) < limits.min_side {
-        return Err(PictureError::BadAspect {
+        return Err(PhotoError::BadAspect {
             width: shown_width,
             height: shown_height,
             max_side: limits.max_side,
@@ -185,7 +185,7 @@ fn convert(
         // Even the lowest quality is too big: shrink by a quarter and search again.
         let (next_width, next_height) = ((target_width * 3) / 4, (target_height * 3) / 4);
         if next_width.min(next_height) < limits.min_side {
-            return Err(PictureError::CannotFit {
+            return Err(PhotoError::CannotFit {
                 max_bytes: limits.max_bytes,
             });
         }

@@ -17,8 +17,8 @@ use url::Url;
 
 use super::synth;
 use super::{
-    AllowList, FetchError, PhotoSource, PictureError, PictureService, PictureSettings,
-    PictureStats, SupabaseStorage,
+    AllowList, FetchError, PhotoError, PhotoService, PhotoSource, PhotoStats, PipelineSettings,
+    SupabaseStorage,
 };
 
 pub(super) const KEY: &str = "service-key-do-not-leak";
@@ -123,23 +123,23 @@ pub(super) async fn start() -> (Arc<Server>, Url) {
     (server, base)
 }
 
-fn service(base: &Url, ttl: Duration) -> PictureService {
+fn service(base: &Url, ttl: Duration) -> PhotoService {
     service_allowing(base, ttl, AllowList::default())
 }
 
 /// The service with `base` as the Supabase project (bucket `faces`) and `allow`.
-pub(super) fn service_allowing(base: &Url, ttl: Duration, allow: AllowList) -> PictureService {
-    let settings = PictureSettings {
+pub(super) fn service_allowing(base: &Url, ttl: Duration, allow: AllowList) -> PhotoService {
+    let settings = PipelineSettings {
         ttl,
         allow,
-        ..PictureSettings::default()
+        ..PipelineSettings::default()
     };
     let storage = SupabaseStorage {
         base: base.clone(),
         key: SecretString::from(KEY),
         bucket: "faces".into(),
     };
-    PictureService::new(settings, Some(storage)).unwrap()
+    PhotoService::new(settings, Some(storage)).unwrap()
 }
 
 /// An allow-list of `bases`' origins, reachable on loopback (where the test servers listen).
@@ -180,7 +180,7 @@ async fn twenty_concurrent_requests_make_one_download_and_one_encode() {
     assert_eq!(server.count(), 1);
     assert_eq!(
         pictures.stats(),
-        PictureStats {
+        PhotoStats {
             downloads: 1,
             not_modified: 0,
             encodes: 1,
@@ -201,7 +201,7 @@ async fn an_invalid_photo_is_downloaded_once_per_fan_out_too() {
         let error = result.unwrap_err();
         assert_eq!(
             error,
-            PictureError::NotAnImage {
+            PhotoError::NotAnImage {
                 detected: Some("PDF")
             }
         );
@@ -228,7 +228,7 @@ async fn after_the_ttl_a_304_keeps_the_picture_and_a_change_is_seen() {
     assert_eq!(server.seen.lock().unwrap()[1].3.as_deref(), Some("\"v1\""));
     assert_eq!(
         pictures.stats(),
-        PictureStats {
+        PhotoStats {
             downloads: 1,
             not_modified: 1,
             encodes: 1,
@@ -251,13 +251,13 @@ async fn after_the_ttl_a_304_keeps_the_picture_and_a_change_is_seen() {
 async fn a_server_down_at_revalidation_time_does_not_stop_the_fan_out() {
     let (server, base) = start().await;
     server.put("ana.jpg", photo(640, 480, 4));
-    let settings = PictureSettings {
+    let settings = PipelineSettings {
         ttl: Duration::from_millis(300),
         fetch_timeout: Duration::from_millis(500),
         allow: listed(&[&base]),
-        ..PictureSettings::default()
+        ..PipelineSettings::default()
     };
-    let pictures = PictureService::new(settings, None).unwrap();
+    let pictures = PhotoService::new(settings, None).unwrap();
     let source = PhotoSource::Url(base.join("photos/ana.jpg").unwrap());
     let first = pictures.prepare(&source).await.unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -333,7 +333,7 @@ async fn storage_objects_are_fetched_with_the_key_from_the_authenticated_endpoin
     assert_eq!(PhotoSource::parse(signed, "x").unwrap(), missing);
     let error = pictures.prepare(&missing).await.unwrap_err();
     assert!(
-        matches!(error, PictureError::Fetch(FetchError::NotFound { .. })),
+        matches!(error, PhotoError::Fetch(FetchError::NotFound { .. })),
         "{error:?}"
     );
     assert!(!error.is_invalid_photo());
@@ -352,7 +352,7 @@ async fn a_redirect_to_another_origin_does_not_receive_the_key() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, PictureError::Fetch(FetchError::Redirected { .. })),
+        matches!(error, PhotoError::Fetch(FetchError::Redirected { .. })),
         "{error:?}"
     );
     assert!(!error.to_string().contains(KEY));
@@ -372,23 +372,23 @@ async fn download_failures_say_what_happened() {
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let closed_url = Url::parse(&format!("http://{}/a.jpg", closed.local_addr().unwrap())).unwrap();
     drop(closed);
-    let settings = PictureSettings {
+    let settings = PipelineSettings {
         allow: listed(&[&base, &closed_url]),
         fetch_timeout: Duration::from_millis(300),
-        limits: super::PictureLimits {
+        limits: super::PhotoLimits {
             max_source_bytes: 1 << 20,
-            ..super::PictureLimits::default()
+            ..super::PhotoLimits::default()
         },
-        ..PictureSettings::default()
+        ..PipelineSettings::default()
     };
-    let pictures = PictureService::new(settings, None).unwrap();
+    let pictures = PhotoService::new(settings, None).unwrap();
     let url = |name: &str| PhotoSource::Url(base.join(name).unwrap());
 
     let error = pictures.prepare(&url("photos/big.jpg")).await.unwrap_err();
     assert!(
         matches!(
             error,
-            PictureError::Fetch(FetchError::TooLarge {
+            PhotoError::Fetch(FetchError::TooLarge {
                 limit: 1_048_576,
                 ..
             })
@@ -400,7 +400,7 @@ async fn download_failures_say_what_happened() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, PictureError::Fetch(FetchError::NotFound { .. })),
+        matches!(error, PhotoError::Fetch(FetchError::NotFound { .. })),
         "{error:?}"
     );
     assert!(
@@ -412,14 +412,14 @@ async fn download_failures_say_what_happened() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, PictureError::Fetch(FetchError::NoStorage { .. })),
+        matches!(error, PhotoError::Fetch(FetchError::NoStorage { .. })),
         "{error:?}"
     );
 
     *server.delay.lock().unwrap() = Duration::from_secs(2);
     let error = pictures.prepare(&url("photos/slow.jpg")).await.unwrap_err();
     assert!(
-        matches!(error, PictureError::Fetch(FetchError::Timeout { .. })),
+        matches!(error, PhotoError::Fetch(FetchError::Timeout { .. })),
         "{error:?}"
     );
 
@@ -428,7 +428,7 @@ async fn download_failures_say_what_happened() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, PictureError::Fetch(FetchError::Unreachable { .. })),
+        matches!(error, PhotoError::Fetch(FetchError::Unreachable { .. })),
         "{error:?}"
     );
 }

@@ -6,7 +6,7 @@
 /// `ISAPI-FACTS.md`), plus guards against hostile or accidental input (size of the download,
 /// pixel count of the decoded image).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PictureLimits {
+pub struct PhotoLimits {
     /// The longest side of the picture sent to a terminal, in pixels (`PHOTO_MAX_SIDE`).
     pub max_side: u32,
     /// The shortest side a usable photo may have after orientation, in pixels (`PHOTO_MIN_SIDE`).
@@ -20,7 +20,7 @@ pub struct PictureLimits {
     pub max_pixels: u64,
 }
 
-impl Default for PictureLimits {
+impl Default for PhotoLimits {
     fn default() -> Self {
         Self {
             max_side: 960,
@@ -32,7 +32,7 @@ impl Default for PictureLimits {
     }
 }
 
-impl PictureLimits {
+impl PhotoLimits {
     /// The most bytes a decoder may allocate for one image: the decoded picture at four bytes a
     /// pixel, plus room for the decoder's own buffers.
     pub(crate) fn max_decode_alloc(&self) -> u64 {

@@ -4,11 +4,11 @@ use super::allow::NotAllowed;
 
 /// Why a photo could not be made ready for the terminals.
 ///
-/// Every variant but [`PictureError::Fetch`] and [`PictureError::Internal`] means the photo
+/// Every variant but [`PhotoError::Fetch`] and [`PhotoError::Internal`] means the photo
 /// itself is unusable (the API reports those as `invalid_photo`, see
-/// [`PictureError::is_invalid_photo`]).
+/// [`PhotoError::is_invalid_photo`]).
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PictureError {
+pub enum PhotoError {
     /// The photo could not be downloaded.
     #[error(transparent)]
     Fetch(#[from] FetchError),
@@ -96,7 +96,7 @@ pub enum PictureError {
     Internal(String),
 }
 
-impl PictureError {
+impl PhotoError {
     /// True when the photo itself is unusable (reported as `invalid_photo`); false for download
     /// problems and internal faults.
     pub fn is_invalid_photo(&self) -> bool {

@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use url::Url;
 
 use super::tests_cache::{KEY, listed, photo, service_allowing, start};
-use super::{AllowList, FetchError, NotAllowed, PhotoSource, PictureError};
+use super::{AllowList, FetchError, NotAllowed, PhotoError, PhotoSource};
 
 /// A web server that answers every request with `302 Location: to`.
 async fn redirector(to: Url) -> Url {
@@ -23,9 +23,9 @@ async fn redirector(to: Url) -> Url {
     base
 }
 
-fn refusal(error: &PictureError) -> Option<&NotAllowed> {
+fn refusal(error: &PhotoError) -> Option<&NotAllowed> {
     match error {
-        PictureError::Fetch(FetchError::NotAllowed { why, .. }) => Some(why),
+        PhotoError::Fetch(FetchError::NotAllowed { why, .. }) => Some(why),
         _ => None,
     }
 }
@@ -105,7 +105,7 @@ async fn a_redirect_to_another_listener_is_not_followed() {
     assert!(
         matches!(
             error,
-            PictureError::Fetch(FetchError::Redirected { status: 302, .. })
+            PhotoError::Fetch(FetchError::Redirected { status: 302, .. })
         ),
         "{error:?}"
     );
