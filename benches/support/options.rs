@@ -103,6 +103,9 @@ pub struct Args {
     /// RUST_LOG of the service (as in production); off = none.
     #[arg(long, value_name = "F", default_value = "info")]
     service_log: String,
+    /// Append the service's log (its stdout, otherwise dropped) to this file.
+    #[arg(long, value_name = "PATH")]
+    service_log_file: Option<std::path::PathBuf>,
     /// Extra environment of the service process (repeatable), e.g. MALLOC_ARENA_MAX=2.
     #[arg(long, value_name = "K=V", value_parser = key_value)]
     service_env: Vec<(String, String)>,
@@ -175,6 +178,7 @@ impl Args {
                 .map(|cmd| cmd.split_whitespace().map(String::from).collect())
                 .unwrap_or_default(),
             env: self.service_env.clone(),
+            log_file: self.service_log_file.clone(),
         }
     }
 }
