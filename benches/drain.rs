@@ -106,11 +106,14 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let changes = employees * terminals;
     let (cpu, cores) = stats::machine();
     let ticks = stats::clock_ticks();
+    // Each terminal holds a listening socket and both ends of the service's connection to it.
+    let fd_limit = stats::raise_open_file_limit(terminals * 4 + 256);
     println!("# hikvision-sync drain benchmark (issue 11)\n");
     println!(
-        "Machine: {cores} cores ({cpu}), load average {} at the start. Mode: {}. {changes} changes = \
+        "Machine: {cores} cores ({cpu}), open-file limit {}, load average {} at the start. Mode: {}. {changes} changes = \
          {employees} employees x {terminals} terminals, L = {} ms of terminal work per answered call, \
          RATE_LIMIT_DELAY_MS = 0.\n",
+        fd_limit.map_or("unknown".into(), |n| n.to_string()),
         load_average(),
         if args.quick { "--quick" } else { "full" },
         args.latency_ms,

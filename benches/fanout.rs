@@ -30,6 +30,7 @@ use support::overhead::{check, overhead};
 use support::report::targets;
 use support::scenarios::{fanout, faults, rss};
 use support::stats;
+use support::webhook::webhook;
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(CHILD_FLAG) {
@@ -53,7 +54,7 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), BoxError> {
     let (cpu, cores) = stats::machine();
-    let fd_limit = raise_open_file_limit(args.rss_k.max(500) * 4 + 256);
+    let fd_limit = stats::raise_open_file_limit(args.rss_k.max(500) * 4 + 256);
     println!("# hikvision-sync fan-out benchmark\n");
     println!(
         "Machine: {cores} cores ({cpu}), open-file limit {}, load average {} at the start. Mode: {}. \
@@ -97,6 +98,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     if sections.contains(&Section::Durable) {
         durable(&mut ctx).await?;
     }
+    if sections.contains(&Section::Webhook) {
+        webhook(&mut ctx).await?;
+    }
     if sections.contains(&Section::Check) {
         check(&ctx).await?;
     }
@@ -107,26 +111,4 @@ async fn run(args: Args) -> Result<(), BoxError> {
         load_average()
     );
     Ok(())
-}
-
-/// Raises this process's soft open-file limit to `want` (at most the hard limit) with
-/// util-linux `prlimit`, since the crate has no libc binding; children inherit it. Returns the
-/// limit in force.
-fn raise_open_file_limit(want: usize) -> Option<u64> {
-    let current = stats::open_file_limit()?;
-    if current >= want as u64 {
-        return Some(current);
-    }
-    let pid = std::process::id().to_string();
-    let status = std::process::Command::new("prlimit")
-        .args(["--pid", &pid, &format!("--nofile={want}:")])
-        .status();
-    let now = stats::open_file_limit();
-    if now.is_none_or(|n| n < want as u64) {
-        eprintln!(
-            "warning: the open-file limit is {current} and could not be raised to {want} ({status:?}); \
-             run `ulimit -n {want}` first, or the 1,000-terminal test may fail"
-        );
-    }
-    now
 }

@@ -158,6 +158,8 @@ pub struct Launch {
     pub wrapper: Vec<String>,
     /// Extra environment of the service process.
     pub env: Vec<(String, String)>,
+    /// Where the service's log (its stdout) is appended; `None` drops it.
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 /// The running service, seen from the bench process.
@@ -218,8 +220,25 @@ impl ServiceProcess {
         let mut words = listen.split_whitespace();
         let addr: SocketAddr = words.next().ok_or("no address")?.parse()?;
         let pid = words.next().ok_or("no pid")?.to_string();
-        // The service logs to stdout, as in production; drain it so it never blocks.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // The service logs to stdout, as in production; drain it so it never blocks (into
+        // `--service-log-file` when given).
+        let mut log = match &launch.log_file {
+            Some(path) => Some(
+                tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .await?,
+            ),
+            None => None,
+        };
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(file) = log.as_mut() {
+                    let _ = file.write_all(format!("{line}\n").as_bytes()).await;
+                }
+            }
+        });
         Ok(Self {
             child,
             stdin: Some(stdin),

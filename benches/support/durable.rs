@@ -7,10 +7,11 @@
 use std::time::{Duration, Instant};
 
 use hikvision_simulator::SimulatedTerminal;
-use hikvision_testkit::{execute, fresh_database};
+use hikvision_testkit::{Database, execute, fresh_database};
 
 use super::BoxError;
 use super::cells::Ctx;
+use super::child::{PersonSpec, ServiceProcess};
 use super::fleet::{Fleet, Kind};
 use super::report::ratio;
 use super::stats::{human, median, mib, ms};
@@ -33,11 +34,7 @@ struct Row {
 
 /// Runs the section.
 pub async fn durable(ctx: &mut Ctx) -> Result<(), BoxError> {
-    let admin = ctx
-        .args
-        .database_url
-        .clone()
-        .ok_or("the durable section needs --database-url (or HS_TEST_DATABASE_URL)")?;
+    let admin = admin_url(ctx)?;
     let runs = ctx.args.runs.unwrap_or(3);
     let mut rows = Vec::new();
     for k in ctx.args.durable_k.clone() {
@@ -48,28 +45,24 @@ pub async fn durable(ctx: &mut Ctx) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// `--database-url`: the superuser URL the durable sections create their databases with.
+pub fn admin_url(ctx: &Ctx) -> Result<String, BoxError> {
+    Ok(ctx
+        .args
+        .database_url
+        .clone()
+        .ok_or("the durable and webhook sections need --database-url (or HS_TEST_DATABASE_URL)")?)
+}
+
 async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, BoxError> {
     let persons = ctx.persons(runs + 1);
-    let fleet = Fleet::start(&vec![Kind::Healthy; k], ctx.args.latency_ms, &persons).await?;
-    let database = fresh_database(admin, "hs_fanout").await?;
+    let stage = Stage::start(ctx, admin, k, &persons, &[]).await?;
+    let (fleet, database, service) = (&stage.fleet, &stage.database, &stage.service);
     execute(
         &database.url,
         "create extension if not exists pg_stat_statements",
     )
     .await?;
-    let mut spec = ctx.spec(&fleet, &persons, 1, 0, 0);
-    // The service's defaults (DEVICE_CONCURRENCY 256, RATE_LIMIT_DELAY_MS 500, ...).
-    for key in [
-        "DEVICE_CONCURRENCY",
-        "RATE_LIMIT_DELAY_MS",
-        "DEVICE_TIMEOUT_MS",
-    ] {
-        spec.env.remove(key);
-    }
-    // `--service-env` settings apply here too (e.g. DEVICE_CONCURRENCY=1000).
-    spec.env.extend(ctx.args.launch().env);
-    spec.env.insert("DATABASE_URL".into(), database.url.clone());
-    let service = ctx.service(&spec).await?;
     let stats = connect(&database.url).await?;
     let mut row = Row {
         k,
@@ -108,11 +101,62 @@ async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, B
         row.statements.push(count);
     }
     row.hwm_kib = service.memory().hwm_kib;
-    service.stop().await;
-    fleet.stop().await;
     drop(stats);
-    database.drop_on(admin).await;
+    stage.stop(admin).await;
     Ok(row)
+}
+
+/// K healthy terminals holding `persons` with an old face, a fresh database on the test stack's
+/// PostgreSQL, and the service in a child process on it (durable delivery, the real job engine)
+/// with its default settings, `--service-env` and `extra` on top.
+pub struct Stage {
+    /// The terminals.
+    pub fleet: Fleet,
+    /// The service's database.
+    pub database: Database,
+    /// The service.
+    pub service: ServiceProcess,
+}
+
+impl Stage {
+    /// Starts the three.
+    pub async fn start(
+        ctx: &Ctx,
+        admin: &str,
+        k: usize,
+        persons: &[PersonSpec],
+        extra: &[(&str, &str)],
+    ) -> Result<Self, BoxError> {
+        let fleet = Fleet::start(&vec![Kind::Healthy; k], ctx.args.latency_ms, persons).await?;
+        let database = fresh_database(admin, "hs_fanout").await?;
+        let mut spec = ctx.spec(&fleet, persons, 1, 0, 0);
+        // The service's defaults (DEVICE_CONCURRENCY 256, RATE_LIMIT_DELAY_MS 500, ...).
+        for key in [
+            "DEVICE_CONCURRENCY",
+            "RATE_LIMIT_DELAY_MS",
+            "DEVICE_TIMEOUT_MS",
+        ] {
+            spec.env.remove(key);
+        }
+        spec.env
+            .extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        // `--service-env` settings apply here too (e.g. DEVICE_CONCURRENCY=1000).
+        spec.env.extend(ctx.args.launch().env);
+        spec.env.insert("DATABASE_URL".into(), database.url.clone());
+        let service = ctx.service(&spec).await?;
+        Ok(Self {
+            fleet,
+            database,
+            service,
+        })
+    }
+
+    /// Stops the service and the terminals, and drops the database.
+    pub async fn stop(self, admin: &str) {
+        self.service.stop().await;
+        self.fleet.stop().await;
+        self.database.drop_on(admin).await;
+    }
 }
 
 /// The time from `started` until one of `sims` logs a call (the first, the Digest challenge, is
@@ -128,17 +172,22 @@ async fn first_call(sims: &[SimulatedTerminal], started: Instant) -> Option<Dura
     None
 }
 
+/// The `--service-env` settings that differ from the service's defaults, as " but K = V" each.
+pub fn overrides(ctx: &Ctx) -> String {
+    ctx.args
+        .launch()
+        .env
+        .iter()
+        .map(|(k, v)| format!(" but {k} = {v}"))
+        .collect()
+}
+
 fn report(ctx: &Ctx, rows: &[Row]) {
     println!(
         "#### Durable delivery on PostgreSQL: L = {} ms, the service's default settings{}, read-back \
          on (medians)\n",
         ctx.args.latency_ms,
-        ctx.args
-            .launch()
-            .env
-            .iter()
-            .map(|(k, v)| format!(" but {k} = {v}"))
-            .collect::<String>()
+        overrides(ctx)
     );
     println!(
         "| K | wall | K / 1 | first terminal call (ms) | service statements per request (min-max) | peak RSS | terminals not in sync |"
@@ -171,7 +220,7 @@ fn report(ctx: &Ctx, rows: &[Row]) {
     println!();
 }
 
-async fn connect(url: &str) -> Result<tokio_postgres::Client, BoxError> {
+pub async fn connect(url: &str) -> Result<tokio_postgres::Client, BoxError> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     Ok(client)

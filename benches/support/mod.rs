@@ -13,5 +13,6 @@ pub mod overhead;
 pub mod report;
 pub mod scenarios;
 pub mod stats;
+pub mod webhook;
 
 pub use hikvision_testkit::BoxError;

@@ -20,6 +20,9 @@ pub enum Section {
     Check,
     /// Durable delivery on PostgreSQL (`--only durable`; needs `--database-url`).
     Durable,
+    /// End to end from a Supabase webhook to the face on 100 terminals, durable delivery on
+    /// PostgreSQL (`--only webhook`; needs `--database-url`).
+    Webhook,
 }
 
 impl Section {
@@ -40,6 +43,7 @@ fn section(s: &str) -> Result<Section, String> {
         "rss" => Ok(Section::Rss),
         "check" => Ok(Section::Check),
         "durable" => Ok(Section::Durable),
+        "webhook" => Ok(Section::Webhook),
         other => Err(format!("unknown section '{other}'")),
     }
 }
@@ -64,7 +68,8 @@ pub struct Args {
     /// Fewer cells and runs (under a minute).
     #[arg(long)]
     pub quick: bool,
-    /// Sections, comma-separated: fanout,faults,overhead,rss,check [default: all].
+    /// Sections, comma-separated: fanout,faults,overhead,rss,check,durable,webhook [default:
+    /// fanout,faults,overhead,rss,check].
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = section)]
     only: Vec<Section>,
     /// Runs per cell [default: 5 for cells under 1.5 s, 3 under 5 s, else 1; with --quick: 3
@@ -98,6 +103,9 @@ pub struct Args {
     /// RUST_LOG of the service (as in production); off = none.
     #[arg(long, value_name = "F", default_value = "info")]
     service_log: String,
+    /// Append the service's log (its stdout, otherwise dropped) to this file.
+    #[arg(long, value_name = "PATH")]
+    service_log_file: Option<std::path::PathBuf>,
     /// Extra environment of the service process (repeatable), e.g. MALLOC_ARENA_MAX=2.
     #[arg(long, value_name = "K=V", value_parser = key_value)]
     service_env: Vec<(String, String)>,
@@ -170,6 +178,7 @@ impl Args {
                 .map(|cmd| cmd.split_whitespace().map(String::from).collect())
                 .unwrap_or_default(),
             env: self.service_env.clone(),
+            log_file: self.service_log_file.clone(),
         }
     }
 }

@@ -139,3 +139,25 @@ pub fn machine() -> (String, usize) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (model, cores)
 }
+
+/// Raises this process's soft open-file limit to `want` (at most the hard limit) with
+/// util-linux `prlimit`, since the crate has no libc binding; children inherit it. Returns the
+/// limit in force.
+pub fn raise_open_file_limit(want: usize) -> Option<u64> {
+    let current = open_file_limit()?;
+    if current >= want as u64 {
+        return Some(current);
+    }
+    let pid = std::process::id().to_string();
+    let status = std::process::Command::new("prlimit")
+        .args(["--pid", &pid, &format!("--nofile={want}:")])
+        .status();
+    let now = open_file_limit();
+    if now.is_none_or(|n| n < want as u64) {
+        eprintln!(
+            "warning: the open-file limit is {current} and could not be raised to {want} ({status:?}); \
+             run `ulimit -n {want}` first, or a 1,000-terminal run may fail"
+        );
+    }
+    now
+}
