@@ -133,20 +133,11 @@ impl CallGate for ClaimGate {
 mod tests {
     use super::*;
     use crate::delivery::memory::MemoryStore;
-    use crate::delivery::model::{Change, PairKey, Want};
+    use crate::delivery::model::Change;
     use crate::delivery::owner::LiveOwners;
-    use crate::orchestration::Flow;
 
     fn change(device: &str, photo: &str) -> Change {
-        Change {
-            key: PairKey::new(Uuid::nil(), device),
-            want: Want::Sync(Flow::UpdatePhoto),
-            employee_no: "7".parse().ok(),
-            remove_employee_no: None,
-            photo: Some(photo.into()),
-            create_missing_person: false,
-            validity: None,
-        }
+        Change::photo_update(device, Some(photo))
     }
 
     fn lease() -> DateTime<Utc> {

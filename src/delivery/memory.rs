@@ -470,18 +470,9 @@ impl DeliveryStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::orchestration::Flow;
 
     fn change(photo: &str) -> Change {
-        Change {
-            key: PairKey::new(Uuid::nil(), "d1"),
-            want: Want::Sync(Flow::UpdatePhoto),
-            employee_no: "7".parse().ok(),
-            remove_employee_no: None,
-            photo: Some(photo.into()),
-            create_missing_person: false,
-            validity: None,
-        }
+        Change::photo_update("d1", Some(photo))
     }
 
     fn lease() -> DateTime<Utc> {

@@ -270,6 +270,22 @@ impl Wanted {
     }
 }
 
+#[cfg(test)]
+impl Change {
+    /// The unit tests' change: employee "7" (nil id) gets `photo` on `device`.
+    pub(crate) fn photo_update(device: &str, photo: Option<&str>) -> Self {
+        Self {
+            key: PairKey::new(Uuid::nil(), device),
+            want: Want::Sync(Flow::UpdatePhoto),
+            employee_no: "7".parse().ok(),
+            remove_employee_no: None,
+            photo: photo.map(str::to_string),
+            create_missing_person: false,
+            validity: None,
+        }
+    }
+}
+
 impl Change {
     /// The numbers this change gives to or takes from the terminal.
     pub fn numbers(&self) -> Vec<EmployeeNo> {

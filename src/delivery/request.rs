@@ -132,7 +132,7 @@ impl Delivery {
         let orchestrator = Arc::clone(&self.orchestrator);
         let hooks = Hooks {
             progress: Some(tx),
-            gate: Some(self.gate_from(angajat.id, &owner, claimed)),
+            gate: Some(self.gate(angajat.id, &owner, claimed)),
         };
         let calls = orchestrator.sync(angajat.clone(), to_call.clone(), flow, flags, hooks);
         let (scheduled, called) = tokio::join!(self.scheduler.schedule_all(backstop), calls);

@@ -231,7 +231,7 @@ impl Delivery {
         let orchestrator = Arc::clone(&self.orchestrator);
         let hooks = Hooks {
             progress: None,
-            gate: Some(self.gate(angajat.id, owner)),
+            gate: Some(self.gate(angajat.id, owner, None)),
         };
         let reports = orchestrator
             .sync(angajat, vec![entry.clone()], flow, flags, hooks)
@@ -285,18 +285,9 @@ impl Delivery {
 }
 
 impl Delivery {
-    /// The gate that lets `owner`'s calls for `angajat_id` out while it holds their claims.
-    pub(super) fn gate(&self, angajat_id: uuid::Uuid, owner: &Owner) -> Arc<dyn CallGate> {
-        Arc::new(ClaimGate::new(
-            Arc::clone(&self.store),
-            angajat_id,
-            owner.clone(),
-            Arc::clone(&self.changes),
-        ))
-    }
-
-    /// [`Self::gate`], seeded with what the claiming statement found when it is known.
-    pub(super) fn gate_from(
+    /// The gate that lets `owner`'s calls for `angajat_id` out while it holds their claims,
+    /// seeded with what the claiming statement found when that is known.
+    pub(super) fn gate(
         &self,
         angajat_id: uuid::Uuid,
         owner: &Owner,

@@ -348,18 +348,9 @@ pub(super) async fn release_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::orchestration::Flow;
 
     fn change(device: &str) -> Change {
-        Change {
-            key: PairKey::new(Uuid::nil(), device),
-            want: Want::Sync(Flow::UpdatePhoto),
-            employee_no: "7".parse().ok(),
-            remove_employee_no: None,
-            photo: None,
-            create_missing_person: false,
-            validity: None,
-        }
+        Change::photo_update(device, None)
     }
 
     #[test]
