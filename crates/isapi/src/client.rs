@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use diqwest::WithDigestAuth;
 use reqwest::header;
 use serde::Serialize;
 use url::Url;
 
 use crate::call::TerminalCall;
+use crate::digest::{self, DigestError};
 use crate::employee_no::EmployeeNo;
 use crate::error::IsapiError;
 use crate::multipart;
@@ -294,8 +294,7 @@ impl IsapiClient {
         };
         let started = Instant::now();
         let exchange = async {
-            let response = request
-                .send_digest_auth((t.username(), t.password()))
+            let response = digest::send(&self.http, request, t.username(), t.password())
                 .await
                 .map_err(|e| self.map_digest_error(e, t))?;
             let status = response.status().as_u16();
@@ -364,12 +363,12 @@ impl IsapiClient {
         }
     }
 
-    fn map_digest_error(&self, e: diqwest::error::Error, t: &Terminal) -> IsapiError {
+    fn map_digest_error(&self, e: DigestError, t: &Terminal) -> IsapiError {
         match e {
-            diqwest::error::Error::Reqwest(e) => self.map_http_error(&e, t),
-            other => IsapiError::UnexpectedReply {
+            DigestError::Http(e) => self.map_http_error(&e, t),
+            DigestError::Challenge(why) => IsapiError::UnexpectedReply {
                 http_status: 401,
-                detail: format!("the terminal's login challenge could not be answered ({other})"),
+                detail: format!("the terminal's login challenge could not be answered ({why})"),
             },
         }
     }

@@ -13,6 +13,7 @@
 mod call;
 mod client;
 mod deletion;
+mod digest;
 mod employee_no;
 mod error;
 mod events;

@@ -1,7 +1,7 @@
 //! A `multipart/form-data` body built in memory.
 //!
 //! reqwest's own `multipart::Form` is a stream, and a streamed body cannot be replayed for the second,
-//! authenticated leg of Digest auth (diqwest needs to clone the request). A face upload is at most
+//! authenticated leg of Digest auth (the Digest answer sends the request again). A face upload is at most
 //! 200 KB, so building the bytes once is cheap and makes the request replayable.
 
 use bytes::{BufMut, Bytes, BytesMut};
