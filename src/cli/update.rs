@@ -49,6 +49,7 @@ pub async fn update_photo(
                 Hooks {
                     progress: Some(tx),
                     gate: None,
+                    permits: None,
                 },
             )
             .await

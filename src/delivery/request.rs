@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::model::{
@@ -21,6 +21,20 @@ use crate::models::{
     Device, DeviceEntry, Employee, Enrolled, ServiceCode, SyncResult, SyncStatus, SyncStep,
 };
 use crate::orchestration::{DeviceReport, Flow, FlowOptions, Hooks};
+
+/// Terminals claimed and called before the rest of a large fleet is claimed.
+const FIRST_WAVE: usize = 32;
+
+/// What every wave of one request shares.
+struct Wave<'a> {
+    flow: Flow,
+    flags: FlowOptions,
+    by: &'a str,
+    /// The employee's pairs as stored before the request, by terminal.
+    previous: &'a HashMap<String, PairRecord>,
+    /// One `DEVICE_CONCURRENCY` bound for the whole request.
+    permits: Arc<tokio::sync::Semaphore>,
+}
 
 /// What the request path does with one terminal.
 enum Route {
@@ -44,6 +58,11 @@ impl Delivery {
     /// whose change a revocation refuses is reported `skipped` / `revoked` and not called.
     /// Reports keep the devices' order. The database round trips are the same few whatever the
     /// number of terminals: each step is one batched statement.
+    ///
+    /// A fleet larger than two waves goes in two: the first [`FIRST_WAVE`] terminals are
+    /// claimed and called before the others are claimed, so the first call waits for a claim of
+    /// a few rows, not the whole fleet's (about 15 to 20 ms at 1,000 terminals); the round trips
+    /// stay a fixed number (twice the few), and both waves share one `DEVICE_CONCURRENCY` bound.
     pub async fn sync_now(
         self: &Arc<Self>,
         angajat: Employee,
@@ -52,8 +71,6 @@ impl Delivery {
         flags: FlowOptions,
         by: &str,
     ) -> Result<Vec<DeviceReport>, DeliveryError> {
-        let owner = self.owner("req");
-        let lease = self.lease_until();
         let previous: HashMap<String, PairRecord> = self
             .store
             .pairs_of(angajat.id)
@@ -61,6 +78,50 @@ impl Delivery {
             .into_iter()
             .map(|p| (p.change.key.device_id.clone(), p))
             .collect();
+        let run = Wave {
+            flow,
+            flags,
+            by,
+            previous: &previous,
+            permits: self.orchestrator.concurrency_bound(),
+        };
+        if devices.len() <= 2 * FIRST_WAVE {
+            return self.sync_wave(angajat, devices, &run, None).await;
+        }
+        let mut first = devices;
+        let rest = first.split_off(FIRST_WAVE);
+        let (claimed, first_claimed) = oneshot::channel();
+        let head = self.sync_wave(angajat.clone(), first, &run, Some(claimed));
+        let tail = async {
+            // After the first wave's claims are stored (or failed): the first call never waits
+            // for the larger claim, and this process's claims stay in order (the call gate is
+            // seeded from them).
+            let _ = first_claimed.await;
+            self.sync_wave(angajat, rest, &run, None).await
+        };
+        let (head, tail) = tokio::join!(head, tail);
+        let mut reports = head?;
+        reports.extend(tail?);
+        Ok(reports)
+    }
+
+    /// [`Self::sync_now`] for one wave of `devices`; `on_claimed` hears when its claims are stored.
+    async fn sync_wave(
+        self: &Arc<Self>,
+        angajat: Employee,
+        devices: Vec<DeviceEntry>,
+        run: &Wave<'_>,
+        on_claimed: Option<oneshot::Sender<()>>,
+    ) -> Result<Vec<DeviceReport>, DeliveryError> {
+        let Wave {
+            flow,
+            flags,
+            by,
+            previous,
+            ..
+        } = *run;
+        let owner = self.owner("req");
+        let lease = self.lease_until();
         let changes: Vec<Change> = devices
             .iter()
             .map(|entry| change_for(&angajat, entry, flow, flags, previous.get(entry_id(entry))))
@@ -71,6 +132,9 @@ impl Delivery {
             self.want_claimed(&changes, &owner, lease, by),
             self.blocked_all(&reachable)
         );
+        if let Some(tx) = on_claimed {
+            let _ = tx.send(());
+        }
         let (wanted, claimed) = claim?;
         let mut blocked = blocked?;
 
@@ -133,6 +197,7 @@ impl Delivery {
         let hooks = Hooks {
             progress: Some(tx),
             gate: Some(self.gate(angajat.id, &owner, claimed)),
+            permits: Some(Arc::clone(&run.permits)),
         };
         let calls = orchestrator.sync(angajat.clone(), to_call.clone(), flow, flags, hooks);
         let (scheduled, called) = tokio::join!(self.scheduler.schedule_all(backstop), calls);

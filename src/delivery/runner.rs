@@ -232,6 +232,7 @@ impl Delivery {
         let hooks = Hooks {
             progress: None,
             gate: Some(self.gate(angajat.id, owner, None)),
+            permits: None,
         };
         let reports = orchestrator
             .sync(angajat, vec![entry.clone()], flow, flags, hooks)

@@ -81,6 +81,9 @@ pub struct Hooks {
     pub progress: Option<mpsc::UnboundedSender<(usize, DeviceReport)>>,
     /// Asked before every terminal call.
     pub gate: Option<Arc<dyn CallGate>>,
+    /// The bound on terminals in flight, when several runs of one request share it (default: a
+    /// bound of `DEVICE_CONCURRENCY` for this run alone).
+    pub permits: Option<Arc<Semaphore>>,
 }
 
 /// Options a caller may set per request.
@@ -181,6 +184,11 @@ impl Orchestrator {
         self.options
     }
 
+    /// A fresh bound of `DEVICE_CONCURRENCY` terminals in flight, for [`Hooks::permits`].
+    pub fn concurrency_bound(&self) -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(self.options.device_concurrency.max(1)))
+    }
+
     /// Runs `flow` for `person` (an angajat, or the debugging endpoint's person) on every
     /// device, concurrently, and returns one report per device in the devices' order, within the
     /// request deadline, with the caller's `hooks`.
@@ -192,12 +200,16 @@ impl Orchestrator {
         flags: FlowOptions,
         hooks: Hooks,
     ) -> Vec<DeviceReport> {
-        let Hooks { progress, gate } = hooks;
+        let Hooks {
+            progress,
+            gate,
+            permits,
+        } = hooks;
         let deadline = tokio::time::Instant::now() + self.options.request_deadline;
         let person: Person = person.into();
         let plan = Arc::new(self.plan(&person, flow).await);
         let person = Arc::new(person);
-        let permits = Arc::new(Semaphore::new(self.options.device_concurrency.max(1)));
+        let permits = permits.unwrap_or_else(|| self.concurrency_bound());
         let identities: Vec<(String, String, String)> = devices.iter().map(identity).collect();
         let deadline_ms = self.options.request_deadline.as_millis();
 

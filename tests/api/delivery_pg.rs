@@ -252,3 +252,50 @@ async fn three_replicas_cost_a_wrong_password_one_failed_login() {
         "one failed login across three replicas and their workers"
     );
 }
+
+/// A fleet larger than two waves (the request path claims and calls the first 32 terminals before
+/// it claims the others): every terminal is called once, gets the face, and is answered in the
+/// devices' order, on the durable store and on the in-memory one.
+#[tokio::test]
+async fn a_fleet_of_two_waves_is_delivered_whole_and_answered_in_order() {
+    let Some(database) = fresh_database().await else {
+        return;
+    };
+    for durable in [true, false] {
+        let database = database.clone();
+        let f = Fixture::on(Store::memory(), |s| {
+            fast_retries(s);
+            if durable {
+                s.delivery.database_url = Some(secrecy::SecretString::from(database));
+            }
+        })
+        .await;
+        let (no, id) = f.employee(jpeg(2)).await;
+        let mut terminals = Vec::new();
+        let mut rows = Vec::new();
+        for i in 0..70 {
+            let t = terminal(Faults::default()).await;
+            enrol(&t, &no, Some(jpeg(1)));
+            rows.push(device_row(&format!("t{i:02}"), &t, PASSWORD));
+            terminals.push(t);
+        }
+        f.store.set_devices(rows).await;
+
+        let body = update(&f.app, id).await;
+        let names: Vec<String> = (0..70).map(|i| format!("t{i:02}")).collect();
+        assert_eq!(device_names(&body), names, "durable: {durable}");
+        assert_eq!(body["summary"]["success"], 70, "durable: {durable}: {body}");
+        for t in &terminals {
+            assert!(
+                t.face(&no).is_some_and(|f| f.bytes == jpeg(2)),
+                "durable: {durable}"
+            );
+            let modifies = t
+                .request_log()
+                .iter()
+                .filter(|r| r.path.contains("FDModify") && r.status == Some(200))
+                .count();
+            assert_eq!(modifies, 1, "durable: {durable}: one FDModify per terminal");
+        }
+    }
+}
