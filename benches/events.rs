@@ -283,6 +283,21 @@ async fn push_cell(
     let key = PushKey::new(API_KEY.as_bytes());
     let device_ids: Vec<String> = (1..=k).map(|i| format!("push-{k}-{i}")).collect();
     let every = rate.map(|r| Duration::from_secs_f64(k as f64 / r as f64));
+    let pushers = device_ids
+        .iter()
+        .map(|id| {
+            let url = format!(
+                "http://{}/api/hikvision/events/push/{id}?token={}",
+                service.addr,
+                key.token(id)
+            );
+            Pusher::new(id.clone(), url, picture.clone())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let health = format!("http://{}/health", service.addr);
+    for connected in futures::future::join_all(pushers.iter().map(|p| p.connect(&health))).await {
+        connected?;
+    }
     let cpu_before = service.cpu_time(ticks);
     let bench_before = stats::cpu_time("self", ticks);
     let pg_before = backlog::backend_cpu(&database.url, ticks).await;
@@ -290,23 +305,14 @@ async fn push_cell(
     let secs = args.push_secs();
     let t0 = Instant::now();
     let until = t0 + Duration::from_secs(secs);
-    let tasks: Vec<_> = device_ids
-        .iter()
+    let tasks: Vec<_> = pushers
+        .into_iter()
         .enumerate()
-        .map(|(i, id)| {
+        .map(|(i, pusher)| {
             let pace = every.map_or(Pace::BackToBack, |every| Pace::Every {
                 every,
                 phase: every.mul_f64(i as f64 / k as f64),
             });
-            let pusher = Pusher {
-                device_id: id.clone(),
-                url: format!(
-                    "http://{}/api/hikvision/events/push/{id}?token={}",
-                    service.addr,
-                    key.token(id)
-                ),
-                picture: picture.clone(),
-            };
             tokio::spawn(pusher.run(t0, until, pace))
         })
         .collect();
