@@ -118,11 +118,21 @@ struct Args {
     /// the service's default is 500).
     #[arg(long, default_value_t = 0)]
     rate_limit_ms: u64,
+    /// Append the service's log (its stdout, `RUST_LOG=info`) to this file.
+    #[arg(long)]
+    service_log_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     db: DatabaseArgs,
 }
 
 impl Args {
+    fn launch(&self) -> Launch {
+        Launch {
+            log_file: self.service_log_file.clone(),
+            ..Launch::default()
+        }
+    }
+
     fn push_secs(&self) -> u64 {
         self.push_secs.unwrap_or(if self.quick { 4 } else { 20 })
     }
@@ -279,7 +289,7 @@ async fn push_cell(
         angajati: Vec::new(),
         devices: Vec::new(),
     };
-    let service = ServiceProcess::start(&spec, &Launch::default()).await?;
+    let service = ServiceProcess::start(&spec, &args.launch()).await?;
     let key = PushKey::new(API_KEY.as_bytes());
     let device_ids: Vec<String> = (1..=k).map(|i| format!("push-{k}-{i}")).collect();
     let every = rate.map(|r| Duration::from_secs_f64(k as f64 / r as f64));
@@ -523,7 +533,7 @@ fn report_open(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
         let rate = c.stored as f64 / c.wall.as_secs_f64();
         let p99 = percentile(&c.from_schedule, 99.0);
         println!(
-            "- {offered}/s offered by {} terminals: {rate:.0} events/s stored ({}), p99 from the scheduled moment {} ms ({}){}.",
+            "- {offered}/s offered by {} terminals: {rate:.0} events/s stored ({}), p99 from the scheduled moment {} ms ({}){}; answered per second: {}.",
             c.terminals,
             if rate >= 0.98 * offered as f64 {
                 "kept up"
@@ -540,7 +550,12 @@ fn report_open(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
                 ", each event exactly once".to_string()
             } else {
                 format!(": **{}**", c.problems.join("; "))
-            }
+            },
+            c.per_second
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
     println!();
@@ -580,7 +595,7 @@ async fn catch_up_cell(args: &Args, started: Instant) -> Result<Vec<String>, Box
         format_args!("terminal holds {n} events; starting the service\n"),
     );
     let t0 = Instant::now();
-    let service = ServiceProcess::start(&spec, &Launch::default()).await?;
+    let service = ServiceProcess::start(&spec, &args.launch()).await?;
     let up = t0.elapsed();
     // The first search the terminal sees, and every row stored.
     let bound = latency * u32::try_from(n.div_ceil(PAGE)).unwrap_or(u32::MAX);
