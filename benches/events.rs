@@ -50,7 +50,9 @@ use backlog::{
     DatabaseArgs, block_on_bench, count_requests, fresh_database, load_average, progress,
 };
 use child::{DeviceSpec, Launch, ServiceProcess, ServiceSpec};
-use events::{Pace, Pusher, count_rows, exactly_once, held, terminal_with_log};
+use events::{
+    Pace, Pusher, count_rows, exactly_once, held, terminal_with_log, writing_transactions,
+};
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -265,6 +267,8 @@ struct PushCell {
     per_second: Vec<u64>,
     service_cpu: Duration,
     pg_cpu: Duration,
+    /// Transactions that wrote the cell's rows.
+    transactions: i64,
     /// The terminals' side (this process: building and sending the pushes).
     bench_cpu: Duration,
     hwm_kib: u64,
@@ -352,6 +356,7 @@ async fn push_cell(
         .sum();
     let hwm_kib = service.memory().hwm_kib;
     service.stop().await;
+    let transactions = writing_transactions(&database.url).await?;
 
     // Every terminal's events 1..=n, each exactly once, all live.
     let table = held(&database.url).await?;
@@ -399,11 +404,21 @@ async fn push_cell(
         per_second,
         service_cpu,
         pg_cpu,
+        transactions,
         bench_cpu,
         hwm_kib,
         rss_max_kib: rss_max.load(Ordering::Relaxed),
         problems,
     })
+}
+
+/// The transactions that wrote the cell's rows, and the events each wrote.
+fn per_commit(c: &PushCell) -> String {
+    format!(
+        "{} ({:.1})",
+        c.transactions,
+        c.stored as f64 / c.transactions.max(1) as f64
+    )
 }
 
 fn report_push(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
@@ -421,9 +436,9 @@ fn report_push(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
         }
     );
     println!(
-        "| terminals | events stored (answered `stored`) | rows in the table | **events/s** (min-max of whole seconds) | answer p50 / **p99** / max (ms) | retried pushes | CPU per event: service / PostgreSQL / pushing terminals | **service peak RSS** (VmHWM; VmRSS max sampled) |"
+        "| terminals | events stored (answered `stored`) | rows in the table | **events/s** (min-max of whole seconds) | answer p50 / **p99** / max (ms) | retried pushes | CPU per event: service / PostgreSQL / pushing terminals | transactions writing them (events per transaction) | **service peak RSS** (VmHWM; VmRSS max sampled) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for c in cells {
         let rate = c.stored as f64 / c.wall.as_secs_f64();
         let (lo, hi) = (
@@ -433,7 +448,7 @@ fn report_push(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
         let per_event =
             |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3 / c.stored.max(1) as f64);
         println!(
-            "| {} | {} | {} | **{rate:.0}** ({lo}-{hi}) | {} / **{}** / {} | {}{} | {} / {} / {} | **{}** ({}) |",
+            "| {} | {} | {} | **{rate:.0}** ({lo}-{hi}) | {} / **{}** / {} | {}{} | {} / {} / {} | {} | **{}** ({}) |",
             c.terminals,
             c.stored,
             c.rows,
@@ -447,6 +462,7 @@ fn report_push(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
             per_event(c.service_cpu),
             per_event(c.pg_cpu),
             per_event(c.bench_cpu),
+            per_commit(c),
             mib(c.hwm_kib),
             mib(c.rss_max_kib),
         );
@@ -494,9 +510,9 @@ fn report_open(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
         picture_bytes as f64 / 1000.0
     );
     println!(
-        "| terminals | offered events/s | events stored | rows in the table | **stored events/s** (min-max of whole seconds) | answer from sending: p50 / p99 / max (ms) | **from the scheduled moment**: p50 / **p99** / max (ms) | retried pushes | CPU per event: service / PostgreSQL / pushing terminals | service peak RSS (VmHWM) |"
+        "| terminals | offered events/s | events stored | rows in the table | **stored events/s** (min-max of whole seconds) | answer from sending: p50 / p99 / max (ms) | **from the scheduled moment**: p50 / **p99** / max (ms) | retried pushes | CPU per event: service / PostgreSQL / pushing terminals | transactions writing them (events per transaction) | service peak RSS (VmHWM) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for c in cells {
         let rate = c.stored as f64 / c.wall.as_secs_f64();
         let (lo, hi) = (
@@ -506,7 +522,7 @@ fn report_open(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
         let per_event =
             |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3 / c.stored.max(1) as f64);
         println!(
-            "| {} | {} | {} | {} | **{rate:.0}** ({lo}-{hi}) | {} / {} / {} | {} / **{}** / {} | {}{} | {} / {} / {} | {} |",
+            "| {} | {} | {} | {} | **{rate:.0}** ({lo}-{hi}) | {} / {} / {} | {} / **{}** / {} | {}{} | {} / {} / {} | {} | {} |",
             c.terminals,
             c.offered.unwrap_or(0),
             c.stored,
@@ -524,6 +540,7 @@ fn report_open(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
             per_event(c.service_cpu),
             per_event(c.pg_cpu),
             per_event(c.bench_cpu),
+            per_commit(c),
             mib(c.hwm_kib),
         );
     }

@@ -276,6 +276,24 @@ pub(crate) async fn held(url: &str) -> Result<std::collections::BTreeMap<String,
         .collect()
 }
 
+/// The transactions that wrote the rows of `hikvision_sync.access_event` (on the database of
+/// `url`): rows written by one transaction share their `xmin`, so with the group commit this is
+/// the number of batches that stored something.
+pub(crate) async fn writing_transactions(url: &str) -> Result<i64, BoxError> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let n = client
+        .query_one(
+            "select count(distinct xmin::text) from hikvision_sync.access_event",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    drop(client);
+    let _ = driver.await;
+    Ok(n)
+}
+
 /// The rows of `hikvision_sync.access_event` (on the database of `url`).
 pub(crate) async fn count_rows(url: &str) -> Result<i64, BoxError> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
