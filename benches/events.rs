@@ -4,7 +4,8 @@
 //!
 //! ```sh
 //! bash scripts/test-stack.sh start; set -a; source /tmp/hikvision-sync-stack/stack.env; set +a
-//! cargo bench --bench events                 # push from 10 and 100 terminals for 20 s; catch-up of 10,000 at L = 200 ms
+//! cargo bench --bench events                 # push from 10 and 100 terminals for 20 s (back to back), 100 terminals
+//!                                            # offering 2,000 and 3,000 events/s (open loop); catch-up of 10,000 at L = 200 ms
 //! cargo bench --bench events -- --quick      # 4 s of pushes per cell, catch-up of 600 events (under a minute)
 //! cargo bench --bench events -- --help       # --only, --push-terminals, --push-secs, --catchup-events, ...
 //! ```
@@ -19,7 +20,11 @@
 //! connection each), one at a time, each after the previous answer, as a terminal does; the
 //! body is the firmware's (multipart, the JSON envelope in the part `event_log`, the event's
 //! JPEG picture in a second part, since the service registers with `pictureURLType` binary).
-//! Afterwards the table must hold every terminal's events 1..=n exactly once.
+//! Closed loop: each terminal pushes back to back (the most the service can take). Open loop:
+//! each of 100 terminals has an event every 100 / rate seconds (phases staggered), pushed when
+//! due or at once when the previous answer came late; the answer time is also taken from the
+//! moment the event was due (coordinated omission). Afterwards the table must hold every
+//! terminal's events 1..=n exactly once.
 //!
 //! Catch-up: one simulated terminal (real HTTP, real Digest auth, `--latency-ms` of work before
 //! every answered call) whose log holds N events; the service starts with it in its devices
@@ -45,7 +50,9 @@ use backlog::{
     DatabaseArgs, block_on_bench, count_requests, fresh_database, load_average, progress,
 };
 use child::{DeviceSpec, Launch, ServiceProcess, ServiceSpec};
-use events::{Pusher, count_rows, exactly_once, held, terminal_with_log};
+use events::{
+    Pace, Pusher, count_rows, exactly_once, held, terminal_with_log, writing_transactions,
+};
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -70,8 +77,10 @@ const PAGE: usize = 30;
 /// A part of the bench.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Section {
-    /// Push ingestion.
+    /// Push ingestion, closed loop (each terminal back to back).
     Push,
+    /// Push ingestion, open loop (terminals at a set rate).
+    Open,
     /// Catch-up of a long log.
     Catchup,
 }
@@ -92,6 +101,12 @@ struct Args {
     /// How long each push cell pushes [default: 20, 4 with --quick].
     #[arg(long)]
     push_secs: Option<u64>,
+    /// Open-loop cells: events per second offered in total, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "2000,3000")]
+    open_rates: Vec<u64>,
+    /// Terminals of each open-loop cell (each pushes rate / terminals a second).
+    #[arg(long, default_value_t = 100)]
+    open_terminals: usize,
     /// Push without the JPEG part (plain event, as from a terminal asked for no pictures).
     #[arg(long)]
     no_picture: bool,
@@ -105,11 +120,21 @@ struct Args {
     /// the service's default is 500).
     #[arg(long, default_value_t = 0)]
     rate_limit_ms: u64,
+    /// Append the service's log (its stdout, `RUST_LOG=info`) to this file.
+    #[arg(long)]
+    service_log_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     db: DatabaseArgs,
 }
 
 impl Args {
+    fn launch(&self) -> Launch {
+        Launch {
+            log_file: self.service_log_file.clone(),
+            ..Launch::default()
+        }
+    }
+
     fn push_secs(&self) -> u64 {
         self.push_secs.unwrap_or(if self.quick { 4 } else { 20 })
     }
@@ -148,8 +173,15 @@ fn main() -> ExitCode {
         );
     }
     let args = Args::parse();
-    if args.push_terminals.contains(&0) || args.catchup_events() == 0 || args.push_secs() == 0 {
-        eprintln!("--push-terminals, --push-secs and --catchup-events must be at least 1");
+    if args.push_terminals.contains(&0)
+        || args.open_rates.contains(&0)
+        || args.open_terminals == 0
+        || args.catchup_events() == 0
+        || args.push_secs() == 0
+    {
+        eprintln!(
+            "--push-terminals, --open-rates, --open-terminals, --push-secs and --catchup-events must be at least 1"
+        );
         return ExitCode::from(2);
     }
     block_on_bench(run(args))
@@ -166,22 +198,37 @@ async fn run(args: Args) -> Result<(), BoxError> {
         if args.quick { "--quick" } else { "full" },
     );
     let mut problems = Vec::new();
+    let picture = if args.no_picture {
+        None
+    } else {
+        // An event picture of the size the terminals send (~30 KB for their 768 x 432; the
+        // synthetic picture is noisier, so fewer pixels make the same bytes).
+        Some(Bytes::from(seeded_jpeg(0x2100_0000, 384, 216)?))
+    };
+    let picture_bytes = picture.as_ref().map_or(0, Bytes::len);
     if args.runs(Section::Push) {
-        let picture = if args.no_picture {
-            None
-        } else {
-            // An event picture of the size the terminals send (~30 KB for their 768 x 432; the
-            // synthetic picture is noisier, so fewer pixels make the same bytes).
-            Some(Bytes::from(seeded_jpeg(0x2100_0000, 384, 216)?))
-        };
         let mut cells = Vec::new();
         for &k in &args.push_terminals {
             progress(started, format_args!("push: {k} terminals\n"));
-            let cell = push_cell(&args, k, picture.clone()).await?;
+            let cell = push_cell(&args, k, picture.clone(), None).await?;
             problems.extend(cell.problems.iter().cloned());
             cells.push(cell);
         }
-        report_push(&args, picture.as_ref().map_or(0, Bytes::len), &cells);
+        report_push(&args, picture_bytes, &cells);
+    }
+    if args.runs(Section::Open) {
+        let mut cells = Vec::new();
+        for &rate in &args.open_rates {
+            let k = args.open_terminals;
+            progress(
+                started,
+                format_args!("push, open loop: {k} terminals, {rate} events/s\n"),
+            );
+            let cell = push_cell(&args, k, picture.clone(), Some(rate)).await?;
+            problems.extend(cell.problems.iter().cloned());
+            cells.push(cell);
+        }
+        report_open(&args, picture_bytes, &cells);
     }
     if args.runs(Section::Catchup) {
         progress(
@@ -205,6 +252,8 @@ async fn run(args: Args) -> Result<(), BoxError> {
 /// One push cell's figures.
 struct PushCell {
     terminals: usize,
+    /// Open loop: the events per second offered in total.
+    offered: Option<u64>,
     stored: u64,
     rows: i64,
     refused: u64,
@@ -212,10 +261,14 @@ struct PushCell {
     /// First push sent to last answer.
     wall: Duration,
     answers: Vec<Duration>,
+    /// Open loop: from each stored event's scheduled moment to its answer.
+    from_schedule: Vec<Duration>,
     /// Events answered in each whole second of the run, but the first and the last.
     per_second: Vec<u64>,
     service_cpu: Duration,
     pg_cpu: Duration,
+    /// Transactions that wrote the cell's rows.
+    transactions: i64,
     /// The terminals' side (this process: building and sending the pushes).
     bench_cpu: Duration,
     hwm_kib: u64,
@@ -223,7 +276,14 @@ struct PushCell {
     problems: Vec<String>,
 }
 
-async fn push_cell(args: &Args, k: usize, picture: Option<Bytes>) -> Result<PushCell, BoxError> {
+/// A push cell of `k` terminals, back to back, or offering `rate` events a second in total
+/// (each terminal evenly spaced, their phases staggered so they do not fire together).
+async fn push_cell(
+    args: &Args,
+    k: usize,
+    picture: Option<Bytes>,
+    rate: Option<u64>,
+) -> Result<PushCell, BoxError> {
     let ticks = stats::clock_ticks();
     let database = fresh_database(&args.db.admin_url, "hs_events").await?;
     let spec = ServiceSpec {
@@ -233,9 +293,25 @@ async fn push_cell(args: &Args, k: usize, picture: Option<Bytes>) -> Result<Push
         angajati: Vec::new(),
         devices: Vec::new(),
     };
-    let service = ServiceProcess::start(&spec, &Launch::default()).await?;
+    let service = ServiceProcess::start(&spec, &args.launch()).await?;
     let key = PushKey::new(API_KEY.as_bytes());
     let device_ids: Vec<String> = (1..=k).map(|i| format!("push-{k}-{i}")).collect();
+    let every = rate.map(|r| Duration::from_secs_f64(k as f64 / r as f64));
+    let pushers = device_ids
+        .iter()
+        .map(|id| {
+            let url = format!(
+                "http://{}/api/hikvision/events/push/{id}?token={}",
+                service.addr,
+                key.token(id)
+            );
+            Pusher::new(id.clone(), url, picture.clone())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let health = format!("http://{}/health", service.addr);
+    for connected in futures::future::join_all(pushers.iter().map(|p| p.connect(&health))).await {
+        connected?;
+    }
     let cpu_before = service.cpu_time(ticks);
     let bench_before = stats::cpu_time("self", ticks);
     let pg_before = backlog::backend_cpu(&database.url, ticks).await;
@@ -243,19 +319,15 @@ async fn push_cell(args: &Args, k: usize, picture: Option<Bytes>) -> Result<Push
     let secs = args.push_secs();
     let t0 = Instant::now();
     let until = t0 + Duration::from_secs(secs);
-    let tasks: Vec<_> = device_ids
-        .iter()
-        .map(|id| {
-            let pusher = Pusher {
-                device_id: id.clone(),
-                url: format!(
-                    "http://{}/api/hikvision/events/push/{id}?token={}",
-                    service.addr,
-                    key.token(id)
-                ),
-                picture: picture.clone(),
-            };
-            tokio::spawn(pusher.run(t0, until))
+    let tasks: Vec<_> = pushers
+        .into_iter()
+        .enumerate()
+        .map(|(i, pusher)| {
+            let pace = every.map_or(Pace::BackToBack, |every| Pace::Every {
+                every,
+                phase: every.mul_f64(i as f64 / k as f64),
+            });
+            tokio::spawn(pusher.run(t0, until, pace))
         })
         .collect();
     // The service's memory while it ingests.
@@ -284,6 +356,7 @@ async fn push_cell(args: &Args, k: usize, picture: Option<Bytes>) -> Result<Push
         .sum();
     let hwm_kib = service.memory().hwm_kib;
     service.stop().await;
+    let transactions = writing_transactions(&database.url).await?;
 
     // Every terminal's events 1..=n, each exactly once, all live.
     let table = held(&database.url).await?;
@@ -317,20 +390,35 @@ async fn push_cell(args: &Args, k: usize, picture: Option<Bytes>) -> Result<Push
     };
     Ok(PushCell {
         terminals: k,
+        offered: rate,
         stored: results.iter().map(|r| r.stored).sum(),
         rows,
         refused: results.iter().map(|r| r.refused).sum(),
         first_refusal: results.iter().find_map(|r| r.first_refusal.clone()),
         wall,
         answers: results.iter().flat_map(|r| r.answers.clone()).collect(),
+        from_schedule: results
+            .iter()
+            .flat_map(|r| r.from_schedule.clone())
+            .collect(),
         per_second,
         service_cpu,
         pg_cpu,
+        transactions,
         bench_cpu,
         hwm_kib,
         rss_max_kib: rss_max.load(Ordering::Relaxed),
         problems,
     })
+}
+
+/// The transactions that wrote the cell's rows, and the events each wrote.
+fn per_commit(c: &PushCell) -> String {
+    format!(
+        "{} ({:.1})",
+        c.transactions,
+        c.stored as f64 / c.transactions.max(1) as f64
+    )
 }
 
 fn report_push(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
@@ -348,9 +436,9 @@ fn report_push(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
         }
     );
     println!(
-        "| terminals | events stored (answered `stored`) | rows in the table | **events/s** (min-max of whole seconds) | answer p50 / **p99** / max (ms) | retried pushes | CPU per event: service / PostgreSQL / pushing terminals | **service peak RSS** (VmHWM; VmRSS max sampled) |"
+        "| terminals | events stored (answered `stored`) | rows in the table | **events/s** (min-max of whole seconds) | answer p50 / **p99** / max (ms) | retried pushes | CPU per event: service / PostgreSQL / pushing terminals | transactions writing them (events per transaction) | **service peak RSS** (VmHWM; VmRSS max sampled) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for c in cells {
         let rate = c.stored as f64 / c.wall.as_secs_f64();
         let (lo, hi) = (
@@ -360,7 +448,7 @@ fn report_push(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
         let per_event =
             |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3 / c.stored.max(1) as f64);
         println!(
-            "| {} | {} | {} | **{rate:.0}** ({lo}-{hi}) | {} / **{}** / {} | {}{} | {} / {} / {} | **{}** ({}) |",
+            "| {} | {} | {} | **{rate:.0}** ({lo}-{hi}) | {} / **{}** / {} | {}{} | {} / {} / {} | {} | **{}** ({}) |",
             c.terminals,
             c.stored,
             c.rows,
@@ -374,6 +462,7 @@ fn report_push(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
             per_event(c.service_cpu),
             per_event(c.pg_cpu),
             per_event(c.bench_cpu),
+            per_commit(c),
             mib(c.hwm_kib),
             mib(c.rss_max_kib),
         );
@@ -402,6 +491,88 @@ fn report_push(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
             } else {
                 format!(": **{}**", c.problems.join("; "))
             }
+        );
+    }
+    println!();
+}
+
+fn report_open(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
+    println!(
+        "## Push ingestion, open loop: {} s per cell, terminals at a set rate\n",
+        args.push_secs()
+    );
+    println!(
+        "Each of {} terminals has an event every terminals / rate seconds, the terminals' phases \
+         spread evenly over that interval; a terminal still sends a push only after the previous \
+         answer (at once when it is late). Body as above ({:.1} KB picture). The answer time from \
+         the scheduled moment adds any wait behind a slow answer (no coordinated omission).\n",
+        args.open_terminals,
+        picture_bytes as f64 / 1000.0
+    );
+    println!(
+        "| terminals | offered events/s | events stored | rows in the table | **stored events/s** (min-max of whole seconds) | answer from sending: p50 / p99 / max (ms) | **from the scheduled moment**: p50 / **p99** / max (ms) | retried pushes | CPU per event: service / PostgreSQL / pushing terminals | transactions writing them (events per transaction) | service peak RSS (VmHWM) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for c in cells {
+        let rate = c.stored as f64 / c.wall.as_secs_f64();
+        let (lo, hi) = (
+            c.per_second.iter().min().copied().unwrap_or(0),
+            c.per_second.iter().max().copied().unwrap_or(0),
+        );
+        let per_event =
+            |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3 / c.stored.max(1) as f64);
+        println!(
+            "| {} | {} | {} | {} | **{rate:.0}** ({lo}-{hi}) | {} / {} / {} | {} / **{}** / {} | {}{} | {} / {} / {} | {} | {} |",
+            c.terminals,
+            c.offered.unwrap_or(0),
+            c.stored,
+            c.rows,
+            ms(percentile(&c.answers, 50.0)),
+            ms(percentile(&c.answers, 99.0)),
+            ms(percentile(&c.answers, 100.0)),
+            ms(percentile(&c.from_schedule, 50.0)),
+            ms(percentile(&c.from_schedule, 99.0)),
+            ms(percentile(&c.from_schedule, 100.0)),
+            c.refused,
+            c.first_refusal
+                .as_deref()
+                .map_or(String::new(), |r| format!(" (first: {r})")),
+            per_event(c.service_cpu),
+            per_event(c.pg_cpu),
+            per_event(c.bench_cpu),
+            per_commit(c),
+            mib(c.hwm_kib),
+        );
+    }
+    println!();
+    for c in cells {
+        let offered = c.offered.unwrap_or(0);
+        let rate = c.stored as f64 / c.wall.as_secs_f64();
+        let p99 = percentile(&c.from_schedule, 99.0);
+        println!(
+            "- {offered}/s offered by {} terminals: {rate:.0} events/s stored ({}), p99 from the scheduled moment {} ms ({}){}; answered per second: {}.",
+            c.terminals,
+            if rate >= 0.98 * offered as f64 {
+                "kept up"
+            } else {
+                "FELL BEHIND"
+            },
+            ms(p99),
+            if p99 < Duration::from_millis(50) {
+                "< 50 ms"
+            } else {
+                ">= 50 ms"
+            },
+            if c.problems.is_empty() {
+                ", each event exactly once".to_string()
+            } else {
+                format!(": **{}**", c.problems.join("; "))
+            },
+            c.per_second
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
     println!();
@@ -441,7 +612,7 @@ async fn catch_up_cell(args: &Args, started: Instant) -> Result<Vec<String>, Box
         format_args!("terminal holds {n} events; starting the service\n"),
     );
     let t0 = Instant::now();
-    let service = ServiceProcess::start(&spec, &Launch::default()).await?;
+    let service = ServiceProcess::start(&spec, &args.launch()).await?;
     let up = t0.elapsed();
     // The first search the terminal sees, and every row stored.
     let bound = latency * u32::try_from(n.div_ceil(PAGE)).unwrap_or(u32::MAX);

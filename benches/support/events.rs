@@ -1,5 +1,6 @@
 //! What the `events` bench (issue 21) needs beyond the shared pieces: terminals that push their
-//! access events to the service one at a time, in the firmware's body (multipart, JSON part
+//! access events to the service one at a time, back to back or at a set rate, in the firmware's
+//! body (multipart, JSON part
 //! `event_log`, a JPEG part), a simulated terminal with a long event log for the catch-up, and
 //! the check that the table holds every event exactly once.
 
@@ -27,33 +28,93 @@ pub(crate) struct Pushed {
     pub(crate) answers: Vec<Duration>,
     /// When each answer came, from the start of the run.
     pub(crate) done_at: Vec<Duration>,
+    /// Open loop only: time from the moment each stored event was due (its place in the
+    /// terminal's even schedule) to its whole answer: the answer time plus any wait for the
+    /// previous answer (coordinated omission).
+    pub(crate) from_schedule: Vec<Duration>,
     /// Pushes answered other than `200 stored` (each retried, as a terminal does).
     pub(crate) refused: u64,
     /// The first refusal, for the report.
     pub(crate) first_refusal: Option<String>,
 }
 
-/// A terminal pushing to the service: its device id, push URL and picture.
+/// A terminal pushing to the service: its device id, push URL, picture and its one keep-alive
+/// connection.
 pub(crate) struct Pusher {
-    pub(crate) device_id: String,
-    pub(crate) url: String,
-    pub(crate) picture: Option<Bytes>,
+    device_id: String,
+    url: String,
+    picture: Option<Bytes>,
+    http: reqwest::Client,
+}
+
+/// When a terminal's events happen.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pace {
+    /// Closed loop: the next event as soon as the previous push is answered.
+    BackToBack,
+    /// Open loop: an event every `every`, the first `phase` after the start; a push is still
+    /// sent only after the previous answer (as firmware does), at once when it is late.
+    Every { every: Duration, phase: Duration },
 }
 
 impl Pusher {
-    /// Pushes serial numbers 1, 2, ... one at a time (each after the previous answer, as a
-    /// terminal does) until `until`; an answer other than `200 stored` is retried.
-    pub(crate) async fn run(self, started: Instant, until: Instant) -> Result<Pushed, BoxError> {
+    /// A terminal pushing to `url` as `device_id`, with `picture` in each push.
+    pub(crate) fn new(
+        device_id: String,
+        url: String,
+        picture: Option<Bytes>,
+    ) -> Result<Self, BoxError> {
         // One keep-alive connection per terminal.
         let http = reqwest::Client::builder()
             .no_proxy()
             .pool_max_idle_per_host(1)
             .timeout(Duration::from_secs(30))
             .build()?;
+        Ok(Self {
+            device_id,
+            url,
+            picture,
+            http,
+        })
+    }
+
+    /// Opens the terminal's connection before the clock starts (`GET health`, the same host):
+    /// terminals keep theirs open, so the run measures pushes, not connection set-up.
+    pub(crate) async fn connect(&self, health: &str) -> Result<(), BoxError> {
+        self.http.get(health).send().await?.error_for_status()?;
+        Ok(())
+    }
+
+    /// Pushes serial numbers 1, 2, ... one at a time (each after the previous answer, as a
+    /// terminal does) at `pace` until `until`; an answer other than `200 stored` is retried.
+    pub(crate) async fn run(
+        self,
+        started: Instant,
+        until: Instant,
+        pace: Pace,
+    ) -> Result<Pushed, BoxError> {
+        let http = &self.http;
         let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
         let mut out = Pushed::default();
         let mut serial = 1i64;
-        while Instant::now() < until {
+        loop {
+            // When this event happens (open loop): the terminal pushes it then, or at once if
+            // it is still waiting for the previous answer.
+            let due = match pace {
+                Pace::BackToBack => None,
+                Pace::Every { every, phase } => {
+                    let k = u32::try_from(serial - 1).unwrap_or(u32::MAX);
+                    Some(started + phase + every * k)
+                }
+            };
+            // A terminal that fell behind stops with the others: its backlog shows in
+            // `from_schedule`.
+            if due.is_some_and(|d| d >= until) || Instant::now() >= until {
+                break;
+            }
+            if let Some(due) = due {
+                tokio::time::sleep_until(due.into()).await;
+            }
             let push = http
                 .post(&self.url)
                 .header(reqwest::header::CONTENT_TYPE, &content_type)
@@ -75,6 +136,9 @@ impl Pusher {
             match verdict {
                 None => {
                     out.answers.push(sent.elapsed());
+                    if let Some(due) = due {
+                        out.from_schedule.push(due.elapsed());
+                    }
                     out.done_at.push(started.elapsed());
                     out.stored += 1;
                     serial += 1;
@@ -210,6 +274,24 @@ pub(crate) async fn held(url: &str) -> Result<std::collections::BTreeMap<String,
             ))
         })
         .collect()
+}
+
+/// The transactions that wrote the rows of `hikvision_sync.access_event` (on the database of
+/// `url`): rows written by one transaction share their `xmin`, so with the group commit this is
+/// the number of batches that stored something.
+pub(crate) async fn writing_transactions(url: &str) -> Result<i64, BoxError> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let n = client
+        .query_one(
+            "select count(distinct xmin::text) from hikvision_sync.access_event",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    drop(client);
+    let _ = driver.await;
+    Ok(n)
 }
 
 /// The rows of `hikvision_sync.access_event` (on the database of `url`).

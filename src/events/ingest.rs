@@ -1,5 +1,6 @@
 //! A push from a terminal: the device token checked in constant time, the body read, the event
-//! stored durably before the answer; a `frontSerialNo` beyond the last stored event means pushes
+//! stored durably before the answer (with the pushes that arrive meanwhile:
+//! [`super::batch::PushBatcher`]); a `frontSerialNo` beyond the last stored event means pushes
 //! were lost, so the terminal's catch-up runs in the background.
 
 use std::sync::Arc;
@@ -53,14 +54,13 @@ impl Events {
             Pushed::Heartbeat => return Ok(PushOutcome::Heartbeat),
             Pushed::Event(event, front) => (event, front),
         };
-        let recorded = self
-            .store
-            .record(device_id, std::slice::from_ref(&event), None)
-            .await?;
+        let serial_no = event.serial_no;
+        // Written with the pushes around it (group commit), answered once durable.
+        let recorded = self.pushes.record(device_id, event).await?;
         self.count_stored("push", recorded.stored);
         let before = recorded.before;
         let gap = front.is_some_and(|f| f > before.watermark && f != before.last_serial)
-            || (front.is_none() && event.serial_no > before.watermark + 1)
+            || (front.is_none() && serial_no > before.watermark + 1)
             || recorded.cursor.watermark < recorded.cursor.last_serial;
         if gap && recorded.stored > 0 {
             self.catch_up_later(device_id);

@@ -9,7 +9,8 @@ use futures::FutureExt;
 
 use super::EventError;
 use super::model::{
-    EventCursor, EventQuery, IncomingEvent, Placement, Recorded, StoredEvent, advance, decide,
+    EventCursor, EventQuery, IncomingEvent, Placement, RecordRequest, Recorded, StoredEvent,
+    advance, decide,
 };
 use super::store::{EventFuture, EventStore};
 
@@ -101,6 +102,20 @@ impl EventStore for MemoryEventStore {
         read_through: Option<i64>,
     ) -> EventFuture<'a, Recorded> {
         let recorded = self.lock().record(device_id, events, read_through);
+        async move { Ok::<_, EventError>(recorded) }.boxed()
+    }
+
+    fn record_batch<'a>(
+        &'a self,
+        requests: &'a [RecordRequest<'a>],
+    ) -> EventFuture<'a, Vec<Recorded>> {
+        // One after the other under one lock: all at once, as one transaction.
+        let mut inner = self.lock();
+        let recorded: Vec<Recorded> = requests
+            .iter()
+            .map(|r| inner.record(r.device_id, r.events, r.read_through))
+            .collect();
+        drop(inner);
         async move { Ok::<_, EventError>(recorded) }.boxed()
     }
 

@@ -1,8 +1,10 @@
 //! Access events from the terminals into the project's database, exactly once: the store
 //! ([`store::EventStore`], Postgres or memory), the rule that keeps writes idempotent across
-//! push, catch-up and terminal resets ([`model::decide`]), the catch-up by serial number, the
-//! push registration and the push body parser.
+//! push, catch-up and terminal resets ([`model::decide`]), the pushes' group commit
+//! ([`batch::PushBatcher`]), the catch-up by serial number, the push registration and the push
+//! body parser.
 
+pub mod batch;
 pub mod catchup;
 pub mod clock;
 pub mod ingest;
@@ -21,7 +23,7 @@ pub use service::{Events, PushState, SharedCredentials, TerminalEvents};
 use crate::database::DbFailure;
 
 /// Why an event store call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum EventError {
     /// A query failed.
     #[error("the event store failed: {0}")]

@@ -1,6 +1,8 @@
 //! Access events as the service keeps them, and the one rule both stores follow to keep every
 //! write idempotent across push, catch-up and terminal resets.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -180,6 +182,131 @@ pub fn advance(watermark: i64, stored_above: &[i64], read_through: Option<i64>) 
         }
     }
     mark
+}
+
+/// One terminal's write in a batch: its events in arrival order and, for the catch-up, the
+/// serial number it read through (see [`super::store::EventStore::record`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRequest<'a> {
+    /// The terminal.
+    pub device_id: &'a str,
+    /// Its events, in the order given.
+    pub events: &'a [IncomingEvent],
+    /// The catch-up read every event the terminal holds up to this serial number.
+    pub read_through: Option<i64>,
+}
+
+/// What the store holds for one terminal when a batch starts (read under its cursor lock).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    /// The terminal's cursor (all zero for one never seen).
+    pub cursor: EventCursor,
+    /// The stored events of `cursor.epoch` at the serial numbers the batch carries.
+    pub held: HashMap<i64, Fingerprint>,
+    /// The stored serial numbers of `cursor.epoch` above `cursor.watermark` (any order).
+    pub above: Vec<i64>,
+}
+
+/// What a batch writes ([`plan_batch`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// The rows to insert, in order.
+    pub rows: Vec<StoredEvent>,
+    /// For each row, the index of the request it belongs to.
+    pub owners: Vec<usize>,
+    /// For each request, what it did (its `stored` counts its planned rows).
+    pub recorded: Vec<Recorded>,
+    /// Each terminal's cursor after the batch.
+    pub cursors: BTreeMap<String, EventCursor>,
+}
+
+/// One terminal's state while a batch is planned.
+struct Running {
+    cursor: EventCursor,
+    held: HashMap<i64, Fingerprint>,
+    above: BTreeSet<i64>,
+}
+
+/// Plans a batch of `requests` (several terminals, a terminal perhaps several times) on what the
+/// store holds (`found`, per terminal; a terminal missing from it holds nothing): each request
+/// is decided as if it were its own `record` call, in the order given, so every request gets
+/// the [`Recorded`] that call would have given ([`decide`] per event, a new epoch when the
+/// numbering went back, the watermark moved by [`advance`]).
+pub fn plan_batch(
+    requests: &[RecordRequest<'_>],
+    mut found: HashMap<String, Found>,
+    now: DateTime<Utc>,
+) -> BatchPlan {
+    let mut state: HashMap<&str, Running> = HashMap::new();
+    let mut plan = BatchPlan::default();
+    for (index, request) in requests.iter().enumerate() {
+        let terminal = state.entry(request.device_id).or_insert_with(|| {
+            let f = found.remove(request.device_id).unwrap_or_default();
+            Running {
+                cursor: f.cursor,
+                held: f.held,
+                above: f
+                    .above
+                    .into_iter()
+                    .filter(|&s| s > f.cursor.watermark)
+                    .collect(),
+            }
+        });
+        let before = terminal.cursor;
+        let mut cursor = before;
+        let (mut stored, mut duplicates) = (0, 0);
+        for event in request.events {
+            match decide(&cursor, event, terminal.held.get(&event.serial_no)) {
+                Placement::Duplicate => {
+                    duplicates += 1;
+                    continue;
+                }
+                Placement::Insert => {}
+                Placement::NewEpoch => {
+                    cursor = EventCursor {
+                        epoch: cursor.epoch + 1,
+                        watermark: 0,
+                        last_serial: 0,
+                    };
+                    // A new epoch holds nothing yet.
+                    terminal.held.clear();
+                    terminal.above.clear();
+                }
+            }
+            terminal.held.insert(event.serial_no, event.fingerprint());
+            if event.serial_no > cursor.watermark {
+                terminal.above.insert(event.serial_no);
+            }
+            cursor.last_serial = cursor.last_serial.max(event.serial_no);
+            plan.rows.push(StoredEvent::from_incoming(
+                request.device_id,
+                cursor.epoch,
+                event,
+                None,
+                now,
+            ));
+            plan.owners.push(index);
+            stored += 1;
+        }
+        // A read-through of an epoch the request replaced belongs to that old epoch.
+        let through = (cursor.epoch == before.epoch)
+            .then_some(request.read_through)
+            .flatten();
+        let above: Vec<i64> = terminal.above.iter().copied().collect();
+        cursor.watermark = advance(cursor.watermark, &above, through);
+        cursor.last_serial = cursor.last_serial.max(cursor.watermark);
+        let mark = cursor.watermark;
+        terminal.above.retain(|&s| s > mark);
+        terminal.cursor = cursor;
+        plan.cursors.insert(request.device_id.to_owned(), cursor);
+        plan.recorded.push(Recorded {
+            stored,
+            duplicates,
+            cursor,
+            before,
+        });
+    }
+    plan
 }
 
 /// What one `record` call did.
@@ -423,6 +550,237 @@ mod tests {
         assert_eq!(advance(3, &[4, 5, 7], None), 5);
         assert_eq!(advance(3, &[5, 6], None), 3);
         assert_eq!(advance(3, &[5, 6], Some(4)), 6);
+    }
+
+    /// A store as a map, written through [`plan_batch`] as the Postgres store does.
+    #[derive(Default)]
+    struct PlannedTable {
+        rows: BTreeMap<(String, i32, i64), Fingerprint>,
+        cursors: HashMap<String, EventCursor>,
+    }
+
+    impl PlannedTable {
+        fn record_batch(&mut self, requests: &[RecordRequest<'_>]) -> Vec<Recorded> {
+            let mut found: HashMap<String, Found> = HashMap::new();
+            for r in requests {
+                let cursor = self.cursors.get(r.device_id).copied().unwrap_or_default();
+                let f = found
+                    .entry(r.device_id.to_owned())
+                    .or_insert_with(|| Found {
+                        cursor,
+                        held: HashMap::new(),
+                        above: self
+                            .rows
+                            .keys()
+                            .filter(|(d, e, s)| {
+                                d == r.device_id && *e == cursor.epoch && *s > cursor.watermark
+                            })
+                            .map(|k| k.2)
+                            .collect(),
+                    });
+                for e in r.events {
+                    let key = (r.device_id.to_owned(), cursor.epoch, e.serial_no);
+                    if let Some(fp) = self.rows.get(&key) {
+                        f.held.insert(e.serial_no, fp.clone());
+                    }
+                }
+            }
+            let plan = plan_batch(requests, found, Utc::now());
+            assert_eq!(plan.rows.len(), plan.owners.len());
+            for row in &plan.rows {
+                let key = (row.device_id.clone(), row.epoch, row.serial_no);
+                assert!(
+                    self.rows.insert(key, row.fingerprint()).is_none(),
+                    "a planned row is new"
+                );
+            }
+            self.cursors.extend(plan.cursors);
+            plan.recorded
+        }
+    }
+
+    /// A terminal's event: its content changes with each reset (`generation`).
+    fn pushed(device: usize, generation: i64, serial_no: i64) -> IncomingEvent {
+        IncomingEvent {
+            serial_no,
+            terminal_time: Some(format!(
+                "2026-12-{:02}T10:{:02}:{:02}+02:00",
+                1 + generation % 28,
+                (serial_no / 60) % 60,
+                serial_no % 60
+            )),
+            major: 5,
+            minor: 75,
+            employee_no: Some(format!("{device}-{}", serial_no % 5)),
+            door_no: Some(1),
+            verify_mode: None,
+            attendance_status: None,
+            live: true,
+        }
+    }
+
+    #[test]
+    fn a_planned_batch_does_what_its_requests_one_after_the_other_do() {
+        use crate::events::memory::MemoryEventStore;
+        use crate::events::store::EventStore;
+        use futures::FutureExt;
+
+        const DEVICES: [&str; 3] = ["a", "b", "c"];
+        let mut seed: u64 = 0x2100_b47c;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        // New epochs, duplicates and gaps seen: the cases the rule has.
+        let mut seen = (0, 0, 0);
+        for round in 0..200 {
+            let sequential = MemoryEventStore::default();
+            let mut planned = PlannedTable::default();
+            // Per terminal: its generation (resets) and the last serial it made.
+            let mut terminals = [(0i64, 0i64); 3];
+            for batch_no in 0..20 {
+                let mut owned: Vec<(usize, Vec<IncomingEvent>, Option<i64>)> = Vec::new();
+                for _ in 0..=next(6) {
+                    let d = usize::try_from(next(3)).unwrap();
+                    let (generation, last) = &mut terminals[d];
+                    let mut events = Vec::new();
+                    for _ in 0..=next(3) {
+                        let serial = match next(10) {
+                            // A repeat of an earlier event (a retry, a catch-up re-read).
+                            0 | 1 if *last > 0 => {
+                                1 + i64::try_from(next(u64::try_from(*last).unwrap())).unwrap()
+                            }
+                            // Lost pushes: a gap.
+                            2 => {
+                                *last += 3;
+                                *last
+                            }
+                            // The terminal was reset: its numbering starts again.
+                            3 if next(4) == 0 => {
+                                *generation += 1;
+                                *last = 1;
+                                1
+                            }
+                            _ => {
+                                *last += 1;
+                                *last
+                            }
+                        };
+                        events.push(pushed(d, *generation, serial));
+                    }
+                    // Some are catch-up pages, read through their highest serial.
+                    let through = (next(4) == 0)
+                        .then(|| events.iter().map(|e| e.serial_no).max())
+                        .flatten();
+                    owned.push((d, events, through));
+                }
+                let requests: Vec<RecordRequest<'_>> = owned
+                    .iter()
+                    .map(|(d, events, through)| RecordRequest {
+                        device_id: DEVICES[*d],
+                        events,
+                        read_through: *through,
+                    })
+                    .collect();
+                let expected: Vec<Recorded> = requests
+                    .iter()
+                    .map(|r| {
+                        sequential
+                            .record(r.device_id, r.events, r.read_through)
+                            .now_or_never()
+                            .unwrap()
+                            .unwrap()
+                    })
+                    .collect();
+                let got = planned.record_batch(&requests);
+                assert_eq!(got, expected, "round {round}, batch {batch_no}");
+                for r in &got {
+                    seen.0 += usize::from(r.cursor.epoch > r.before.epoch);
+                    seen.1 += r.duplicates;
+                    seen.2 += usize::from(r.cursor.watermark < r.cursor.last_serial);
+                }
+            }
+            for device in DEVICES {
+                let cursor = sequential.cursor(device).now_or_never().unwrap().unwrap();
+                assert_eq!(
+                    planned.cursors.get(device).copied().unwrap_or_default(),
+                    cursor,
+                    "round {round}"
+                );
+                let query = EventQuery {
+                    device_id: Some(device.into()),
+                    limit: usize::MAX,
+                    ..EventQuery::default()
+                };
+                let mut rows: Vec<(i32, i64)> = sequential
+                    .list(&query)
+                    .now_or_never()
+                    .unwrap()
+                    .unwrap()
+                    .iter()
+                    .map(|e| (e.epoch, e.serial_no))
+                    .collect();
+                rows.sort_unstable();
+                let held: Vec<(i32, i64)> = planned
+                    .rows
+                    .keys()
+                    .filter(|k| k.0 == device)
+                    .map(|k| (k.1, k.2))
+                    .collect();
+                assert_eq!(held, rows, "round {round}, terminal {device}");
+            }
+        }
+        assert!(seen.0 > 100 && seen.1 > 100 && seen.2 > 100, "{seen:?}");
+    }
+
+    #[test]
+    fn one_terminal_twice_in_a_batch_gets_two_answers_in_order() {
+        let mut table = PlannedTable::default();
+        let first = [pushed(0, 0, 1), pushed(0, 0, 2)];
+        table.record_batch(&[RecordRequest {
+            device_id: "a",
+            events: &first,
+            read_through: None,
+        }]);
+        // 3 and 5 from a (4 was lost), 2 again, b's first, then a reset a pushing 1.
+        let (three, five, two) = (pushed(0, 0, 3), pushed(0, 0, 5), pushed(0, 0, 2));
+        let (b1, reset) = (pushed(1, 0, 1), pushed(0, 1, 1));
+        let request = |device_id, events| RecordRequest {
+            device_id,
+            events,
+            read_through: None,
+        };
+        let got = table.record_batch(&[
+            request("a", std::slice::from_ref(&three)),
+            request("a", std::slice::from_ref(&five)),
+            request("b", std::slice::from_ref(&b1)),
+            request("a", std::slice::from_ref(&two)),
+            request("a", std::slice::from_ref(&reset)),
+        ]);
+        let c = |epoch, watermark, last_serial| EventCursor {
+            epoch,
+            watermark,
+            last_serial,
+        };
+        let r = |stored, duplicates, before, cursor| Recorded {
+            stored,
+            duplicates,
+            cursor,
+            before,
+        };
+        assert_eq!(
+            got,
+            vec![
+                r(1, 0, c(0, 2, 2), c(0, 3, 3)),
+                // Before 5 the last was 3: a gap the push's answer shows.
+                r(1, 0, c(0, 3, 3), c(0, 3, 5)),
+                r(1, 0, c(0, 0, 0), c(0, 1, 1)),
+                r(0, 1, c(0, 3, 5), c(0, 3, 5)),
+                r(1, 0, c(0, 3, 5), c(1, 1, 1)),
+            ]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The event store in the project's Postgres (`supabase/migrations/0007_*.sql`), on the pool
-//! durable delivery uses. One transaction per `record`, holding the terminal's cursor row, so a
-//! push and a catch-up of the same terminal take turns.
+//! The event store in the project's Postgres (`supabase/migrations/0007_*.sql`), on a pool of its
+//! own. One transaction per `record` or `record_batch`, holding the cursor rows of its terminals
+//! (locked in device id order), so a batch of pushes and a catch-up of the same terminal take
+//! turns; four round trips and a commit whatever the number of events and terminals.
 
 use std::collections::HashMap;
 
@@ -11,8 +12,8 @@ use tokio_postgres::Row;
 
 use super::EventError;
 use super::model::{
-    EventCursor, EventQuery, Fingerprint, IncomingEvent, Placement, Recorded, StoredEvent, advance,
-    decide,
+    BatchPlan, EventCursor, EventQuery, Fingerprint, Found, IncomingEvent, RecordRequest, Recorded,
+    StoredEvent, plan_batch,
 };
 use super::store::{EventFuture, EventStore};
 
@@ -57,133 +58,115 @@ impl PgEventStore {
         Self { pool }
     }
 
-    async fn record_now(
+    /// One transaction for all `requests`, in the same round trips whatever their number:
+    /// BEGIN; every terminal's cursor row made if missing, locked and read in device id order
+    /// (one statement, so two batches, or a batch and a catch-up, never wait on each other in a
+    /// circle); what the store holds at the requests' serial numbers and above each watermark
+    /// (one statement, run once the locks are held, so it sees every write that held them
+    /// before); the rows and the new cursors (one statement); COMMIT.
+    async fn record_batch_now(
         &self,
-        device_id: &str,
-        events: &[IncomingEvent],
-        read_through: Option<i64>,
-    ) -> Result<Recorded, EventError> {
+        requests: &[RecordRequest<'_>],
+    ) -> Result<Vec<Recorded>, EventError> {
+        let mut devices: Vec<&str> = requests.iter().map(|r| r.device_id).collect();
+        devices.sort_unstable();
+        devices.dedup();
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.execute(
-            &tx.prepare_cached(
-                "insert into hikvision_sync.event_cursor (device_id) values ($1) on conflict do nothing",
-            )
-            .await?,
-            &[&device_id],
-        )
-        .await?;
-        let row = tx
-            .query_one(
-                &tx.prepare_cached(
-                    "select epoch, watermark, last_serial from hikvision_sync.event_cursor
-                 where device_id = $1 for update",
-                )
-                .await?,
-                &[&device_id],
-            )
-            .await?;
-        let before = EventCursor {
-            epoch: row.try_get(0)?,
-            watermark: row.try_get(1)?,
-            last_serial: row.try_get(2)?,
-        };
-        let serials: Vec<i64> = events.iter().map(|e| e.serial_no).collect();
-        let mut held: HashMap<i64, Fingerprint> = HashMap::new();
+        let mut found: HashMap<String, Found> = HashMap::with_capacity(devices.len());
         for row in tx
-            .query(
-                &tx.prepare_cached(
-                    "select serial_no, terminal_time, major, minor, employee_no
-                 from hikvision_sync.access_event
-                 where device_id = $1 and epoch = $2 and serial_no = any($3)",
-                )
-                .await?,
-                &[&device_id, &before.epoch, &serials],
-            )
+            .query(&tx.prepare_cached(LOCK_CURSORS).await?, &[&devices])
             .await?
         {
-            held.insert(
+            let cursor = EventCursor {
+                epoch: row.try_get(1)?,
+                watermark: row.try_get(2)?,
+                last_serial: row.try_get(3)?,
+            };
+            found.insert(
                 row.try_get(0)?,
-                Fingerprint {
-                    terminal_time: row.try_get(1)?,
-                    major: row.try_get(2)?,
-                    minor: row.try_get(3)?,
-                    employee_no: row.try_get(4)?,
+                Found {
+                    cursor,
+                    ..Found::default()
                 },
             );
         }
-        let mut cursor = before;
-        let mut rows = Vec::new();
-        let mut duplicates = 0;
-        let now = Utc::now();
-        for event in events {
-            match decide(&cursor, event, held.get(&event.serial_no)) {
-                Placement::Duplicate => {
-                    duplicates += 1;
-                    continue;
-                }
-                Placement::Insert => {}
-                Placement::NewEpoch => {
-                    cursor = EventCursor {
-                        epoch: cursor.epoch + 1,
-                        watermark: 0,
-                        last_serial: 0,
-                    };
-                    held.clear();
-                }
+        let epoch_of = |device: &str| found.get(device).map_or(0, |f| f.cursor.epoch);
+        let mut asked: (Vec<&str>, Vec<i32>, Vec<i64>) = Default::default();
+        for request in requests {
+            let epoch = epoch_of(request.device_id);
+            for event in request.events {
+                asked.0.push(request.device_id);
+                asked.1.push(epoch);
+                asked.2.push(event.serial_no);
             }
-            held.insert(event.serial_no, event.fingerprint());
-            cursor.last_serial = cursor.last_serial.max(event.serial_no);
-            rows.push(StoredEvent::from_incoming(
-                device_id,
-                cursor.epoch,
-                event,
-                None,
-                now,
-            ));
         }
-        let stored = insert(&tx, &rows).await?;
-        let above: Vec<i64> = tx
+        let marks: Vec<(&str, i32, i64)> = devices
+            .iter()
+            .map(|&d| {
+                let c = found.get(d).map(|f| f.cursor).unwrap_or_default();
+                (d, c.epoch, c.watermark)
+            })
+            .collect();
+        let mark_devices: Vec<&str> = marks.iter().map(|m| m.0).collect();
+        let mark_epochs: Vec<i32> = marks.iter().map(|m| m.1).collect();
+        let mark_watermarks: Vec<i64> = marks.iter().map(|m| m.2).collect();
+        for row in tx
             .query(
-                &tx.prepare_cached(
-                    "select serial_no from hikvision_sync.access_event
-                 where device_id = $1 and epoch = $2 and serial_no > $3
-                 order by serial_no limit 100000",
-                )
-                .await?,
-                &[&device_id, &cursor.epoch, &cursor.watermark],
+                &tx.prepare_cached(READ_HELD).await?,
+                &[
+                    &asked.0,
+                    &asked.1,
+                    &asked.2,
+                    &mark_devices,
+                    &mark_epochs,
+                    &mark_watermarks,
+                ],
             )
             .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?;
-        let through = (cursor.epoch == before.epoch)
-            .then_some(read_through)
-            .flatten();
-        cursor.watermark = advance(cursor.watermark, &above, through);
-        cursor.last_serial = cursor.last_serial.max(cursor.watermark);
-        tx.execute(
-            &tx.prepare_cached(
-                "update hikvision_sync.event_cursor
-             set epoch = $2, watermark = $3, last_serial = $4, updated_at = now()
-             where device_id = $1",
-            )
-            .await?,
-            &[
-                &device_id,
-                &cursor.epoch,
-                &cursor.watermark,
-                &cursor.last_serial,
-            ],
-        )
-        .await?;
+        {
+            let device: String = row.try_get(0)?;
+            let serial: i64 = row.try_get(1)?;
+            let is_held: bool = row.try_get(6)?;
+            let entry = found.entry(device).or_default();
+            if is_held {
+                entry.held.insert(
+                    serial,
+                    Fingerprint {
+                        terminal_time: row.try_get(2)?,
+                        major: row.try_get(3)?,
+                        minor: row.try_get(4)?,
+                        employee_no: row.try_get(5)?,
+                    },
+                );
+            } else {
+                entry.above.push(serial);
+            }
+        }
+        let plan = plan_batch(requests, found, Utc::now());
+        let inserted = write(&tx, &plan).await?;
         tx.commit().await?;
-        Ok(Recorded {
-            stored,
-            duplicates,
-            cursor,
-            before,
-        })
+        // Each request counts the rows that were really inserted (the key makes a row someone
+        // else inserted a no-op; under the cursor locks there is no such row).
+        let owner: HashMap<(&str, i32, i64), usize> = plan
+            .rows
+            .iter()
+            .zip(&plan.owners)
+            .map(|(r, &i)| ((r.device_id.as_str(), r.epoch, r.serial_no), i))
+            .collect();
+        let mut recorded = plan.recorded;
+        for r in &mut recorded {
+            r.stored = 0;
+        }
+        for (device, epoch, serial) in &inserted {
+            if let Some(r) = owner
+                .get(&(device.as_str(), *epoch, *serial))
+                .and_then(|&i| recorded.get_mut(i))
+            {
+                r.stored += 1;
+            }
+        }
+        Ok(recorded)
     }
 
     async fn list_now(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, EventError> {
@@ -225,18 +208,67 @@ impl PgEventStore {
     }
 }
 
-/// Inserts `rows` in one statement (the key makes a repeat a no-op), mapping each employee
-/// number to the employee the delivery table gives it on that terminal (one who should hold it
-/// before one it was removed from); returns how many.
-async fn insert(
+/// Makes every terminal's cursor row if missing, and locks and reads them in device id order
+/// (`$1` sorted and without repeats).
+const LOCK_CURSORS: &str = "insert into hikvision_sync.event_cursor (device_id)
+     select d from unnest($1::text[]) as d order by d
+     on conflict (device_id) do update set device_id = excluded.device_id
+     returning device_id, epoch, watermark, last_serial";
+
+/// What the store holds at the asked (device, epoch, serial) triples (`held` true, with the
+/// fingerprint), and the serial numbers stored above each terminal's watermark in its epoch
+/// (`held` false).
+const READ_HELD: &str = "select x.device_id, e.serial_no, e.terminal_time, e.major, e.minor,
+            e.employee_no, true as held
+     from unnest($1::text[], $2::int[], $3::bigint[]) as x(device_id, epoch, serial_no)
+     join hikvision_sync.access_event e
+       on e.device_id = x.device_id and e.epoch = x.epoch and e.serial_no = x.serial_no
+     union all
+     select m.device_id, a.serial_no, null, null, null, null, false
+     from unnest($4::text[], $5::int[], $6::bigint[]) as m(device_id, epoch, watermark)
+     cross join lateral (
+         select e.serial_no from hikvision_sync.access_event e
+         where e.device_id = m.device_id and e.epoch = m.epoch and e.serial_no > m.watermark
+         order by e.serial_no limit 100000) as a";
+
+/// Inserts the rows (the key makes a repeat a no-op), mapping each employee number to the
+/// employee the delivery table gives it on that terminal (one who should hold it before one it
+/// was removed from), and sets the cursors; returns the keys of the rows inserted.
+const WRITE: &str = "with inserted as (
+       insert into hikvision_sync.access_event
+         (device_id, epoch, serial_no, terminal_time, occurred_at, utc_offset_minutes, kind,
+          major, minor, employee_no, angajat_id, door_no, verify_mode, attendance_status, live)
+       select x.device_id, x.epoch, x.serial_no, x.terminal_time, x.occurred_at, x.utc_offset,
+              x.kind, x.major, x.minor, x.employee_no,
+              (select d.angajat_id from hikvision_sync.delivery d
+               where d.device_id = x.device_id and d.employee_no = x.employee_no
+               order by (d.want = 'remove'), d.angajat_id limit 1),
+              x.door_no, x.verify_mode, x.attendance_status, x.live
+       from unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::timestamptz[],
+                   $6::int[], $7::text[], $8::int[], $9::int[], $10::text[], $11::int[],
+                   $12::text[], $13::text[], $14::bool[])
+            as x(device_id, epoch, serial_no, terminal_time, occurred_at, utc_offset, kind,
+                 major, minor, employee_no, door_no, verify_mode, attendance_status, live)
+       on conflict do nothing
+       returning device_id, epoch, serial_no
+     ), moved as (
+       update hikvision_sync.event_cursor c
+       set epoch = m.epoch, watermark = m.watermark, last_serial = m.last_serial,
+           updated_at = now()
+       from unnest($15::text[], $16::int[], $17::bigint[], $18::bigint[])
+            as m(device_id, epoch, watermark, last_serial)
+       where c.device_id = m.device_id
+     )
+     select device_id, epoch, serial_no from inserted";
+
+/// Writes `plan` (its rows and cursors) in one statement; returns the keys of the rows inserted.
+async fn write(
     tx: &deadpool_postgres::Transaction<'_>,
-    rows: &[StoredEvent],
-) -> Result<usize, EventError> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
+    plan: &BatchPlan,
+) -> Result<Vec<(String, i32, i64)>, EventError> {
+    let rows = &plan.rows;
     let col = |f: fn(&StoredEvent) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
-    let device: Vec<String> = rows.iter().map(|r| r.device_id.clone()).collect();
+    let device: Vec<&str> = rows.iter().map(|r| r.device_id.as_str()).collect();
     let epoch: Vec<i32> = rows.iter().map(|r| r.epoch).collect();
     let serial: Vec<i64> = rows.iter().map(|r| r.serial_no).collect();
     let occurred: Vec<DateTime<Utc>> = rows.iter().map(|r| r.occurred_at).collect();
@@ -249,32 +281,18 @@ async fn insert(
                 .map(|t| t.offset().local_minus_utc() / 60)
         })
         .collect();
-    let kind: Vec<String> = rows.iter().map(|r| r.kind.clone()).collect();
+    let kind: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
     let major: Vec<i32> = rows.iter().map(|r| r.major).collect();
     let minor: Vec<i32> = rows.iter().map(|r| r.minor).collect();
     let door: Vec<Option<i32>> = rows.iter().map(|r| r.door_no).collect();
     let live: Vec<bool> = rows.iter().map(|r| r.live).collect();
-    let statement = tx
-        .prepare_cached(
-            "insert into hikvision_sync.access_event
-               (device_id, epoch, serial_no, terminal_time, occurred_at, utc_offset_minutes, kind,
-                major, minor, employee_no, angajat_id, door_no, verify_mode, attendance_status, live)
-             select x.device_id, x.epoch, x.serial_no, x.terminal_time, x.occurred_at, x.utc_offset,
-                    x.kind, x.major, x.minor, x.employee_no,
-                    (select d.angajat_id from hikvision_sync.delivery d
-                     where d.device_id = x.device_id and d.employee_no = x.employee_no
-                     order by (d.want = 'remove'), d.angajat_id limit 1),
-                    x.door_no, x.verify_mode, x.attendance_status, x.live
-             from unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::timestamptz[],
-                         $6::int[], $7::text[], $8::int[], $9::int[], $10::text[], $11::int[],
-                         $12::text[], $13::text[], $14::bool[])
-                  as x(device_id, epoch, serial_no, terminal_time, occurred_at, utc_offset, kind,
-                       major, minor, employee_no, door_no, verify_mode, attendance_status, live)
-             on conflict do nothing",
-        )
-        .await?;
+    let cursor_device: Vec<&str> = plan.cursors.keys().map(String::as_str).collect();
+    let cursor_epoch: Vec<i32> = plan.cursors.values().map(|c| c.epoch).collect();
+    let cursor_watermark: Vec<i64> = plan.cursors.values().map(|c| c.watermark).collect();
+    let cursor_last: Vec<i64> = plan.cursors.values().map(|c| c.last_serial).collect();
+    let statement = tx.prepare_cached(WRITE).await?;
     let inserted = tx
-        .execute(
+        .query(
             &statement,
             &[
                 &device,
@@ -291,10 +309,17 @@ async fn insert(
                 &col(|r| r.verify_mode.clone()),
                 &col(|r| r.attendance_status.clone()),
                 &live,
+                &cursor_device,
+                &cursor_epoch,
+                &cursor_watermark,
+                &cursor_last,
             ],
         )
         .await?;
-    Ok(usize::try_from(inserted).unwrap_or(usize::MAX))
+    inserted
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
 }
 
 impl EventStore for PgEventStore {
@@ -304,7 +329,25 @@ impl EventStore for PgEventStore {
         events: &'a [IncomingEvent],
         read_through: Option<i64>,
     ) -> EventFuture<'a, Recorded> {
-        self.record_now(device_id, events, read_through).boxed()
+        async move {
+            let request = RecordRequest {
+                device_id,
+                events,
+                read_through,
+            };
+            self.record_batch_now(std::slice::from_ref(&request))
+                .await?
+                .pop()
+                .ok_or_else(|| EventError::Store("a batch of one recorded nothing".into()))
+        }
+        .boxed()
+    }
+
+    fn record_batch<'a>(
+        &'a self,
+        requests: &'a [RecordRequest<'a>],
+    ) -> EventFuture<'a, Vec<Recorded>> {
+        self.record_batch_now(requests).boxed()
     }
 
     fn cursor<'a>(&'a self, device_id: &'a str) -> EventFuture<'a, EventCursor> {

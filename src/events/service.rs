@@ -90,6 +90,8 @@ pub trait SharedCredentials: Send + Sync {
 /// Access events: ingestion by push and catch-up, and reading.
 pub struct Events {
     pub(super) store: Arc<dyn EventStore>,
+    /// The pushes' group commit into `store`.
+    pub(super) pushes: super::batch::PushBatcher,
     pub(super) client: IsapiClient,
     pub(super) directory: Option<Arc<dyn Directory>>,
     pub(super) settings: EventSettings,
@@ -129,6 +131,7 @@ impl Events {
         concurrency: usize,
     ) -> Self {
         Self {
+            pushes: super::batch::PushBatcher::new(Arc::clone(&store)),
             store,
             client,
             orchestrator,

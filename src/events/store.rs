@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
 use super::EventError;
-use super::model::{EventCursor, EventQuery, IncomingEvent, Recorded, StoredEvent};
+use super::model::{EventCursor, EventQuery, IncomingEvent, RecordRequest, Recorded, StoredEvent};
 
 /// Result of an event store call.
 pub type EventFuture<'a, T> = BoxFuture<'a, Result<T, EventError>>;
@@ -22,6 +22,15 @@ pub trait EventStore: Send + Sync {
         events: &'a [IncomingEvent],
         read_through: Option<i64>,
     ) -> EventFuture<'a, Recorded>;
+
+    /// Stores several requests (of several terminals, a terminal perhaps more than once) at
+    /// once, all or none: each request as its own [`EventStore::record`] call in the order given
+    /// would, with one [`Recorded`] per request in that order. The pushes' group commit
+    /// ([`super::batch::PushBatcher`]) writes through it: one transaction for many pushes.
+    fn record_batch<'a>(
+        &'a self,
+        requests: &'a [RecordRequest<'a>],
+    ) -> EventFuture<'a, Vec<Recorded>>;
 
     /// Where a terminal's events stand (all zero for a terminal never seen).
     fn cursor<'a>(&'a self, device_id: &'a str) -> EventFuture<'a, EventCursor>;
