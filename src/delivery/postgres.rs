@@ -300,18 +300,24 @@ impl DeliveryStore for PgStore {
         .boxed()
     }
 
-    fn holds<'a>(&'a self, key: &'a PairKey, owner: &'a str) -> StoreFuture<'a, bool> {
+    fn lease<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+    ) -> StoreFuture<'a, Option<DateTime<Utc>>> {
         async move {
             let client = self.pool.get().await?;
-            let row = client
-                .query_opt(
-                    "select 1 from hikvision_sync.delivery
+            let statement = client
+                .prepare_cached(
+                    "select claimed_until from hikvision_sync.delivery
                      where angajat_id = $1 and device_id = $2 and claimed_by = $3
                        and claimed_until > now() and claim_revision = revision",
-                    &[&key.angajat_id, &key.device_id, &owner],
                 )
                 .await?;
-            Ok(row.is_some())
+            let row = client
+                .query_opt(&statement, &[&key.angajat_id, &key.device_id, &owner])
+                .await?;
+            Ok(row.map(|r| r.try_get("claimed_until")).transpose()?)
         }
         .boxed()
     }
