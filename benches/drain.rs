@@ -412,6 +412,15 @@ async fn run(args: Args) -> Result<(), BoxError> {
         statements_line(during, changes)
     );
     println!(
+        "| the server's time executing them, against the pool's {pool_size} connections over the drain | {} |",
+        during.map_or("not counted".into(), |c| format!(
+            "{:.1} s = {:.1} % of {pool_size} x {:.1} s",
+            c.exec.as_secs_f64(),
+            c.exec.as_secs_f64() * 100.0 / (pool_size as f64 * drained.as_secs_f64()),
+            drained.as_secs_f64()
+        ))
+    );
+    println!(
         "| idle job engine ({slots} job slots, no work, over {} s): statements per second, all / job fetches | {} |",
         args.idle_secs,
         idle.map_or("not counted".into(), |c: Counts| {

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 /// The calls of the statements on one database since the last reset.
 const COUNTS: &str = "select coalesce(sum(s.calls), 0)::bigint,
-        coalesce(sum(s.calls) filter (where s.query ilike '%skip locked%'), 0)::bigint
+        coalesce(sum(s.calls) filter (where s.query ilike '%skip locked%'), 0)::bigint,
+        coalesce(sum(s.total_exec_time), 0)::float8
      from pg_stat_statements s join pg_database d on d.oid = s.dbid
      where d.datname = current_database()";
 
@@ -18,6 +19,8 @@ pub(crate) struct Counts {
     pub(crate) all: i64,
     /// The job engine's job fetches.
     pub(crate) fetches: i64,
+    /// The server's time executing them (not the round trips).
+    pub(crate) exec: Duration,
 }
 
 impl Counts {
@@ -70,9 +73,11 @@ impl StatementCounter {
     /// The counts since the last reset.
     pub(crate) async fn read(&self) -> Option<Counts> {
         let row = self.client.query_one(COUNTS, &[]).await.ok()?;
+        let exec_ms: f64 = row.get(2);
         Some(Counts {
             all: row.get(0),
             fetches: row.get(1),
+            exec: Duration::from_secs_f64(exec_ms.max(0.0) / 1000.0),
         })
     }
 }
