@@ -31,7 +31,11 @@ mod stats;
 #[path = "support/backlog.rs"]
 mod backlog;
 
+#[path = "support/statements.rs"]
+mod statements;
+
 use backlog::*;
+use statements::{Counts, StatementCounter};
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -73,6 +77,10 @@ struct Args {
     /// Give up when the backlog is not drained after this many seconds.
     #[arg(long, default_value_t = 900)]
     timeout_secs: u64,
+    /// Seconds of no work before the backlog, over which the job engine's idle queries are
+    /// counted (`pg_stat_statements`); 0 skips it.
+    #[arg(long, default_value_t = 5)]
+    idle_secs: u64,
     #[command(flatten)]
     db: DatabaseArgs,
 }
@@ -184,10 +192,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         ..AllowList::default()
     };
     settings.photo.delivery = PhotoTransferMode::Auto;
-    let slots = settings
-        .sync
-        .device_concurrency
-        .clamp(1, hikvision_sync::delivery::jobs::MAX_JOB_SLOTS);
+    let slots = hikvision_sync::delivery::jobs::job_slots(settings.sync.device_concurrency);
     let pool_size = settings
         .delivery
         .pool_size
@@ -200,6 +205,25 @@ async fn run(args: Args) -> Result<(), BoxError> {
         Arc::clone(&services.metrics),
     )
     .await?;
+
+    // The job engine's cost with nothing to do: its queries per second, counted.
+    let counter = StatementCounter::connect(&database.url).await;
+    let idle_span = Duration::from_secs(args.idle_secs);
+    let idle = match &counter {
+        Some(c) if !idle_span.is_zero() => {
+            progress(
+                started,
+                format_args!(
+                    "counting the idle engine's statements for {} s\n",
+                    args.idle_secs
+                ),
+            );
+            c.reset().await;
+            tokio::time::sleep(idle_span).await;
+            c.read().await
+        }
+        _ => None,
+    };
 
     for sim in &sims {
         sim.clear_request_log();
@@ -214,6 +238,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     );
 
     // The backlog: one webhook's worth of work per employee, as `POST /api/webhooks/supabase` does.
+    if let Some(c) = &counter {
+        c.reset().await;
+    }
     let t0 = Instant::now();
     let mut scheduled = 0;
     let mut last_report = Instant::now();
@@ -268,6 +295,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
             );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let during = match &counter {
+        Some(c) => c.read().await,
+        None => None,
     };
     let cpu_used = stats::cpu_time("self", ticks).saturating_sub(cpu_before);
     let pg_after = backend_cpu(&database.url, ticks).await;
@@ -342,8 +373,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
         bound.as_secs_f64()
     );
     println!(
-        "| job slots: min(DEVICE_CONCURRENCY = {}, MAX_JOB_SLOTS) | {slots} for {terminals} terminals |",
-        settings.sync.device_concurrency
+        "| job slots: min(DEVICE_CONCURRENCY = {}, MAX_JOB_SLOTS = {}) | {slots} for {terminals} terminals |",
+        settings.sync.device_concurrency,
+        hikvision_sync::delivery::jobs::MAX_JOB_SLOTS
     );
     println!(
         "| slot bound: terminal bound x max(1, {terminals} / {slots}) | {:.1} s |",
@@ -374,6 +406,27 @@ async fn run(args: Args) -> Result<(), BoxError> {
     println!(
         "| of which beyond the slot bound: (drain - slot bound) / {changes} | {} |",
         per_change(slot_bound)
+    );
+    println!(
+        "| statements during the drain (pg_stat_statements): all / job fetches | {} |",
+        statements_line(during, changes)
+    );
+    println!(
+        "| the server's time executing them, against the pool's {pool_size} connections over the drain | {} |",
+        during.map_or("not counted".into(), |c| format!(
+            "{:.1} s = {:.1} % of {pool_size} x {:.1} s",
+            c.exec.as_secs_f64(),
+            c.exec.as_secs_f64() * 100.0 / (pool_size as f64 * drained.as_secs_f64()),
+            drained.as_secs_f64()
+        ))
+    );
+    println!(
+        "| idle job engine ({slots} job slots, no work, over {} s): statements per second, all / job fetches | {} |",
+        args.idle_secs,
+        idle.map_or("not counted".into(), |c: Counts| {
+            let (all, fetches) = c.per_second(idle_span);
+            format!("{all:.1} / {fetches:.1}")
+        })
     );
     println!("| failed pairs | {failed} |");
     println!("| terminals holding the new face, byte for byte | {faces_new} / {changes} |");
@@ -415,4 +468,18 @@ async fn run(args: Args) -> Result<(), BoxError> {
         &faces_wrong,
     )
     .await
+}
+
+/// "all / fetches (per change)" of the drain's statements.
+fn statements_line(counts: Option<Counts>, changes: usize) -> String {
+    counts.map_or("not counted".into(), |c| {
+        let n = changes.max(1) as f64;
+        format!(
+            "{} / {} ({:.2} / {:.3} per change)",
+            c.all,
+            c.fetches,
+            c.all as f64 / n,
+            c.fetches as f64 / n
+        )
+    })
 }

@@ -309,7 +309,7 @@ pub async fn build_delivery(
         database,
         runner,
         // One job slot per terminal with work, as many as the request path calls at once (up to
-        // `jobs::MAX_JOB_SLOTS`).
+        // `jobs::MAX_JOB_SLOTS`), fed by one batch fetch.
         settings.sync.device_concurrency,
         Arc::clone(delivery.availability()),
     )

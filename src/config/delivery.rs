@@ -43,10 +43,13 @@ impl Default for DeliverySettings {
     }
 }
 
-/// The default pool for `device_concurrency` job slots: a slot spends a few milliseconds of each
-/// terminal call (hundreds) on the database, so one connection per 32 slots, at least 4 (the job
-/// engine's LISTEN holds one) and at most 10, within the 15 server connections a small Supabase
-/// project's session pooler gives a database user by default.
+/// The default pool for `device_concurrency` job slots. A job holds a connection only for each of
+/// its statements (about 6 per pair, none across a terminal call), so a slot needs the pool for
+/// milliseconds of each second its terminal takes: one connection per 32 slots, at least 4 and at
+/// most 10 (1,000 terminals at the default pacing, about a pair a second each, are 6,000
+/// statements a second, which 10 connections carry up to ~1.5 ms a round trip). With the job
+/// engine's LISTEN connection and the access events' 4 (both outside this pool), one replica
+/// stays within the 15 server connections of a small Supabase project's session pooler.
 pub fn pool_size_for(device_concurrency: usize) -> usize {
     device_concurrency.div_ceil(32).clamp(4, 10)
 }

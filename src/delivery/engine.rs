@@ -1,8 +1,9 @@
-//! The job engine under supervision. graphile_worker's `Worker::run` returns when a fetch fails
-//! (the database stopped, a connection dropped): the supervisor then starts a new worker as soon as
-//! the database answers again, with a capped, jittered backoff between attempts, and hands the
-//! stopped worker's locked jobs back to the queue at once instead of waiting for the dead-worker
-//! sweep. It runs until the process ends.
+//! The job engine under supervision. When the worker loses its database (one of its own
+//! statements, or a job's, finds none: see [`super::shift`]), or `Worker::run` returns by itself,
+//! the supervisor stops it, waits until none of its jobs runs any more, then starts a new worker as
+//! soon as the database answers again, with a capped, jittered backoff between attempts, and hands
+//! the stopped worker's locked jobs back to the queue at once instead of waiting for the
+//! dead-worker sweep. It runs until the process ends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use super::DeliveryError;
 use super::jobs::{Runner, WORKER_SCHEMA, init_worker};
 use super::outage::Availability;
 use super::schedule::TaskRunner;
+use super::shift::Shift;
 
 /// First pause before starting the engine again.
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
@@ -22,24 +24,29 @@ const MAX_PAUSE: Duration = Duration::from_secs(3);
 /// A worker that ran this long stopped for a new reason: the pauses start short again (one that
 /// stops at once keeps the longer pauses, so a flapping database is not hammered).
 const STABLE: Duration = Duration::from_secs(30);
+/// How long a worker told to stop may take: its jobs' grace (graphile_worker's default, 5 s) and
+/// a second for the rest. Past it, its jobs are cut off; the jobs its local queue still held are
+/// unlocked with the others (it keeps trying to hand them back while the database is away).
+const STOP_WAIT: Duration = Duration::from_secs(6);
 
-/// Starts the job engine in this process, supervised: it runs until the process ends, and starts
-/// again by itself whenever it stops. Fails when the first start fails.
+/// Starts the job engine in this process, supervised, with a job slot per terminal with work up
+/// to `device_concurrency` (see [`super::jobs::job_slots`]): it runs until the process ends, and
+/// starts again by itself whenever it stops. Fails when the first start fails.
 pub async fn start_worker(
     database: Database,
     runner: Arc<dyn TaskRunner>,
-    concurrency: usize,
+    device_concurrency: usize,
     availability: Arc<Availability>,
 ) -> Result<(), DeliveryError> {
     let runner = Runner::new(runner, Arc::clone(&availability));
-    let worker = init_worker(database.clone(), runner.clone(), concurrency).await?;
+    let (worker, shift) = init_worker(&database, &runner, device_concurrency).await?;
     let supervisor = Supervisor {
         database,
         runner,
-        concurrency,
+        device_concurrency,
         availability,
     };
-    tokio::spawn(supervisor.run(worker));
+    tokio::spawn(supervisor.run(worker, shift));
     Ok(())
 }
 
@@ -69,15 +76,15 @@ struct Supervisor {
     database: Database,
     /// Runs the jobs.
     runner: Runner,
-    /// Job slots.
-    concurrency: usize,
+    /// `DEVICE_CONCURRENCY`, which the job slots follow.
+    device_concurrency: usize,
     /// Where the engine's state is reported.
     availability: Arc<Availability>,
 }
 
 impl Supervisor {
     /// Runs `worker`, and a new one each time the last one stops, until the process ends.
-    async fn run(self, mut worker: Worker) {
+    async fn run(self, mut worker: Worker, mut shift: Arc<Shift>) {
         let utils = WorkerUtils::new(self.database.clone(), WORKER_SCHEMA);
         let mut backoff = Backoff::new();
         let mut restart = false;
@@ -90,37 +97,59 @@ impl Supervisor {
                     .report("scheduling the work overdue after an outage", &resumed);
             }
             let started = std::time::Instant::now();
-            let reason = match worker.run().await {
-                Ok(()) => "it returned without being asked to stop".to_string(),
-                Err(e) => e.to_string(),
-            };
-            self.availability.engine_stopped(&reason);
+            self.run_shift(&worker, &shift).await;
+            // None of its jobs runs any more: they can go to any replica.
+            shift.end().await;
             if started.elapsed() > STABLE {
                 backoff = Backoff::new();
             }
             let stopped = worker.worker_id().clone();
             drop(worker);
-            worker = self.start_again(&utils, &stopped, &mut backoff).await;
+            (worker, shift) = self.start_again(&utils, &stopped, &mut backoff).await;
             restart = true;
         }
     }
 
-    /// A new worker, once the database answers; the `stopped` worker's jobs are unlocked.
+    /// Runs `worker` until it stops by itself or loses its database, then stops it (its jobs get
+    /// the engine's grace to end, for at most [`STOP_WAIT`]).
+    async fn run_shift(&self, worker: &Worker, shift: &Shift) {
+        let run = worker.run();
+        tokio::pin!(run);
+        let (reason, returned) = tokio::select! {
+            ran = &mut run => match ran {
+                Ok(()) => ("it returned without being asked to stop".to_string(), true),
+                Err(e) => (e.to_string(), true),
+            },
+            lost = shift.lost() => (lost, false),
+        };
+        self.availability.engine_stopped(&reason);
+        if !returned {
+            worker.request_shutdown();
+            if tokio::time::timeout(STOP_WAIT, &mut run).await.is_err() {
+                tracing::debug!(
+                    "the stopped job engine did not end within {STOP_WAIT:?}: its jobs are cut off and unlocked"
+                );
+            }
+        }
+    }
+
+    /// A new worker and its shift, once the database answers; the `stopped` worker's jobs are
+    /// unlocked.
     async fn start_again(
         &self,
         utils: &WorkerUtils,
         stopped: &str,
         backoff: &mut Backoff,
-    ) -> Worker {
+    ) -> (Worker, Arc<Shift>) {
         loop {
             tokio::time::sleep(backoff.pause()).await;
-            match init_worker(self.database.clone(), self.runner.clone(), self.concurrency).await {
-                Ok(worker) => {
+            match init_worker(&self.database, &self.runner, self.device_concurrency).await {
+                Ok(started) => {
                     if let Err(e) = utils.force_unlock_workers(&[stopped]).await {
                         // The new worker's sweep frees them within DEAD_REPLICA_AFTER instead.
                         tracing::debug!(error = %e, "could not unlock the stopped worker's jobs");
                     }
-                    return worker;
+                    return started;
                 }
                 Err(e) => self.availability.unreachable(&e),
             }

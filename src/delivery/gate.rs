@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use uuid::Uuid;
 
+use super::model::PairKey;
 use super::owner::Owner;
 use super::store::DeliveryStore;
 use crate::orchestration::CallGate;
@@ -66,6 +67,9 @@ struct Seen {
 pub(super) struct ClaimGate {
     store: Arc<dyn DeliveryStore>,
     angajat_id: Uuid,
+    /// Only this terminal's pair (a background job's): read by the pair's key, not all of the
+    /// employee's pairs (a thousand rows at a thousand terminals).
+    device_id: Option<String>,
     owner: Owner,
     changes: Arc<Changes>,
     seen: tokio::sync::Mutex<Option<Seen>>,
@@ -82,10 +86,36 @@ impl ClaimGate {
         Self {
             store,
             angajat_id,
+            device_id: None,
             owner,
             changes,
             seen: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// The gate of `owner`'s calls on one pair, `key`.
+    pub(super) fn for_pair(
+        store: Arc<dyn DeliveryStore>,
+        key: &PairKey,
+        owner: Owner,
+        changes: Arc<Changes>,
+    ) -> Self {
+        Self {
+            device_id: Some(key.device_id.clone()),
+            ..Self::new(store, key.angajat_id, owner, changes)
+        }
+    }
+
+    /// The terminals on which the owner's claims are live now, with their ends.
+    async fn read(&self) -> Result<HashMap<String, DateTime<Utc>>, super::DeliveryError> {
+        let Some(device_id) = &self.device_id else {
+            return self.store.held(self.angajat_id, &self.owner).await;
+        };
+        let key = PairKey::new(self.angajat_id, device_id.clone());
+        let lease = self.store.lease(&key, &self.owner).await?;
+        Ok(lease
+            .map(|until| HashMap::from([(device_id.clone(), until)]))
+            .unwrap_or_default())
     }
 
     /// The gate, seeded with what the claiming statement found (no read before the first
@@ -111,7 +141,7 @@ impl CallGate for ClaimGate {
                 .is_some_and(|s| s.changes == changes && s.read_at.elapsed() < FRESH);
             if !fresh {
                 // Unverifiable (the database is down) counts as lost: the pair is retried later.
-                let Ok(held) = self.store.held(self.angajat_id, &self.owner).await else {
+                let Ok(held) = self.read().await else {
                     *seen = None;
                     return false;
                 };
@@ -173,6 +203,29 @@ mod tests {
             .ok();
         tokio::time::sleep(FRESH + Duration::from_millis(20)).await;
         assert!(!gate.allowed("b").await);
+    }
+
+    #[tokio::test]
+    async fn a_pair_gate_reads_its_own_pair_and_a_newer_change_stops_its_next_call() {
+        let store = Arc::new(MemoryStore::default());
+        let live = LiveOwners::default();
+        let owner = live.register("r1:job:0".into());
+        let changes = Arc::new(Changes::default());
+        let wanted = [change("a", "p1"), change("b", "p1")];
+        store.want(&wanted, Some(&owner), lease(), "t").await.ok();
+        let key = PairKey::new(Uuid::nil(), "a".to_string());
+        let gate = ClaimGate::for_pair(store.clone(), &key, owner.clone(), changes.clone());
+        assert!(gate.allowed("a").await);
+        assert!(!gate.allowed("b").await, "only its own pair is let out");
+        store
+            .want(&[change("a", "p2")], None, lease(), "t")
+            .await
+            .ok();
+        changes.bump();
+        assert!(
+            !gate.allowed("a").await,
+            "the newer change stops the next call"
+        );
     }
 
     #[tokio::test]

@@ -4,6 +4,12 @@
 //! worker heartbeats so a dead replica's jobs are taken over within `DEAD_REPLICA_AFTER`. The
 //! worker runs under a supervisor ([`super::engine`], which starts it) that starts it again after an
 //! outage.
+//!
+//! A replica runs one job slot per terminal with work, up to `DEVICE_CONCURRENCY` ([`job_slots`]),
+//! and its slots are fed by the engine's local queue: one batch fetch (up to [`FETCH_BATCH`] jobs,
+//! one per terminal queue) hands jobs to every idle slot. Without it each idle slot sends a fetch
+//! of its own at every poll and every new job (a thousand slots, a thousand queries a second
+//! doing nothing, and as many racing for the same rows when work arrives).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +18,8 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use graphile_worker::errors::GraphileWorkerError;
 use graphile_worker::{
-    Database, IntoTaskHandlerResult, JobKeyMode, JobSpec, TaskHandler, Worker, WorkerContext,
-    WorkerOptions, WorkerUtils,
+    Database, IntoTaskHandlerResult, JobKeyMode, JobSpec, LocalQueueConfig, RefetchDelayConfig,
+    TaskHandler, Worker, WorkerContext, WorkerOptions, WorkerUtils,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -22,6 +28,7 @@ use super::DeliveryError;
 use super::model::PairKey;
 use super::outage::Availability;
 use super::schedule::{Scheduler, Task, TaskRunner, last_per_key};
+use super::shift::{CutOff, Shift, Watched, is_outage_code};
 use super::store::StoreFuture;
 
 /// The job engine's own schema.
@@ -31,18 +38,34 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// A replica silent this long is dead: its jobs go back on the queue.
 pub const DEAD_REPLICA_AFTER: Duration = Duration::from_secs(20);
 
-/// The most job slots a replica runs, whatever `DEVICE_CONCURRENCY`: the job engine wakes every
-/// idle slot to ask for a job at each poll and each new job (its batch-fetching local queue does
-/// not stop when the database goes away, which the supervisor needs), so hundreds of slots cost
-/// hundreds of queries per signal. 128 covers a backlog on 100 terminals at their own speed.
-pub const MAX_JOB_SLOTS: usize = 128;
+/// The most job slots a replica runs, whatever `DEVICE_CONCURRENCY`. An idle slot is a task
+/// waiting for a signal: at each poll every one looks into the local queue (in memory), and
+/// only the local queue asks the database.
+pub const MAX_JOB_SLOTS: usize = 1024;
+/// How often an idle replica asks for due jobs (a new job wakes it at once: `jobs:insert`).
+const POLL: Duration = Duration::from_secs(1);
+/// The most jobs one fetch takes. A fetched job waits in the local queue until a slot is free,
+/// its terminal's queue locked to this replica meanwhile (only when every slot is busy), so a
+/// fetch takes no more than this; filling 1,000 idle slots takes 8 fetches of a few
+/// milliseconds each.
+pub const FETCH_BATCH: usize = 128;
+/// A fetched job that found no free slot for this long goes back to the database.
+const LOCAL_TTL: Duration = Duration::from_secs(60);
 
-/// The runner, as a worker extension, with where its outages are reported.
+/// The job slots of a replica for `device_concurrency`: one per terminal with work, as many as the
+/// request path calls at once, up to [`MAX_JOB_SLOTS`].
+pub fn job_slots(device_concurrency: usize) -> usize {
+    device_concurrency.clamp(1, MAX_JOB_SLOTS)
+}
+
+/// The runner, as a worker extension, with where its outages are reported and the shift of the
+/// worker it runs in.
 #[derive(Clone)]
 pub(super) struct Runner {
     /// Runs the tasks.
     pub(super) runner: Arc<dyn TaskRunner>,
     availability: Arc<Availability>,
+    shift: Arc<Shift>,
 }
 
 impl Runner {
@@ -51,6 +74,15 @@ impl Runner {
         Self {
             runner,
             availability,
+            shift: Arc::default(),
+        }
+    }
+
+    /// The same runner, for the worker of `shift`.
+    fn on(&self, shift: Arc<Shift>) -> Self {
+        Self {
+            shift,
+            ..self.clone()
         }
     }
 }
@@ -68,14 +100,26 @@ async fn run_task(ctx: &WorkerContext, task: Task) -> Result<(), String> {
     // The job engine's own log lines are off by default (see `startup::init_logging`): a
     // failure is logged here, once per outage when the database does not answer.
     let key = task.key();
-    runner.runner.run(task).await.map_err(|e| {
-        if e.is_outage() {
-            runner.availability.unreachable(&e);
-        } else {
-            tracing::warn!(task = %key, error = %e, "a background delivery task failed; the job engine runs it again");
+    let ran = runner.shift.run(runner.runner.run(task)).await;
+    match ran {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            if e.is_outage() {
+                runner.availability.unreachable(&e);
+                runner.shift.lose(e.to_string());
+            } else {
+                tracing::warn!(task = %key, error = %e, "a background delivery task failed; the job engine runs it again");
+            }
+            Err(e.to_string())
         }
-        e.to_string()
-    })
+        Err(CutOff) => {
+            tracing::debug!(task = %key, "a background delivery task was cut off: the job engine stopped");
+            Err(
+                "cut off: the job engine stopped (its work is scheduled again when it is back)"
+                    .into(),
+            )
+        }
+    }
 }
 
 /// Job: deliver one pair's desired change.
@@ -130,11 +174,7 @@ impl TaskHandler for ResumeEmployee {
 fn job_error(what: &str, e: &GraphileWorkerError) -> DeliveryError {
     let message = format!("{what}: {e}");
     match e {
-        GraphileWorkerError::SqlError(db)
-            if db
-                .code()
-                .is_none_or(|c| c.starts_with("08") || c.starts_with("57P")) =>
-        {
+        GraphileWorkerError::SqlError(db) if is_outage_code(db.code()) => {
             DeliveryError::Unavailable(message)
         }
         _ => DeliveryError::Store(message),
@@ -252,29 +292,45 @@ impl JobScheduler {
     }
 }
 
-/// A job engine worker on `database`, not running yet; fails while the database does not answer.
+/// A job engine worker on `database` with [`job_slots`] slots for `device_concurrency`, not
+/// running yet, and its shift; fails while the database does not answer.
 pub(super) async fn init_worker(
-    database: Database,
-    runner: Runner,
-    concurrency: usize,
-) -> Result<Worker, DeliveryError> {
-    WorkerOptions::default()
-        .database(database)
+    database: &Database,
+    runner: &Runner,
+    device_concurrency: usize,
+) -> Result<(Worker, Arc<Shift>), DeliveryError> {
+    let shift = Arc::new(Shift::default());
+    let slots = job_slots(device_concurrency);
+    // After a fetch that found nothing, the next one waits half to all of `POLL`; a new job ends
+    // the wait. The engine's `poll_interval` does not space the local queue's fetches: without
+    // this it fetches again at once (2,085 fetches a second with no work, in the drain bench).
+    let idle = RefetchDelayConfig::default()
+        .with_duration(POLL)
+        .with_threshold(0)
+        .with_max_abort_threshold(1);
+    let local_queue = LocalQueueConfig::default()
+        .with_size(FETCH_BATCH.min(slots))
+        .with_ttl(LOCAL_TTL)
+        .with_refetch_delay(idle);
+    let worker = WorkerOptions::default()
+        .database(Watched::database(database.clone(), Arc::clone(&shift)))
         .schema(WORKER_SCHEMA)
-        .concurrency(concurrency.clamp(1, MAX_JOB_SLOTS))
-        .poll_interval(Duration::from_secs(1))
+        .concurrency(slots)
+        .poll_interval(POLL)
+        .local_queue(local_queue)
         .listen_os_shutdown_signals(false)
         .heartbeat_interval(HEARTBEAT)
         .sweep_interval(HEARTBEAT)
         .sweep_threshold(DEAD_REPLICA_AFTER)
         .recovery_delay(Duration::from_millis(500))
-        .add_extension(runner)
+        .add_extension(runner.on(Arc::clone(&shift)))
         .define_job::<DeliverPair>()
         .define_job::<ProbeTerminal>()
         .define_job::<ResumeEmployee>()
         .init()
         .await
-        .map_err(|e| DeliveryError::Unavailable(format!("cannot start the job engine: {e}")))
+        .map_err(|e| DeliveryError::Unavailable(format!("cannot start the job engine: {e}")))?;
+    Ok((worker, shift))
 }
 
 #[cfg(test)]

@@ -249,14 +249,18 @@ impl DeliveryStore for MemoryStore {
         ready(claim)
     }
 
-    fn holds<'a>(&'a self, key: &'a PairKey, owner: &'a str) -> StoreFuture<'a, bool> {
+    fn lease<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+    ) -> StoreFuture<'a, Option<DateTime<Utc>>> {
         let now = Utc::now();
-        let holds = self.lock().rows.get(key).is_some_and(|row| {
-            row.claimed_by.as_deref() == Some(owner)
-                && row.claimed_until.is_some_and(|u| u > now)
-                && row.claim_revision == row.revision
+        let lease = self.lock().rows.get(key).and_then(|row| {
+            let live =
+                row.claimed_by.as_deref() == Some(owner) && row.claim_revision == row.revision;
+            row.claimed_until.filter(|u| live && *u > now)
         });
-        ready(holds)
+        ready(lease)
     }
 
     fn held<'a>(
@@ -511,12 +515,22 @@ mod tests {
             store.claim(&key, "r2:job:1", lease()).await,
             Ok(Claim::Held { .. })
         ));
-        assert_eq!(store.holds(&key, "r1:req:0").await.ok(), Some(true));
+        assert!(
+            store
+                .lease(&key, "r1:req:0")
+                .await
+                .is_ok_and(|l| l.is_some())
+        );
 
         // A newer photo arrives during r1's call: r1's next call must not go out, and its
         // result must not mark the newer photo as delivered.
         store.want(&[change("b")], None, lease(), "test").await.ok();
-        assert_eq!(store.holds(&key, "r1:req:0").await.ok(), Some(false));
+        assert!(
+            store
+                .lease(&key, "r1:req:0")
+                .await
+                .is_ok_and(|l| l.is_none())
+        );
         assert_eq!(
             store.record(&key, "r1:req:0", &done()).await.ok(),
             Some(false)

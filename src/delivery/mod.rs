@@ -27,6 +27,7 @@ pub mod resync;
 mod runner;
 pub mod schedule;
 mod settle;
+mod shift;
 pub mod store;
 mod sweep;
 pub mod webhook;

@@ -267,28 +267,34 @@ impl DeliveryStore for PgStore {
     ) -> StoreFuture<'a, Claim> {
         async move {
             let client = self.pool.get().await?;
+            // Prepared once per connection: a background job claims every pair it works on.
+            let claim = client
+                .prepare_cached(&format!(
+                    "update hikvision_sync.delivery set claimed_by = $3, claimed_until = $4,
+                         claim_revision = revision
+                     where angajat_id = $1 and device_id = $2 and state = 'pending'
+                       and (claimed_until is null or claimed_until <= now() or claimed_by = $3)
+                     returning {PAIR_COLUMNS}"
+                ))
+                .await?;
             let row = client
                 .query_opt(
-                    &format!(
-                        "update hikvision_sync.delivery set claimed_by = $3, claimed_until = $4,
-                             claim_revision = revision
-                         where angajat_id = $1 and device_id = $2 and state = 'pending'
-                           and (claimed_until is null or claimed_until <= now() or claimed_by = $3)
-                         returning {PAIR_COLUMNS}"
-                    ),
+                    &claim,
                     &[&key.angajat_id, &key.device_id, &owner, &lease_until],
                 )
                 .await?;
             if let Some(row) = row {
                 return Ok(Claim::Claimed(Box::new(pair_of(&row)?)));
             }
-            let held = client
-                .query_opt(
+            let holder = client
+                .prepare_cached(
                     "select claimed_until from hikvision_sync.delivery
                      where angajat_id = $1 and device_id = $2 and state = 'pending'
                        and claimed_until > now()",
-                    &[&key.angajat_id, &key.device_id],
                 )
+                .await?;
+            let held = client
+                .query_opt(&holder, &[&key.angajat_id, &key.device_id])
                 .await?;
             Ok(match held {
                 Some(r) => Claim::Held {
@@ -300,18 +306,24 @@ impl DeliveryStore for PgStore {
         .boxed()
     }
 
-    fn holds<'a>(&'a self, key: &'a PairKey, owner: &'a str) -> StoreFuture<'a, bool> {
+    fn lease<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+    ) -> StoreFuture<'a, Option<DateTime<Utc>>> {
         async move {
             let client = self.pool.get().await?;
-            let row = client
-                .query_opt(
-                    "select 1 from hikvision_sync.delivery
+            let statement = client
+                .prepare_cached(
+                    "select claimed_until from hikvision_sync.delivery
                      where angajat_id = $1 and device_id = $2 and claimed_by = $3
                        and claimed_until > now() and claim_revision = revision",
-                    &[&key.angajat_id, &key.device_id, &owner],
                 )
                 .await?;
-            Ok(row.is_some())
+            let row = client
+                .query_opt(&statement, &[&key.angajat_id, &key.device_id, &owner])
+                .await?;
+            Ok(row.map(|r| r.try_get("claimed_until")).transpose()?)
         }
         .boxed()
     }
@@ -465,15 +477,17 @@ impl DeliveryStore for PgStore {
         async move {
             let client = self.pool.get().await?;
             let limit = limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-            let rows = client
-                .query(
+            let statement = client
+                .prepare_cached(
                     "select angajat_id, device_id from hikvision_sync.delivery
                      where state = 'pending' and ($1::text is null or device_id = $1)
                        and ($2::timestamptz is null or next_attempt_at is null or next_attempt_at <= $2)
                      order by angajat_id, device_id
                      limit $3",
-                    &[&device_id, &due_by, &limit],
                 )
+                .await?;
+            let rows = client
+                .query(&statement, &[&device_id, &due_by, &limit])
                 .await?;
             rows.iter()
                 .map(|r| Ok(PairKey::new(r.try_get("angajat_id")?, r.try_get::<_, String>("device_id")?)))
@@ -577,13 +591,13 @@ impl DeliveryStore for PgStore {
                 return Ok(HashMap::new());
             }
             let client = self.pool.get().await?;
-            let rows = client
-                .query(
+            let statement = client
+                .prepare_cached(
                     "select device_id, fingerprint, message, blocked_at
                      from hikvision_sync.credential_blocks where device_id = any($1)",
-                    &[&device_ids],
                 )
                 .await?;
+            let rows = client.query(&statement, &[&device_ids]).await?;
             rows.iter()
                 .map(|r| {
                     let block = CredentialBlock {
@@ -604,12 +618,12 @@ impl DeliveryStore for PgStore {
                 return Ok(());
             }
             let client = self.pool.get().await?;
-            client
-                .execute(
+            let statement = client
+                .prepare_cached(
                     "delete from hikvision_sync.credential_blocks where device_id = any($1)",
-                    &[&device_ids],
                 )
                 .await?;
+            client.execute(&statement, &[&device_ids]).await?;
             Ok(())
         }
         .boxed()

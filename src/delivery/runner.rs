@@ -32,7 +32,10 @@ impl Delivery {
     /// found down (unreachable, no answer): its other pairs wait for the probe or this retry.
     async fn run_pair(&self, key: PairKey, devices: &[DeviceEntry]) -> Result<bool, DeliveryError> {
         let owner = self.owner("job");
-        let record = match self.store.claim(&key, &owner, self.lease_until()).await? {
+        let lease_until = self.lease_until();
+        let sent_at = std::time::Instant::now();
+        let changes = self.changes.now();
+        let record = match self.store.claim(&key, &owner, lease_until).await? {
             Claim::Claimed(record) => *record,
             Claim::Held { until } => {
                 // Whoever holds it records its result; come back if they vanish.
@@ -42,13 +45,21 @@ impl Delivery {
             }
             Claim::Idle => return Ok(false),
         };
+        // The claim just stored is the gate's first read, as on the request path (unless this
+        // process stored a change meanwhile: the gate then reads).
+        let claimed = (self.changes.now() == changes).then(|| Claimed {
+            sent_at,
+            changes,
+            held: std::collections::HashMap::from([(key.device_id.clone(), lease_until)]),
+        });
+        let gate = self.pair_gate(&key, &owner, claimed);
         let attempts = record.attempts + 1;
         let entry = devices.iter().find(|d| entry_id(d) == key.device_id);
         let Some(entry) = entry else {
             self.device_gone(&key, &owner, &record).await?;
             return Ok(false);
         };
-        let (result, photo) = self.replay(&record, entry, &owner).await?;
+        let (result, photo) = self.replay(&record, entry, &gate).await?;
         let device = entry.as_ref().ok();
         self.settle(&key, &owner, device, &result, photo.as_deref(), attempts)
             .await?;
@@ -131,12 +142,13 @@ impl Delivery {
         self.store.record(key, owner, &outcome).await.map(drop)
     }
 
-    /// Replays the change on one terminal with the employee's current data.
+    /// Replays the change on one terminal with the employee's current data, every call through
+    /// `gate` (the job's claim on the pair).
     async fn replay(
         &self,
         record: &PairRecord,
         entry: &DeviceEntry,
-        owner: &Owner,
+        gate: &Arc<dyn CallGate>,
     ) -> Result<(SyncResult, Option<String>), DeliveryError> {
         let change = &record.change;
         if let Ok(device) = entry
@@ -171,7 +183,7 @@ impl Delivery {
         for old in self.earlier_numbers(record).await? {
             let subject = removal_subject(change.key.angajat_id, Some(&old));
             let removed = self
-                .run_one(subject, entry, Flow::Remove, flags, owner)
+                .run_one(subject, entry, Flow::Remove, flags, gate)
                 .await;
             if removed.status != SyncStatus::Success {
                 return Ok((removed, None));
@@ -182,7 +194,7 @@ impl Delivery {
             Want::Sync(flow) => flow,
         };
         let photo = angajat.photo().map(str::to_string);
-        let result = self.run_one(angajat, entry, flow, flags, owner).await;
+        let result = self.run_one(angajat, entry, flow, flags, gate).await;
         Ok((result, photo))
     }
 
@@ -219,19 +231,19 @@ impl Delivery {
     }
 
     /// Runs `flow` on one terminal through the orchestrator (pacing, retries, deadline), every
-    /// call gated on `owner`'s claim.
+    /// call through `gate`.
     async fn run_one(
         &self,
         angajat: Employee,
         entry: &DeviceEntry,
         flow: Flow,
         flags: FlowOptions,
-        owner: &Owner,
+        gate: &Arc<dyn CallGate>,
     ) -> SyncResult {
         let orchestrator = Arc::clone(&self.orchestrator);
         let hooks = Hooks {
             progress: None,
-            gate: Some(self.gate(angajat.id, owner, None)),
+            gate: Some(Arc::clone(gate)),
             permits: None,
         };
         let reports = orchestrator
@@ -308,6 +320,25 @@ impl Delivery {
 }
 
 impl Delivery {
+    /// The gate of a background job's calls on `key`, seeded with its claim when that is known.
+    fn pair_gate(
+        &self,
+        key: &PairKey,
+        owner: &Owner,
+        claimed: Option<Claimed>,
+    ) -> Arc<dyn CallGate> {
+        let gate = ClaimGate::for_pair(
+            Arc::clone(&self.store),
+            key,
+            owner.clone(),
+            Arc::clone(&self.changes),
+        );
+        match claimed {
+            Some(claimed) => Arc::new(gate.seeded(claimed)),
+            None => Arc::new(gate),
+        }
+    }
+
     /// A request's backstop: each of the employee's pending pairs that is due (its claim ran out
     /// without a result: the request's process died) gets its task now.
     async fn resume_employee(&self, angajat_id: uuid::Uuid) -> Result<(), DeliveryError> {

@@ -74,8 +74,13 @@ pub trait DeliveryStore: Send + Sync {
         lease_until: DateTime<Utc>,
     ) -> StoreFuture<'a, Claim>;
 
-    /// True while `owner` holds a live claim on `key`.
-    fn holds<'a>(&'a self, key: &'a PairKey, owner: &'a str) -> StoreFuture<'a, bool>;
+    /// The end of `owner`'s live claim on the current change of `key`, if it holds one: the call
+    /// gate of one pair (a background job) reads its claim by the pair's key.
+    fn lease<'a>(
+        &'a self,
+        key: &'a PairKey,
+        owner: &'a str,
+    ) -> StoreFuture<'a, Option<DateTime<Utc>>>;
 
     /// The terminals on which `owner` holds a live claim on the current change of `angajat_id`'s
     /// pair, with each claim's end: one read for the call gate of a whole fan-out.

@@ -87,7 +87,13 @@ async fn a_removal_sticks_until_restored(store: &dyn DeliveryStore) {
     let pairs = store.pairs_of(id).await.unwrap();
     assert_eq!(pairs.len(), 1, "nothing stored for the new terminal");
     assert_eq!(pairs[0].change.want, Want::Remove, "the removal stays");
-    assert!(store.holds(&pairs[0].change.key, "r1:req:0").await.unwrap());
+    assert!(
+        store
+            .lease(&pairs[0].change.key, "r1:req:0")
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(store.revoked_among(&[id, other]).await.unwrap(), vec![id]);
 
     // Only a restore lifts it.
@@ -208,7 +214,10 @@ async fn a_newer_change_makes_an_older_claim_stale(store: &dyn DeliveryStore) {
     let mut newer = change(id, "d1", UPDATE, "7", None);
     newer.photo = Some("faces/newer.jpg".into());
     store.want(&[newer], None, lease(), "u").await.unwrap();
-    assert!(!store.holds(&key, "r1:req:0").await.unwrap(), "stale claim");
+    assert!(
+        store.lease(&key, "r1:req:0").await.unwrap().is_none(),
+        "stale claim"
+    );
 }
 
 async fn contract(store: &dyn DeliveryStore) {
