@@ -276,6 +276,29 @@ struct PushCell {
     problems: Vec<String>,
 }
 
+impl PushCell {
+    /// Events stored per second of the run.
+    fn rate(&self) -> f64 {
+        self.stored as f64 / self.wall.as_secs_f64()
+    }
+
+    /// The fewest and the most events answered in a whole second.
+    fn per_second_range(&self) -> (u64, u64) {
+        (
+            self.per_second.iter().min().copied().unwrap_or(0),
+            self.per_second.iter().max().copied().unwrap_or(0),
+        )
+    }
+
+    /// `cpu` per stored event, in ms.
+    fn per_event(&self, cpu: Duration) -> String {
+        format!(
+            "{:.3} ms",
+            cpu.as_secs_f64() * 1e3 / self.stored.max(1) as f64
+        )
+    }
+}
+
 /// A push cell of `k` terminals, back to back, or offering `rate` events a second in total
 /// (each terminal evenly spaced, their phases staggered so they do not fire together).
 async fn push_cell(
@@ -440,13 +463,9 @@ fn report_push(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for c in cells {
-        let rate = c.stored as f64 / c.wall.as_secs_f64();
-        let (lo, hi) = (
-            c.per_second.iter().min().copied().unwrap_or(0),
-            c.per_second.iter().max().copied().unwrap_or(0),
-        );
-        let per_event =
-            |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3 / c.stored.max(1) as f64);
+        let rate = c.rate();
+        let (lo, hi) = c.per_second_range();
+        let per_event = |d: Duration| c.per_event(d);
         println!(
             "| {} | {} | {} | **{rate:.0}** ({lo}-{hi}) | {} / **{}** / {} | {}{} | {} / {} / {} | {} | **{}** ({}) |",
             c.terminals,
@@ -469,7 +488,7 @@ fn report_push(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
     }
     println!();
     for c in cells {
-        let rate = c.stored as f64 / c.wall.as_secs_f64();
+        let rate = c.rate();
         let p99 = percentile(&c.answers, 99.0);
         println!(
             "- {} terminals: {rate:.0} events/s ({}), p99 {} ms ({}); rows {} events answered `stored`{}.",
@@ -514,13 +533,9 @@ fn report_open(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for c in cells {
-        let rate = c.stored as f64 / c.wall.as_secs_f64();
-        let (lo, hi) = (
-            c.per_second.iter().min().copied().unwrap_or(0),
-            c.per_second.iter().max().copied().unwrap_or(0),
-        );
-        let per_event =
-            |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3 / c.stored.max(1) as f64);
+        let rate = c.rate();
+        let (lo, hi) = c.per_second_range();
+        let per_event = |d: Duration| c.per_event(d);
         println!(
             "| {} | {} | {} | {} | **{rate:.0}** ({lo}-{hi}) | {} / {} / {} | {} / **{}** / {} | {}{} | {} / {} / {} | {} | {} |",
             c.terminals,
@@ -547,7 +562,7 @@ fn report_open(args: &Args, picture_bytes: usize, cells: &[PushCell]) {
     println!();
     for c in cells {
         let offered = c.offered.unwrap_or(0);
-        let rate = c.stored as f64 / c.wall.as_secs_f64();
+        let rate = c.rate();
         let p99 = percentile(&c.from_schedule, 99.0);
         println!(
             "- {offered}/s offered by {} terminals: {rate:.0} events/s stored ({}), p99 from the scheduled moment {} ms ({}){}; answered per second: {}.",

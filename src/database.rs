@@ -30,8 +30,12 @@ impl From<deadpool_postgres::PoolError> for DbFailure {
 /// A broken or refused connection, or the server shutting down (SQLSTATE classes 08 and 57P).
 fn lost_connection(e: &tokio_postgres::Error) -> bool {
     let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
-    let shutting_down = e
-        .code()
-        .is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"));
+    let shutting_down = e.code().is_some_and(|c| is_outage_sqlstate(c.code()));
     e.is_closed() || io || shutting_down
+}
+
+/// Whether an error with this SQLSTATE means the database did not answer: the classes of
+/// connection failures (08) and of shutdowns (57P).
+pub fn is_outage_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P")
 }

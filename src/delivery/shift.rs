@@ -21,11 +21,10 @@ use graphile_worker::{
 };
 use tokio::sync::{RwLock, watch};
 
-/// Whether a database error with this SQLSTATE means the database did not answer: no SQLSTATE (the
-/// connection could not be made or broke), or the classes of connection failures (08) and of
-/// shutdowns (57P).
+/// Whether a job engine error with this SQLSTATE means the database did not answer: no SQLSTATE
+/// (the connection could not be made or broke), or [`crate::database::is_outage_sqlstate`].
 pub(super) fn is_outage_code(code: Option<&str>) -> bool {
-    code.is_none_or(|c| c.starts_with("08") || c.starts_with("57P"))
+    code.is_none_or(crate::database::is_outage_sqlstate)
 }
 
 /// A job that did not run to its end because its worker stopped.

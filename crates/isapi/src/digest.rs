@@ -36,7 +36,7 @@ pub(crate) async fn send(
     username: &str,
     password: &str,
 ) -> Result<Response, DigestError> {
-    let answer = request
+    let mut answer = request
         .try_clone()
         .ok_or_else(|| DigestError::Challenge("the request's body cannot be sent twice".into()))?
         .build()?;
@@ -54,7 +54,6 @@ pub(crate) async fn send(
     };
     drain(&mut first).await;
     drop(first);
-    let mut answer = answer;
     let authorization = {
         let path = &answer.url()[Position::AfterPort..];
         let method = HttpMethod::from(answer.method().as_str());
