@@ -106,6 +106,7 @@ mod paging;
 mod persons;
 mod picture;
 mod push;
+mod recent;
 mod reply;
 mod request;
 mod server;

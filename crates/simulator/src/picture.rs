@@ -21,6 +21,7 @@ use bytes::{Bytes, BytesMut};
 use hikvision_isapi::wire::{MAX_FACE_URL_BYTES, MAX_PICTURE_BYTES};
 
 use super::decode::{Envelope, PNG_MAGIC, Size, decode};
+use super::recent::Recent;
 use super::reply::Failure;
 
 /// One client for every simulated terminal in the process: building a TLS client per
@@ -111,9 +112,18 @@ pub(crate) async fn check_picture(
     envelope: Envelope,
 ) -> Result<Size, Failure> {
     check_size(&bytes, field)?;
-    tokio::task::spawn_blocking(move || decode(&bytes, field, envelope))
+    // The same picture sent to many terminals is decoded once per process (see `recent`).
+    static DECODED: Recent<(Bytes, &str, Envelope), Result<Size, Failure>> = Recent::new();
+    let key = (bytes, field, envelope);
+    if let Some(answer) = DECODED.get(&key) {
+        return answer;
+    }
+    let bytes = key.0.clone();
+    let answer = tokio::task::spawn_blocking(move || decode(&bytes, field, envelope))
         .await
-        .unwrap_or_else(|_| Err(Failure::face_detect_failed(field)))
+        .unwrap_or_else(|_| Err(Failure::face_detect_failed(field)));
+    DECODED.put(key, answer.clone());
+    answer
 }
 
 /// The content type to serve stored picture bytes with.

@@ -14,6 +14,7 @@ use hikvision_isapi::wire::UserInfo;
 
 use super::auth::LoginState;
 use super::decode::Size;
+use super::recent::Recent;
 
 /// How many request-log entries a terminal keeps (the oldest are dropped first), so a long
 /// benchmark cannot grow a terminal's memory without bound.
@@ -215,6 +216,8 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// SHA-256 of `bytes` as lower-case hex.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+/// SHA-256 of `bytes`, lower-case hex (remembered for the last few pictures: see `recent`).
+pub(crate) fn sha256_hex(bytes: &Bytes) -> String {
+    static SEEN: Recent<Bytes, String> = Recent::new();
+    SEEN.get_or(bytes.clone(), |b| hex::encode(Sha256::digest(b)))
 }
