@@ -96,7 +96,7 @@ pub struct Events {
     pub(super) directory: Option<Arc<dyn Directory>>,
     pub(super) settings: EventSettings,
     pub(super) key: PushKey,
-    /// Terminals read at once (`DEVICE_CONCURRENCY`).
+    /// Terminals read at once by a round (`DEVICE_CONCURRENCY`, at most [`ROUND_CONCURRENCY`]).
     concurrency: usize,
     /// The credential guard and the pacing every terminal call shares.
     pub(super) orchestrator: Arc<Orchestrator>,
@@ -117,10 +117,23 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// At most this many terminals are read at once by a catch-up round, whatever
+/// `DEVICE_CONCURRENCY`: the round is background work (pushes carry the events as they happen),
+/// and reading a 1,000-terminal fleet all at once held 1,000 more connections and futures in
+/// memory next to a click's fan-out (26 MiB of the service's peak at 1,000 terminals,
+/// BENCHMARKS.md). 64 at a time still reads 1,000 terminals answering in 1 s within a 60 s
+/// `EVENTS_POLL_INTERVAL_MS` (three calls each: about 47 s).
+pub const ROUND_CONCURRENCY: usize = 64;
+
+/// Terminals a round reads at once for a `DEVICE_CONCURRENCY` of `device_concurrency`.
+fn round_width(device_concurrency: usize) -> usize {
+    device_concurrency.clamp(1, ROUND_CONCURRENCY)
+}
+
 impl Events {
     /// Events on `store`, reading terminals with `client` (with the `orchestrator`'s pacing and
-    /// credential guard; `concurrency` terminals at once), tokens made with a key derived from
-    /// `secret`.
+    /// credential guard; `concurrency` terminals at once, at most [`ROUND_CONCURRENCY`]), tokens
+    /// made with a key derived from `secret`.
     pub fn new(
         store: Arc<dyn EventStore>,
         client: IsapiClient,
@@ -138,7 +151,7 @@ impl Events {
             directory,
             settings,
             key: PushKey::new(secret),
-            concurrency,
+            concurrency: round_width(concurrency),
             metrics: None,
             terminals: Mutex::new(HashMap::new()),
             shared: None,
@@ -338,7 +351,7 @@ impl Events {
             }
         });
         futures::stream::iter(work)
-            .buffer_unordered(self.concurrency.max(1))
+            .buffer_unordered(self.concurrency)
             .collect::<Vec<()>>()
             .await;
     }
@@ -351,5 +364,19 @@ impl Events {
             Ok(n) => tracing::info!(pruned = n, days, "events: old events deleted"),
             Err(e) => tracing::warn!(error = %e, "events: cannot delete old events"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_reads_at_most_round_concurrency_terminals_at_once() {
+        assert_eq!(round_width(0), 1);
+        assert_eq!(round_width(16), 16);
+        assert_eq!(round_width(ROUND_CONCURRENCY), ROUND_CONCURRENCY);
+        // The default DEVICE_CONCURRENCY (1,024) does not read a whole large fleet at once.
+        assert_eq!(round_width(1024), ROUND_CONCURRENCY);
     }
 }
