@@ -172,12 +172,14 @@ pub async fn devices_status(
 ) -> Result<Json<DevicesStatus>, ApiError> {
     let devices = names(&state.directory()?.get_active_devices().await?);
     let mut counts = state.delivery.store().device_counts().await?;
+    let ids: Vec<String> = devices.iter().map(|(id, _)| id.clone()).collect();
+    let mut newest = state.events.newest_events_at(&ids).await?;
     let mut lines = Vec::with_capacity(devices.len());
     for (id, name) in devices {
         let c = counts.remove(&id).unwrap_or_default();
         let events = state.events.status(&id);
         lines.push(DeviceStatus {
-            last_event_at: state.events.last_event_at(&id).await?,
+            last_event_at: newest.remove(&id),
             push: events.push,
             event_backlog: events.event_backlog,
             clock_offset_ms: events.clock_offset_ms,

@@ -376,6 +376,37 @@ impl EventStore for PgEventStore {
         self.list_now(query).boxed()
     }
 
+    /// One statement for every terminal: the status of a 1,000-terminal fleet asked 1,000
+    /// queries one after another (about 0.5 s on the same machine, 1,000 round trips across a
+    /// network). Each terminal's newest row is found as [`EventStore::list`] finds it.
+    fn newest_events_at<'a>(
+        &'a self,
+        device_ids: &'a [String],
+    ) -> EventFuture<'a, HashMap<String, DateTime<Utc>>> {
+        async move {
+            let client = self.pool.get().await?;
+            let rows = client
+                .query(
+                    "select d.id, (select e.occurred_at from hikvision_sync.access_event e
+                                   where e.device_id = d.id
+                                   order by e.occurred_at desc, e.epoch desc, e.serial_no desc
+                                   limit 1)
+                     from unnest($1::text[]) as d(id)",
+                    &[&device_ids],
+                )
+                .await?;
+            let mut newest = HashMap::with_capacity(rows.len());
+            for row in rows {
+                let at: Option<DateTime<Utc>> = row.try_get(1)?;
+                if let Some(at) = at {
+                    newest.insert(row.try_get(0)?, at);
+                }
+            }
+            Ok(newest)
+        }
+        .boxed()
+    }
+
     fn prune(&self, before: DateTime<Utc>) -> EventFuture<'_, u64> {
         async move {
             let client = self.pool.get().await?;

@@ -221,22 +221,12 @@ impl Events {
         self.key.verify(device_id, token)
     }
 
-    /// When `device_id`'s newest stored event happened.
-    pub async fn last_event_at(
+    /// When each of `device_ids` had its newest stored event (absent: none), in one store call.
+    pub async fn newest_events_at(
         &self,
-        device_id: &str,
-    ) -> Result<Option<DateTime<Utc>>, super::EventError> {
-        let query = super::model::EventQuery {
-            device_id: Some(device_id.to_owned()),
-            limit: 1,
-            ..Default::default()
-        };
-        Ok(self
-            .store
-            .list(&query)
-            .await?
-            .first()
-            .map(|e| e.occurred_at))
+        device_ids: &[String],
+    ) -> Result<HashMap<String, DateTime<Utc>>, super::EventError> {
+        self.store.newest_events_at(device_ids).await
     }
 
     /// The push state a terminal starts with.

@@ -1,7 +1,10 @@
 //! The event store's interface: Postgres in production ([`super::postgres::PgEventStore`]),
 //! memory in the demo and the tests ([`super::memory::MemoryEventStore`]).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::EventError;
@@ -37,6 +40,30 @@ pub trait EventStore: Send + Sync {
 
     /// Stored events matching `query`, newest first.
     fn list<'a>(&'a self, query: &'a EventQuery) -> EventFuture<'a, Vec<StoredEvent>>;
+
+    /// When each of `device_ids` had its newest stored event (`occurred_at`); a terminal with
+    /// none is absent. This default asks [`EventStore::list`] once per terminal; a store across
+    /// a network answers in one round trip ([`super::postgres::PgEventStore`]).
+    fn newest_events_at<'a>(
+        &'a self,
+        device_ids: &'a [String],
+    ) -> EventFuture<'a, HashMap<String, DateTime<Utc>>> {
+        async move {
+            let mut newest = HashMap::new();
+            for id in device_ids {
+                let query = EventQuery {
+                    device_id: Some(id.clone()),
+                    limit: 1,
+                    ..EventQuery::default()
+                };
+                if let Some(event) = self.list(&query).await?.first() {
+                    newest.insert(id.clone(), event.occurred_at);
+                }
+            }
+            Ok(newest)
+        }
+        .boxed()
+    }
 
     /// Deletes events that occurred before `before`; returns how many.
     fn prune(&self, before: DateTime<Utc>) -> EventFuture<'_, u64>;

@@ -128,6 +128,38 @@ async fn a_push_and_a_catch_up_racing_leave_no_duplicate_and_no_gap() {
 }
 
 #[tokio::test]
+async fn each_terminals_newest_event_is_found_in_one_call_and_a_silent_one_is_absent() {
+    for (name, store) in stores().await {
+        // "a" holds days 3 and 9 (stored in that order, so the newest is not the last written);
+        // "b" one event; "c" none.
+        store.record("a", &[event(1, 9)], Some(1)).await.unwrap();
+        store.record("a", &[event(2, 3)], Some(2)).await.unwrap();
+        store.record("b", &[event(1, 5)], Some(1)).await.unwrap();
+        let ids: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let newest = store.newest_events_at(&ids).await.unwrap();
+        for id in ["a", "b"] {
+            let query = EventQuery {
+                device_id: Some(id.into()),
+                limit: 1,
+                ..EventQuery::default()
+            };
+            let first = store.list(&query).await.unwrap()[0].occurred_at;
+            assert_eq!(newest.get(id), Some(&first), "{name}: {id}");
+        }
+        // Day 9 (a's first write), not day 3 (its last): later than b's day 5.
+        assert!(newest["a"] > newest["b"], "{name}: {newest:?}");
+        assert!(
+            !newest.contains_key("c"),
+            "{name}: a silent terminal is absent"
+        );
+        assert!(
+            store.newest_events_at(&[]).await.unwrap().is_empty(),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn pages_newest_first_by_keyset_without_overlap() {
     for (name, store) in stores().await {
         let events: Vec<_> = (1..=25).map(|s| event(s, 6)).collect();
