@@ -4,13 +4,16 @@
 //! `pg_stat_statements`), the time from the request to the first terminal call, and the service's
 //! peak RSS.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use hikvision_simulator::SimulatedTerminal;
 use hikvision_testkit::{Database, execute, fresh_database};
 
 use super::BoxError;
-use super::cells::Ctx;
+use super::cells::{API_KEY, Ctx};
 use super::child::{PersonSpec, ServiceProcess};
 use super::fleet::{Fleet, Kind};
 use super::report::ratio;
@@ -30,7 +33,17 @@ struct Row {
     statements: Vec<i64>,
     hwm_kib: u64,
     problems: usize,
+    /// CPU per measured request: the service's, and the bench process's (its K simulated
+    /// terminals, the photo server and the client).
+    service_cpu: Vec<Duration>,
+    bench_cpu: Vec<Duration>,
+    /// How long the service's first events round (the catch-up on start) took to read every
+    /// terminal; `None` if it had not within [`STARTUP_ROUND_LIMIT`].
+    startup_round: Option<Duration>,
 }
+
+/// How long the section waits for the service's catch-up on start before measuring anyway.
+const STARTUP_ROUND_LIMIT: Duration = Duration::from_secs(180);
 
 /// Runs the section.
 pub async fn durable(ctx: &mut Ctx) -> Result<(), BoxError> {
@@ -63,6 +76,9 @@ async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, B
         "create extension if not exists pg_stat_statements",
     )
     .await?;
+    // The catch-up on start reads every terminal once (64 at a time): a click is measured after
+    // it, as in a service that has been running, not next to its start-up work.
+    let startup_round = startup_round(ctx, service.addr, k, stage.started).await;
     let stats = connect(&database.url).await?;
     let mut row = Row {
         k,
@@ -71,6 +87,9 @@ async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, B
         statements: Vec::new(),
         hwm_kib: 0,
         problems: 0,
+        service_cpu: Vec::new(),
+        bench_cpu: Vec::new(),
+        startup_round,
     };
     for (run, person) in persons.iter().enumerate() {
         // Let the previous request's background settle before the next one.
@@ -82,12 +101,14 @@ async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, B
         stats
             .execute("select pg_stat_statements_reset()", &[])
             .await?;
+        let cpu_before = (service.cpu_time(ctx.ticks), own_cpu(ctx.ticks));
         let started = Instant::now();
         let (answer, first) = tokio::join!(
             ctx.update(service.addr, person.id),
             first_call(watched, started)
         );
         let (wall, body) = answer?;
+        let cpu_after = (service.cpu_time(ctx.ticks), own_cpu(ctx.ticks));
         let count: i64 = stats.query_one(COUNTED, &[&database.name]).await?.get(0);
         let in_sync = body["per_device"]
             .as_array()
@@ -99,6 +120,9 @@ async fn measure(ctx: &Ctx, admin: &str, k: usize, runs: usize) -> Result<Row, B
         row.walls.push(wall);
         row.firsts.extend(first);
         row.statements.push(count);
+        row.service_cpu
+            .push(cpu_after.0.saturating_sub(cpu_before.0));
+        row.bench_cpu.push(cpu_after.1.saturating_sub(cpu_before.1));
     }
     row.hwm_kib = service.memory().hwm_kib;
     drop(stats);
@@ -116,6 +140,8 @@ pub struct Stage {
     pub database: Database,
     /// The service.
     pub service: ServiceProcess,
+    /// When the service was started.
+    pub started: Instant,
 }
 
 impl Stage {
@@ -129,6 +155,7 @@ impl Stage {
     ) -> Result<Self, BoxError> {
         let fleet = Fleet::start(&vec![Kind::Healthy; k], ctx.args.latency_ms, persons).await?;
         let database = fresh_database(admin, "hs_fanout").await?;
+        let started = Instant::now();
         let mut spec = ctx.spec(&fleet, persons, 1, 0, 0);
         // The service's defaults (DEVICE_CONCURRENCY 256, RATE_LIMIT_DELAY_MS 500, ...).
         for key in [
@@ -148,6 +175,7 @@ impl Stage {
             fleet,
             database,
             service,
+            started,
         })
     }
 
@@ -157,6 +185,36 @@ impl Stage {
         self.fleet.stop().await;
         self.database.drop_on(admin).await;
     }
+}
+
+/// The time from `started` until the service has read every one of its `k` terminals' clocks
+/// (the last step of an events round for a terminal), polled every 500 ms on
+/// `GET /api/hikvision/devices/status`.
+async fn startup_round(
+    ctx: &Ctx,
+    addr: SocketAddr,
+    k: usize,
+    started: Instant,
+) -> Option<Duration> {
+    let url = format!("http://{addr}/api/hikvision/devices/status");
+    while started.elapsed() < STARTUP_ROUND_LIMIT {
+        let answer = ctx.http.get(&url).header("x-api-key", API_KEY).send().await;
+        if let Ok(response) = answer
+            && let Ok(body) = response.json::<Value>().await
+        {
+            let read = body["devices"].as_array().map_or(0, |devices| {
+                devices
+                    .iter()
+                    .filter(|d| !d["clock_offset_ms"].is_null())
+                    .count()
+            });
+            if read >= k {
+                return Some(started.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    None
 }
 
 /// The time from `started` until one of `sims` logs a call (the first, the Digest challenge, is
@@ -170,6 +228,11 @@ async fn first_call(sims: &[SimulatedTerminal], started: Instant) -> Option<Dura
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     None
+}
+
+/// This process's CPU time so far (the simulated terminals run here).
+fn own_cpu(ticks: u64) -> Duration {
+    super::stats::cpu_time(&std::process::id().to_string(), ticks)
 }
 
 /// The `--service-env` settings that differ from the service's defaults, as " but K = V" each.
@@ -190,9 +253,9 @@ fn report(ctx: &Ctx, rows: &[Row]) {
         overrides(ctx)
     );
     println!(
-        "| K | wall | K / 1 | first terminal call (ms) | service statements per request (min-max) | peak RSS | terminals not in sync |"
+        "| K | wall | K / 1 | first terminal call (ms) | service statements per request (min-max) | peak RSS | terminals not in sync | CPU per request: service / bench process (terminals) | catch-up on start, waited for |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let k1 = rows.iter().find(|r| r.k == 1).map(|r| median(&r.walls));
     for r in rows {
         let wall = median(&r.walls);
@@ -204,7 +267,7 @@ fn report(ctx: &Ctx, rows: &[Row]) {
         sorted.sort_unstable();
         let mid = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
         println!(
-            "| {} | {} | {} | {} | {mid} ({lo}-{hi}) | {} | {} |",
+            "| {} | {} | {} | {} | {mid} ({lo}-{hi}) | {} | {} | {} / {} | {} |",
             r.k,
             human(wall),
             k1.map_or("-".into(), |b| ratio(wall, b)),
@@ -214,7 +277,10 @@ fn report(ctx: &Ctx, rows: &[Row]) {
                 ms(median(&r.firsts))
             },
             mib(r.hwm_kib),
-            r.problems
+            r.problems,
+            ms(median(&r.service_cpu)),
+            ms(median(&r.bench_cpu)),
+            r.startup_round.map_or_else(|| "not finished".into(), human),
         );
     }
     println!();
