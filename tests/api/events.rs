@@ -3,7 +3,8 @@
 //! terminal was away are stored once when it returns, push and catch-up racing leave no gap and
 //! no duplicate; a listener failing for a while loses nothing; a reset terminal starts a new
 //! epoch; another system's listener slot is left alone; a forged push is refused and stores
-//! nothing; `kill -9` mid catch-up loses and doubles nothing. Without the stack they skip.
+//! nothing; `kill -9` mid catch-up loses and doubles nothing; a round reads at most 64 terminals at
+//! once. Without the stack they skip.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -33,6 +34,17 @@ impl Service {
 
     /// As [`Self::start`]; with `public`, the terminals push there instead of to the service.
     async fn start_behind(store: &Store, database: &str, push: bool, public: Option<Url>) -> Self {
+        Self::start_tuned(store, database, push, public, |_| {}).await
+    }
+
+    /// As [`Self::start_behind`], with `tune` applied to the settings last.
+    async fn start_tuned(
+        store: &Store,
+        database: &str,
+        push: bool,
+        public: Option<Url>,
+        tune: impl FnOnce(&mut hikvision_sync::config::Settings),
+    ) -> Self {
         let photos = PhotoServer::start().await.unwrap();
         let mut s = settings(store, &photos);
         s.delivery.database_url = Some(SecretString::from(database.to_owned()));
@@ -45,6 +57,7 @@ impl Service {
         if push {
             s.events.public_url = Some(public.unwrap_or_else(|| base.clone()));
         }
+        tune(&mut s);
         let Store::Memory(directory) = store else {
             panic!("a memory directory")
         };
@@ -140,6 +153,59 @@ fn exactly_once(events: &[(i64, i64, bool)], epoch: i64, n: i64) {
     let unique: BTreeSet<i64> = serials.iter().copied().collect();
     assert_eq!(serials.len(), unique.len(), "a duplicate in epoch {epoch}");
     assert_eq!(unique, (1..=n).collect(), "a gap in epoch {epoch}");
+}
+
+/// A catch-up round reads at most `ROUND_CONCURRENCY` (64) terminals at once whatever
+/// `DEVICE_CONCURRENCY` (here the default, 1,024): of 70 terminals that take 3 s for every
+/// answered call, 1.5 s after the first is asked only the first batch has been (the Digest
+/// challenge is answered at once and logged, the work is not); in the end every one is read.
+#[tokio::test]
+async fn a_catch_up_round_reads_at_most_64_terminals_at_once_and_then_the_rest() {
+    let Some(database) = fresh_database().await else {
+        return;
+    };
+    let store = Store::memory();
+    let slow = Faults {
+        latency_ms: 3_000,
+        ..Faults::default()
+    };
+    let mut sims = Vec::new();
+    let mut rows = Vec::new();
+    for i in 0..70 {
+        let t = terminal(slow.clone()).await;
+        rows.push(device_row(&format!("Door {i}"), &t, PASSWORD));
+        sims.push(t);
+    }
+    store.set_devices(rows).await;
+    let _service = Service::start_tuned(&store, &database, false, None, |s| {
+        s.sync.device_concurrency = 1024;
+        s.sync.device_timeout = Duration::from_secs(10);
+        s.events.poll_interval = Duration::from_secs(600);
+    })
+    .await;
+    let asked = || sims.iter().filter(|t| !t.request_log().is_empty()).count();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while asked() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the round starts");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let first = asked();
+    let width = hikvision_sync::events::service::ROUND_CONCURRENCY;
+    assert!(
+        (width / 2..=width).contains(&first),
+        "{first} terminals asked at once, at most {width}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while asked() < sims.len() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "every terminal is read in the end ({} of {})",
+            asked(),
+            sims.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
