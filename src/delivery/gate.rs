@@ -118,15 +118,19 @@ impl ClaimGate {
             .unwrap_or_default())
     }
 
-    /// The gate, seeded with what the claiming statement found (no read before the first
-    /// calls; the next read comes after [`FRESH`] or after any change this process stores).
-    pub(super) fn seeded(mut self, claimed: Claimed) -> Self {
-        self.seen = tokio::sync::Mutex::new(Some(Seen {
+    /// The gate, seeded with what the claiming statement found when that is known (no read
+    /// before the first calls; the next read comes after [`FRESH`] or after any change this
+    /// process stores); unseeded, it reads before its first call.
+    pub(super) fn seeded(self, claimed: Option<Claimed>) -> Self {
+        let seen = claimed.map(|claimed| Seen {
             read_at: claimed.sent_at,
             changes: claimed.changes,
             held: claimed.held,
-        }));
-        self
+        });
+        Self {
+            seen: tokio::sync::Mutex::new(seen),
+            ..self
+        }
     }
 }
 
@@ -242,13 +246,13 @@ mod tests {
             held: HashMap::from([("a".to_string(), lease())]),
         };
         let gate = ClaimGate::new(store.clone(), Uuid::nil(), owner.clone(), changes.clone())
-            .seeded(seed());
+            .seeded(Some(seed()));
         assert!(gate.allowed("a").await, "served from the seed");
         assert!(!gate.allowed("b").await, "not claimed, not let out");
         changes.bump();
         assert!(!gate.allowed("a").await, "a stored change makes it read");
 
-        let gate = ClaimGate::new(store, Uuid::nil(), owner, changes.clone()).seeded(seed());
+        let gate = ClaimGate::new(store, Uuid::nil(), owner, changes.clone()).seeded(Some(seed()));
         assert!(gate.allowed("a").await);
         tokio::time::sleep(FRESH + Duration::from_millis(20)).await;
         assert!(!gate.allowed("a").await, "an old seed is read again");

@@ -312,14 +312,9 @@ impl Delivery {
             owner.clone(),
             Arc::clone(&self.changes),
         );
-        match claimed {
-            Some(claimed) => Arc::new(gate.seeded(claimed)),
-            None => Arc::new(gate),
-        }
+        Arc::new(gate.seeded(claimed))
     }
-}
 
-impl Delivery {
     /// The gate of a background job's calls on `key`, seeded with its claim when that is known.
     fn pair_gate(
         &self,
@@ -333,10 +328,7 @@ impl Delivery {
             owner.clone(),
             Arc::clone(&self.changes),
         );
-        match claimed {
-            Some(claimed) => Arc::new(gate.seeded(claimed)),
-            None => Arc::new(gate),
-        }
+        Arc::new(gate.seeded(claimed))
     }
 
     /// A request's backstop: each of the employee's pending pairs that is due (its claim ran out
